@@ -1,0 +1,1 @@
+//! (Scaffold: service settings; replaced by its owner.)

@@ -1,0 +1,1 @@
+//! (Scaffold: the features module; replaced by its owner.)

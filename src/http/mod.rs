@@ -1,0 +1,1 @@
+//! (Scaffold: the http module; replaced by its owner.)

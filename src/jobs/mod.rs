@@ -1,0 +1,1 @@
+//! (Scaffold: the jobs module; replaced by its owner.)

@@ -1,0 +1,27 @@
+//! essay-grader: grades student essays against the source text they read, and
+//! retrains itself from graded essays.
+//!
+//! The arrows point one way: `http` and `jobs` call `training`, `features`,
+//! `nn` and `store`; `nn` and `features` call nothing of ours and do no I/O.
+//!
+//! - [`nn`]: the neural-network core on ndarray (layers, activations, losses, optimizers).
+//! - [`features`]: text in, a named feature vector out; pure functions.
+//! - [`training`]: datasets, cross-validation by prompt, metrics, baselines, sweeps, the grader model.
+//! - [`store`]: SQLite queries, one file per table.
+//! - [`jobs`]: the durable training-job queue and its worker pool.
+//! - [`http`]: axum routers, handlers, the HTTP error type and the OpenAPI document.
+//! - [`config`]: every setting of the service, from flags or the environment.
+//! - [`startup`]: `Application::build` / `run_until_stopped`, shared by `main` and the tests.
+//! - [`cli`]: the command-line subcommands.
+//! - [`bench`]: the `bench` subcommand's measurements.
+
+pub mod bench;
+pub mod cli;
+pub mod config;
+pub mod features;
+pub mod http;
+pub mod jobs;
+pub mod nn;
+pub mod startup;
+pub mod store;
+pub mod training;

@@ -1,0 +1,1 @@
+//! (Scaffold: the nn module; replaced by its owner.)

@@ -1,0 +1,1 @@
+//! (Scaffold: Application::build / run_until_stopped; replaced by its owner.)

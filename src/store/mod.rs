@@ -1,0 +1,1 @@
+//! (Scaffold: the store module; replaced by its owner.)

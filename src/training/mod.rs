@@ -1,0 +1,1 @@
+//! (Scaffold: the training module; replaced by its owner.)
