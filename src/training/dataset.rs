@@ -954,4 +954,22 @@ mod tests {
         assert!("1:x:1".parse::<ScoreGrid>().is_err());
         assert!("1:5:0".parse::<ScoreGrid>().is_err());
     }
+
+    #[test]
+    fn reads_the_shared_commonlit_data_when_its_path_is_given() {
+        let Ok(dir) = std::env::var("ESSAY_GRADER_COMMONLIT") else {
+            eprintln!("skipped: ESSAY_GRADER_COMMONLIT is not set");
+            return;
+        };
+        let dir = Path::new(&dir);
+        let ds = Dataset::from_paths(
+            &dir.join("summaries.csv"),
+            Some(&dir.join("prompts.csv")),
+            &DatasetLayout::default(),
+        )
+        .unwrap();
+        assert_eq!(ds.len(), 6062);
+        assert_eq!(ds.prompt_ids(), vec!["39c16e", "3b9047", "ebad26"]);
+        assert!(ds.prompts.values().all(|p| p.text.len() > 1000));
+    }
 }
