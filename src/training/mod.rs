@@ -1,1 +1,12 @@
-//! (Scaffold: the training module; replaced by its owner.)
+//! Training: datasets read from CSV, train configs, metrics, folds and
+//! cross-validation, the grader model artifact and its grading. It calls
+//! `features` and `nn`; it knows nothing of HTTP or the database.
+//!
+//! - [`atomic_file`]: the one atomic file write (temp file, fsync, rename).
+//! - [`dataset`]: CSV layouts, score grids, checked datasets with file/line/column errors.
+
+pub mod atomic_file;
+pub mod dataset;
+
+pub use atomic_file::write_atomic;
+pub use dataset::{Dataset, DatasetError, DatasetLayout, EssayRecord, Problem, ScoreGrid};
