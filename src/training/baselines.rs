@@ -46,7 +46,9 @@ pub enum BaselineError {
     },
     /// The normal equations could not be solved (only possible with alpha = 0
     /// and collinear features).
-    #[error("the ridge system is not positive definite at pivot {pivot} (alpha = {alpha}); raise alpha")]
+    #[error(
+        "the ridge system is not positive definite at pivot {pivot} (alpha = {alpha}); raise alpha"
+    )]
     NotPositiveDefinite {
         /// Where the Cholesky factorisation failed.
         pivot: usize,
@@ -67,7 +69,11 @@ fn check_finite(what: &'static str, m: ArrayView2<f64>) -> Result<(), BaselineEr
     Ok(())
 }
 
-fn check_rows(x: ArrayView2<f64>, y: ArrayView2<f64>, model: &'static str) -> Result<(), BaselineError> {
+fn check_rows(
+    x: ArrayView2<f64>,
+    y: ArrayView2<f64>,
+    model: &'static str,
+) -> Result<(), BaselineError> {
     if y.nrows() == 0 {
         return Err(BaselineError::NoRows { model });
     }
@@ -105,7 +111,9 @@ impl MeanRegressor {
     pub fn predict(&self, x: ArrayView2<f64>) -> Array2<f64> {
         let means = ArrayView1::from(&self.means);
         let mut out = Array2::zeros((x.nrows(), self.means.len()));
-        out.rows_mut().into_iter().for_each(|mut r| r.assign(&means));
+        out.rows_mut()
+            .into_iter()
+            .for_each(|mut r| r.assign(&means));
         out
     }
 }
@@ -113,7 +121,9 @@ impl MeanRegressor {
 /// Column means and standard deviations of `x`; a constant column gets a scale
 /// of 1 so that it maps to 0 instead of NaN.
 fn column_moments(x: ArrayView2<f64>) -> (Array1<f64>, Array1<f64>) {
-    let mean = x.mean_axis(Axis(0)).unwrap_or_else(|| Array1::zeros(x.ncols()));
+    let mean = x
+        .mean_axis(Axis(0))
+        .unwrap_or_else(|| Array1::zeros(x.ncols()));
     let var = x.var_axis(Axis(0), 0.0);
     let scale = var.mapv(|v| if v > 1e-24 { v.sqrt() } else { 1.0 });
     (mean, scale)
@@ -127,7 +137,11 @@ fn column_moments(x: ArrayView2<f64>) -> (Array1<f64>, Array1<f64>) {
 pub fn cholesky_solve(a: ArrayView2<f64>, b: ArrayView2<f64>) -> Result<Array2<f64>, usize> {
     let p = a.nrows();
     assert_eq!(a.ncols(), p, "cholesky_solve needs a square matrix");
-    assert_eq!(b.nrows(), p, "cholesky_solve: b must have as many rows as a");
+    assert_eq!(
+        b.nrows(),
+        p,
+        "cholesky_solve: b must have as many rows as a"
+    );
     let mut l = Array2::<f64>::zeros((p, p));
     for j in 0..p {
         let mut d = a[[j, j]];
@@ -233,7 +247,9 @@ impl RidgeRegressor {
 
 /// The penalties tried by default: 10⁻⁴ … 10³, two per decade.
 pub fn default_ridge_alphas() -> Vec<f64> {
-    (0..=14).map(|i| 10f64.powf(-4.0 + 0.5 * i as f64)).collect()
+    (0..=14)
+        .map(|i| 10f64.powf(-4.0 + 0.5 * i as f64))
+        .collect()
 }
 
 /// The outcome of choosing a ridge penalty by inner cross-validation.
@@ -282,7 +298,9 @@ pub fn inner_folds(groups: &[String], k: usize) -> (Vec<Vec<usize>>, &'static st
         (folds, "group")
     } else {
         let k = k.clamp(2, groups.len().max(2));
-        let folds = (0..k).map(|f| (f..groups.len()).step_by(k).collect()).collect();
+        let folds = (0..k)
+            .map(|f| (f..groups.len()).step_by(k).collect())
+            .collect();
         (folds, "kfold")
     }
 }
@@ -334,7 +352,9 @@ pub fn fit_ridge_cv(
     let (alpha, _) = scores
         .iter()
         .copied()
-        .fold((f64::NAN, f64::INFINITY), |best, (a, s)| if s < best.1 { (a, s) } else { best });
+        .fold((f64::NAN, f64::INFINITY), |best, (a, s)| {
+            if s < best.1 { (a, s) } else { best }
+        });
     let alpha = if alpha.is_nan() { alphas[0] } else { alpha };
     let model = RidgeRegressor::fit(x, y, alpha)?;
     Ok(RidgeSelection {
@@ -409,7 +429,7 @@ pub fn roc_auc(scores: ArrayView1<f64>, positive: &[bool]) -> Option<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ndarray::{array, Array};
+    use ndarray::{Array, array};
 
     fn assert_close(a: f64, b: f64, tol: f64) {
         assert!((a - b).abs() <= tol, "{a} != {b} (tol {tol})");
@@ -434,7 +454,11 @@ mod tests {
         let y = array![[1.0], [f64::NAN]];
         assert_eq!(
             MeanRegressor::fit(y.view()),
-            Err(BaselineError::NonFinite { what: "y", row: 1, col: 0 })
+            Err(BaselineError::NonFinite {
+                what: "y",
+                row: 1,
+                col: 0
+            })
         );
     }
 
@@ -458,9 +482,20 @@ mod tests {
     #[test]
     fn ridge_with_zero_alpha_recovers_an_exact_linear_law() {
         // y0 = 2·x0 − 3·x1 + 5 and y1 = 0.5·x1 − 1, with no noise.
-        let x = array![[0.0, 1.0], [1.0, 0.0], [2.0, 3.0], [3.0, 1.0], [4.0, 5.0], [-1.0, 2.0]];
+        let x = array![
+            [0.0, 1.0],
+            [1.0, 0.0],
+            [2.0, 3.0],
+            [3.0, 1.0],
+            [4.0, 5.0],
+            [-1.0, 2.0]
+        ];
         let y = Array::from_shape_fn((6, 2), |(i, t)| {
-            if t == 0 { 2.0 * x[[i, 0]] - 3.0 * x[[i, 1]] + 5.0 } else { 0.5 * x[[i, 1]] - 1.0 }
+            if t == 0 {
+                2.0 * x[[i, 0]] - 3.0 * x[[i, 1]] + 5.0
+            } else {
+                0.5 * x[[i, 1]] - 1.0
+            }
         });
         let m = RidgeRegressor::fit(x.view(), y.view(), 0.0).unwrap();
         assert_close(m.weights[[0, 0]], 2.0, 1e-9);
@@ -523,12 +558,20 @@ mod tests {
         let y3 = array![[1.0], [2.0], [3.0]];
         assert!(matches!(
             RidgeRegressor::fit(x.view(), y3.view(), 1.0),
-            Err(BaselineError::ShapeMismatch { expected: 3, got: 2, .. })
+            Err(BaselineError::ShapeMismatch {
+                expected: 3,
+                got: 2,
+                ..
+            })
         ));
         let m = RidgeRegressor::fit(x.view(), y.view(), 1.0).unwrap();
         assert!(matches!(
             m.predict(array![[1.0, 2.0]].view()),
-            Err(BaselineError::ShapeMismatch { expected: 1, got: 2, .. })
+            Err(BaselineError::ShapeMismatch {
+                expected: 1,
+                got: 2,
+                ..
+            })
         ));
     }
 
@@ -549,7 +592,9 @@ mod tests {
         // Deterministic pseudo-noise from a linear congruential sequence.
         let mut s = 12345u64;
         let mut noise = || {
-            s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            s = s
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             ((s >> 11) as f64 / (1u64 << 53) as f64) - 0.5
         };
         let n = 120;
@@ -561,11 +606,21 @@ mod tests {
         let sel = fit_ridge_cv(x.view(), y_noise.view(), &groups, &alphas).unwrap();
         assert_eq!(sel.inner_folds, "group");
         assert_eq!(sel.scores.len(), alphas.len());
-        assert!(sel.alpha >= 1.0, "noise should be shrunk hard, chose {}", sel.alpha);
+        assert!(
+            sel.alpha >= 1.0,
+            "noise should be shrunk hard, chose {}",
+            sel.alpha
+        );
 
-        let y_signal = Array2::from_shape_fn((n, 1), |(i, _)| 3.0 * x[[i, 0]] - x[[i, 2]] + 0.01 * noise());
+        let y_signal = Array2::from_shape_fn((n, 1), |(i, _)| {
+            3.0 * x[[i, 0]] - x[[i, 2]] + 0.01 * noise()
+        });
         let sel = fit_ridge_cv(x.view(), y_signal.view(), &groups, &alphas).unwrap();
-        assert!(sel.alpha <= 0.01, "signal should barely be shrunk, chose {}", sel.alpha);
+        assert!(
+            sel.alpha <= 0.01,
+            "signal should barely be shrunk, chose {}",
+            sel.alpha
+        );
         assert_close(sel.model.weights[[0, 0]], 3.0, 0.05);
     }
 
@@ -580,9 +635,18 @@ mod tests {
     #[test]
     fn roc_auc_is_one_for_a_perfect_ranking_and_one_half_for_ties() {
         let labels = [false, false, true, true];
-        assert_eq!(roc_auc(array![0.1, 0.2, 0.8, 0.9].view(), &labels), Some(1.0));
-        assert_eq!(roc_auc(array![0.9, 0.8, 0.2, 0.1].view(), &labels), Some(0.0));
-        assert_eq!(roc_auc(array![0.5, 0.5, 0.5, 0.5].view(), &labels), Some(0.5));
+        assert_eq!(
+            roc_auc(array![0.1, 0.2, 0.8, 0.9].view(), &labels),
+            Some(1.0)
+        );
+        assert_eq!(
+            roc_auc(array![0.9, 0.8, 0.2, 0.1].view(), &labels),
+            Some(0.0)
+        );
+        assert_eq!(
+            roc_auc(array![0.5, 0.5, 0.5, 0.5].view(), &labels),
+            Some(0.5)
+        );
         assert_eq!(roc_auc(array![0.5, 0.5].view(), &[true, true]), None);
     }
 

@@ -154,7 +154,11 @@ fn column_major(x: ArrayView2<f64>) -> Vec<f64> {
 
 impl GbdtRegressor {
     /// Fits one squared-loss booster per column of `y` on the rows of `x`.
-    pub fn fit(x: ArrayView2<f64>, y: ArrayView2<f64>, config: &GbdtConfig) -> Result<Self, GbdtError> {
+    pub fn fit(
+        x: ArrayView2<f64>,
+        y: ArrayView2<f64>,
+        config: &GbdtConfig,
+    ) -> Result<Self, GbdtError> {
         config.validate()?;
         if x.nrows() == 0 || x.nrows() != y.nrows() {
             return Err(GbdtError::Rows {
@@ -184,7 +188,9 @@ impl GbdtRegressor {
                 .set_seed(config.seed.wrapping_add(t as u64))
                 .set_parallel(config.threads > 1)
                 .set_num_threads(Some(config.threads));
-            booster.fit_unweighted(&matrix, &target, None).map_err(|e| backend(&e))?;
+            booster
+                .fit_unweighted(&matrix, &target, None)
+                .map_err(|e| backend(&e))?;
             boosters.push(booster);
         }
         Ok(Self {
@@ -206,7 +212,10 @@ impl GbdtRegressor {
         let mut out = Array2::zeros((x.nrows(), self.boosters.len()));
         for (t, b) in self.boosters.iter().enumerate() {
             let p = b.predict(&matrix, false);
-            out.column_mut(t).iter_mut().zip(p).for_each(|(o, v)| *o = v);
+            out.column_mut(t)
+                .iter_mut()
+                .zip(p)
+                .for_each(|(o, v)| *o = v);
         }
         Ok(out)
     }
@@ -221,7 +230,13 @@ mod tests {
         // y = 1 when x0 > 0.5 else −1, plus an irrelevant column; trees learn
         // the step, a linear model would leave a large error near the edges.
         let n = 200;
-        let x = Array2::from_shape_fn((n, 2), |(i, j)| if j == 0 { i as f64 / n as f64 } else { ((i * 7) % 13) as f64 });
+        let x = Array2::from_shape_fn((n, 2), |(i, j)| {
+            if j == 0 {
+                i as f64 / n as f64
+            } else {
+                ((i * 7) % 13) as f64
+            }
+        });
         let y = Array2::from_shape_fn((n, 2), |(i, t)| {
             let s = if x[[i, 0]] > 0.5 { 1.0 } else { -1.0 };
             if t == 0 { s } else { 2.0 * s }
@@ -236,8 +251,16 @@ mod tests {
         };
         let model = GbdtRegressor::fit(x.view(), y.view(), &cfg).unwrap();
         let p = model.predict(x.view()).unwrap();
-        let rmse0 = ((&p.column(0) - &y.column(0)).mapv(|d| d * d).mean().unwrap()).sqrt();
-        let rmse1 = ((&p.column(1) - &y.column(1)).mapv(|d| d * d).mean().unwrap()).sqrt();
+        let rmse0 = ((&p.column(0) - &y.column(0))
+            .mapv(|d| d * d)
+            .mean()
+            .unwrap())
+        .sqrt();
+        let rmse1 = ((&p.column(1) - &y.column(1))
+            .mapv(|d| d * d)
+            .mean()
+            .unwrap())
+        .sqrt();
         assert!(rmse0 < 0.05, "rmse of target 0 was {rmse0}");
         assert!(rmse1 < 0.1, "rmse of target 1 was {rmse1}");
     }
@@ -250,8 +273,14 @@ mod tests {
             iterations: 20,
             ..GbdtConfig::default()
         };
-        let a = GbdtRegressor::fit(x.view(), y.view(), &cfg).unwrap().predict(x.view()).unwrap();
-        let b = GbdtRegressor::fit(x.view(), y.view(), &cfg).unwrap().predict(x.view()).unwrap();
+        let a = GbdtRegressor::fit(x.view(), y.view(), &cfg)
+            .unwrap()
+            .predict(x.view())
+            .unwrap();
+        let b = GbdtRegressor::fit(x.view(), y.view(), &cfg)
+            .unwrap()
+            .predict(x.view())
+            .unwrap();
         assert_eq!(a, b);
     }
 
@@ -265,12 +294,30 @@ mod tests {
         assert!(err.contains("subsample"), "{err}");
         let x = Array2::from_shape_fn((10, 2), |(i, j)| (i + j) as f64);
         let y = Array2::from_shape_fn((10, 1), |(i, _)| i as f64);
-        let model = GbdtRegressor::fit(x.view(), y.view(), &GbdtConfig { iterations: 3, ..Default::default() }).unwrap();
-        let err = model.predict(Array2::zeros((1, 3)).view()).unwrap_err().to_string();
+        let model = GbdtRegressor::fit(
+            x.view(),
+            y.view(),
+            &GbdtConfig {
+                iterations: 3,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        let err = model
+            .predict(Array2::zeros((1, 3)).view())
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("trained on 2 features, got 3"), "{err}");
         assert!(matches!(
-            GbdtRegressor::fit(x.view(), Array2::zeros((9, 1)).view(), &GbdtConfig::default()),
-            Err(GbdtError::Rows { x_rows: 10, y_rows: 9 })
+            GbdtRegressor::fit(
+                x.view(),
+                Array2::zeros((9, 1)).view(),
+                &GbdtConfig::default()
+            ),
+            Err(GbdtError::Rows {
+                x_rows: 10,
+                y_rows: 9
+            })
         ));
     }
 }

@@ -36,7 +36,9 @@ fn colour(i: usize) -> RGBColor {
 
 /// Escapes text placed inside the fallback SVG.
 fn escape(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
 }
 
 /// A valid SVG carrying only a message, for empty data or a drawing error.
@@ -176,7 +178,12 @@ pub fn loss_curves_svg(title: &str, series: &[(String, Vec<(usize, f64)>)]) -> S
 ///
 /// `groups` holds `(category, scores)` in the order to show them; non-finite
 /// scores (diverged runs) are counted in the category label instead of drawn.
-pub fn score_by_category_svg(title: &str, x_desc: &str, y_desc: &str, groups: &[(String, Vec<f64>)]) -> String {
+pub fn score_by_category_svg(
+    title: &str,
+    x_desc: &str,
+    y_desc: &str,
+    groups: &[(String, Vec<f64>)],
+) -> String {
     let finite: Vec<Vec<f64>> = groups
         .iter()
         .map(|(_, v)| v.iter().copied().filter(|x| x.is_finite()).collect())
@@ -193,7 +200,11 @@ pub fn score_by_category_svg(title: &str, x_desc: &str, y_desc: &str, groups: &[
         .zip(&finite)
         .map(|((name, all), ok)| {
             let lost = all.len() - ok.len();
-            if lost > 0 { format!("{name} ({lost} diverged)") } else { name.clone() }
+            if lost > 0 {
+                format!("{name} ({lost} diverged)")
+            } else {
+                name.clone()
+            }
         })
         .collect();
     let n = groups.len();
@@ -227,14 +238,18 @@ pub fn score_by_category_svg(title: &str, x_desc: &str, y_desc: &str, groups: &[
             let max = vals.iter().copied().fold(f64::MIN, f64::max);
             chart
                 .draw_series(std::iter::once(PathElement::new(
-                    vec![(SegmentValue::CenterOf(i), min), (SegmentValue::CenterOf(i), max)],
+                    vec![
+                        (SegmentValue::CenterOf(i), min),
+                        (SegmentValue::CenterOf(i), max),
+                    ],
                     c.mix(0.5).stroke_width(2),
                 )))
                 .map_err(|e| err(&e))?;
             chart
                 .draw_series(
-                    vals.iter()
-                        .map(|&v| Circle::new((SegmentValue::CenterOf(i), v), 4, c.mix(0.6).filled())),
+                    vals.iter().map(|&v| {
+                        Circle::new((SegmentValue::CenterOf(i), v), 4, c.mix(0.6).filled())
+                    }),
                 )
                 .map_err(|e| err(&e))?;
             chart
@@ -263,15 +278,24 @@ mod tests {
     #[test]
     fn loss_curves_svg_draws_every_label_as_svg_text() {
         let series = vec![
-            ("adam lr=0.001".to_string(), vec![(1, 0.9), (2, 0.7), (3, 0.6)]),
-            ("sgd lr=0.01".to_string(), vec![(1, 1.0), (2, 0.95), (3, f64::NAN)]),
+            (
+                "adam lr=0.001".to_string(),
+                vec![(1, 0.9), (2, 0.7), (3, 0.6)],
+            ),
+            (
+                "sgd lr=0.01".to_string(),
+                vec![(1, 1.0), (2, 0.95), (3, f64::NAN)],
+            ),
         ];
         let svg = loss_curves_svg("Validation loss", &series);
         assert!(svg.starts_with("<svg"), "{}", &svg[..80.min(svg.len())]);
         assert!(svg.contains("Validation loss"));
         assert!(svg.contains("adam lr=0.001"));
         assert!(svg.contains("sgd lr=0.01"));
-        assert!(svg.contains("<polyline") || svg.contains("<path"), "no line drawn");
+        assert!(
+            svg.contains("<polyline") || svg.contains("<path"),
+            "no line drawn"
+        );
         assert!(svg.trim_end().ends_with("</svg>"));
     }
 
