@@ -18,3 +18,5 @@ pub mod baselines;
 pub mod gbdt;
 /// SVG charts: loss curves and scores by category.
 pub mod plots;
+/// Feature ranking by mutual information (relevance, or mRMR).
+pub mod selection;

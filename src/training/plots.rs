@@ -215,7 +215,7 @@ pub fn score_by_category_svg(
             .margin(12)
             .x_label_area_size(40)
             .y_label_area_size(60)
-            .build_cartesian_2d((0..n).into_segmented(), (lo - pad)..(hi + pad))
+            .build_cartesian_2d((0..n - 1).into_segmented(), (lo - pad)..(hi + pad))
             .map_err(|e| err(&e))?;
         chart
             .configure_mesh()
