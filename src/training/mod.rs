@@ -4,9 +4,11 @@
 //!
 //! - [`atomic_file`]: the one atomic file write (temp file, fsync, rename).
 //! - [`dataset`]: CSV layouts, score grids, checked datasets with file/line/column errors.
+//! - [`metrics`]: RMSE, MAE, R², Pearson, MCRMSE, kappa, accuracy, AUC and their report tables.
 
 pub mod atomic_file;
 pub mod dataset;
+pub mod metrics;
 
 pub use atomic_file::write_atomic;
 pub use dataset::{Dataset, DatasetError, DatasetLayout, EssayRecord, Problem, ScoreGrid};
