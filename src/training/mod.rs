@@ -4,10 +4,12 @@
 //!
 //! - [`atomic_file`]: the one atomic file write (temp file, fsync, rename).
 //! - [`dataset`]: CSV layouts, score grids, checked datasets with file/line/column errors.
+//! - [`folds`]: leave-one-prompt-out and K-fold splits.
 //! - [`metrics`]: RMSE, MAE, R², Pearson, MCRMSE, kappa, accuracy, AUC and their report tables.
 
 pub mod atomic_file;
 pub mod dataset;
+pub mod folds;
 pub mod metrics;
 
 pub use atomic_file::write_atomic;
