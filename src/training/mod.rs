@@ -14,3 +14,11 @@ pub mod metrics;
 
 pub use atomic_file::write_atomic;
 pub use dataset::{Dataset, DatasetError, DatasetLayout, EssayRecord, Problem, ScoreGrid};
+
+// The experiments engineer's files: baselines, trees, plots.
+/// Predict-the-mean, closed-form ridge with inner-CV alpha, pass/fail metrics.
+pub mod baselines;
+/// Gradient-boosted trees (forust-ml), one booster per target.
+pub mod gbdt;
+/// SVG charts: loss curves and scores by category.
+pub mod plots;
