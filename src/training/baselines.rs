@@ -1,13 +1,16 @@
 //! The "other algorithms" the network is compared with: predict-the-mean,
 //! closed-form ridge regression with its penalty chosen by inner
-//! cross-validation, and the pass/fail metrics (accuracy, ROC AUC) used to
-//! score a logistic regression on a cut such as `content > 0`.
+//! cross-validation, and the logistic pass/fail classifier (a cut such as
+//! `content > 0`), each behind the harness's `Regressor` trait.
 //!
 //! Everything here is a pure function of `ndarray` matrices in `f64`, with rows
 //! as examples; datasets, folds and reports belong to the rest of `training`,
 //! and the tree ensemble lives in `gbdt.rs`.
 
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2, Axis};
+
+use super::error::TrainingError;
+use super::regressor::{ModelKind, Regressor};
 
 /// What can go wrong when fitting or applying a baseline.
 #[derive(Debug, thiserror::Error, PartialEq)]
@@ -265,22 +268,12 @@ pub struct RidgeSelection {
     pub model: RidgeRegressor,
 }
 
-/// Mean column-wise RMSE between `pred` and `truth` (rows × targets).
-pub fn mcrmse(pred: ArrayView2<f64>, truth: ArrayView2<f64>) -> f64 {
-    let t = truth.ncols().max(1) as f64;
-    let n = truth.nrows().max(1) as f64;
-    (0..truth.ncols())
-        .map(|c| {
-            let se: f64 = pred
-                .column(c)
-                .iter()
-                .zip(truth.column(c))
-                .map(|(p, y)| (p - y) * (p - y))
-                .sum();
-            (se / n).sqrt()
-        })
-        .sum::<f64>()
-        / t
+/// Pooled MCRMSE of two rows × targets matrices (via `metrics::mcrmse`).
+fn mcrmse(pred: ArrayView2<f64>, truth: ArrayView2<f64>) -> f64 {
+    let cols = |m: ArrayView2<f64>| -> Vec<Vec<f64>> {
+        m.columns().into_iter().map(|c| c.to_vec()).collect()
+    };
+    super::metrics::mcrmse(&cols(truth), &cols(pred))
 }
 
 /// Inner folds over the training rows: one fold per distinct group when there
@@ -365,65 +358,96 @@ pub fn fit_ridge_cv(
     })
 }
 
-/// Accuracy and area under the ROC curve of a pass/fail classifier.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct PassFailMetrics {
-    /// Rows scored.
-    pub n: usize,
-    /// Share of rows that truly pass.
-    pub positive_rate: f64,
-    /// Share of rows whose predicted class (probability ≥ 0.5) is right.
-    pub accuracy: f64,
-    /// ROC AUC; `None` when only one class is present (it is undefined then).
-    pub auc: Option<f64>,
-}
-
-/// Scores predicted pass probabilities against true pass labels.
-pub fn pass_fail_metrics(prob: ArrayView1<f64>, passed: &[bool]) -> PassFailMetrics {
-    let n = passed.len();
-    let correct = prob
-        .iter()
-        .zip(passed)
-        .filter(|(p, y)| (**p >= 0.5) == **y)
-        .count();
-    let positives = passed.iter().filter(|y| **y).count();
-    PassFailMetrics {
-        n,
-        positive_rate: positives as f64 / n.max(1) as f64,
-        accuracy: correct as f64 / n.max(1) as f64,
-        auc: roc_auc(prob, passed),
+/// Wraps a baseline failure in the harness's error. The harness knows the
+/// fold; the model only knows that it is being fitted or applied.
+pub(crate) fn model_error(
+    kind: ModelKind,
+    stage: &str,
+    err: impl std::fmt::Display,
+) -> TrainingError {
+    TrainingError::Model {
+        kind,
+        fold: stage.to_string(),
+        message: err.to_string(),
     }
 }
 
-/// ROC AUC as the Mann–Whitney statistic: the probability that a random
-/// positive scores above a random negative, ties counting one half. Computed
-/// from mid-ranks in O(n log n). `None` if either class is empty.
-pub fn roc_auc(scores: ArrayView1<f64>, positive: &[bool]) -> Option<f64> {
-    let n_pos = positive.iter().filter(|p| **p).count();
-    let n_neg = positive.len() - n_pos;
-    if n_pos == 0 || n_neg == 0 {
-        return None;
+/// Predict-the-mean behind the [`Regressor`] trait.
+#[derive(Debug, Default)]
+pub struct MeanModel {
+    fitted: Option<MeanRegressor>,
+}
+
+impl Regressor for MeanModel {
+    fn fit(
+        &mut self,
+        _x: ArrayView2<f64>,
+        y: ArrayView2<f64>,
+        _groups: &[String],
+    ) -> Result<(), TrainingError> {
+        self.fitted =
+            Some(MeanRegressor::fit(y).map_err(|e| model_error(ModelKind::Mean, "fit", e))?);
+        Ok(())
     }
-    let mut order: Vec<usize> = (0..positive.len()).collect();
-    order.sort_by(|&a, &b| scores[a].total_cmp(&scores[b]));
-    let mut rank_sum_pos = 0.0;
-    let mut i = 0;
-    while i < order.len() {
-        let mut j = i;
-        while j + 1 < order.len() && scores[order[j + 1]] == scores[order[i]] {
-            j += 1;
-        }
-        // Ranks are 1-based; tied scores share the mean of their ranks.
-        let mid_rank = (i + j) as f64 / 2.0 + 1.0;
-        for &k in &order[i..=j] {
-            if positive[k] {
-                rank_sum_pos += mid_rank;
-            }
-        }
-        i = j + 1;
+
+    fn predict(&self, x: ArrayView2<f64>) -> Result<Array2<f64>, TrainingError> {
+        let m = self
+            .fitted
+            .as_ref()
+            .ok_or_else(|| model_error(ModelKind::Mean, "predict", "predict called before fit"))?;
+        Ok(m.predict(x))
     }
-    let u = rank_sum_pos - (n_pos * (n_pos + 1)) as f64 / 2.0;
-    Some(u / (n_pos as f64 * n_neg as f64))
+}
+
+/// Ridge with its penalty chosen by inner CV on the training rows, behind the
+/// [`Regressor`] trait. The chosen penalty and the inner scores stay readable
+/// in [`RidgeModel::selection`].
+#[derive(Debug)]
+pub struct RidgeModel {
+    alphas: Vec<f64>,
+    /// The last fit's penalty choice and model.
+    pub selection: Option<RidgeSelection>,
+}
+
+impl RidgeModel {
+    /// A ridge model that will choose among `alphas` (see [`default_ridge_alphas`]).
+    pub fn new(alphas: Vec<f64>) -> Self {
+        Self {
+            alphas,
+            selection: None,
+        }
+    }
+}
+
+impl Default for RidgeModel {
+    fn default() -> Self {
+        Self::new(default_ridge_alphas())
+    }
+}
+
+impl Regressor for RidgeModel {
+    fn fit(
+        &mut self,
+        x: ArrayView2<f64>,
+        y: ArrayView2<f64>,
+        groups: &[String],
+    ) -> Result<(), TrainingError> {
+        self.selection = Some(
+            fit_ridge_cv(x, y, groups, &self.alphas)
+                .map_err(|e| model_error(ModelKind::Ridge, "fit", e))?,
+        );
+        Ok(())
+    }
+
+    fn predict(&self, x: ArrayView2<f64>) -> Result<Array2<f64>, TrainingError> {
+        let s = self
+            .selection
+            .as_ref()
+            .ok_or_else(|| model_error(ModelKind::Ridge, "predict", "predict called before fit"))?;
+        s.model
+            .predict(x)
+            .map_err(|e| model_error(ModelKind::Ridge, "predict", e))
+    }
 }
 
 #[cfg(test)]
@@ -625,49 +649,27 @@ mod tests {
     }
 
     #[test]
-    fn mcrmse_averages_the_rmse_of_each_target() {
-        let truth = array![[0.0, 0.0], [0.0, 0.0]];
-        let pred = array![[1.0, 2.0], [-1.0, 2.0]];
-        // RMSE 1 for the first target, 2 for the second.
-        assert_close(mcrmse(pred.view(), truth.view()), 1.5, 1e-12);
-    }
-
-    #[test]
-    fn roc_auc_is_one_for_a_perfect_ranking_and_one_half_for_ties() {
-        let labels = [false, false, true, true];
-        assert_eq!(
-            roc_auc(array![0.1, 0.2, 0.8, 0.9].view(), &labels),
-            Some(1.0)
+    fn mean_and_ridge_models_work_through_the_regressor_trait() {
+        let x = array![[0.0], [1.0], [2.0], [3.0], [4.0], [5.0]];
+        let y = array![[0.0], [2.0], [4.0], [6.0], [8.0], [10.0]];
+        let groups: Vec<String> = ["a", "a", "b", "b", "c", "c"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let mut models: Vec<Box<dyn Regressor>> = vec![
+            Box::new(MeanModel::default()),
+            Box::new(RidgeModel::default()),
+        ];
+        assert!(
+            models[0].predict(x.view()).is_err(),
+            "predict before fit must fail"
         );
-        assert_eq!(
-            roc_auc(array![0.9, 0.8, 0.2, 0.1].view(), &labels),
-            Some(0.0)
-        );
-        assert_eq!(
-            roc_auc(array![0.5, 0.5, 0.5, 0.5].view(), &labels),
-            Some(0.5)
-        );
-        assert_eq!(roc_auc(array![0.5, 0.5].view(), &[true, true]), None);
-    }
-
-    #[test]
-    fn roc_auc_matches_a_hand_count_of_ordered_pairs() {
-        // Positives score 0.4 and 0.7; negatives 0.1, 0.4, 0.8.
-        // Pairs (pos > neg): 0.4 vs {0.1 win, 0.4 tie, 0.8 loss} = 1.5;
-        // 0.7 vs {0.1 win, 0.4 win, 0.8 loss} = 2. AUC = 3.5 / 6.
-        let scores = array![0.1, 0.4, 0.4, 0.7, 0.8];
-        let labels = [false, true, false, true, false];
-        assert_close(roc_auc(scores.view(), &labels).unwrap(), 3.5 / 6.0, 1e-12);
-    }
-
-    #[test]
-    fn pass_fail_metrics_count_correct_classes_at_one_half() {
-        let prob = array![0.9, 0.4, 0.6, 0.1];
-        let passed = [true, true, false, false];
-        let m = pass_fail_metrics(prob.view(), &passed);
-        assert_eq!(m.n, 4);
-        assert_close(m.accuracy, 0.5, 1e-12);
-        assert_close(m.positive_rate, 0.5, 1e-12);
-        assert_close(m.auc.unwrap(), 0.75, 1e-12);
+        for m in models.iter_mut() {
+            m.fit(x.view(), y.view(), &groups).unwrap();
+        }
+        let mean = models[0].predict(array![[9.0]].view()).unwrap();
+        assert_close(mean[[0, 0]], 5.0, 1e-12);
+        let ridge = models[1].predict(array![[2.5]].view()).unwrap();
+        assert_close(ridge[[0, 0]], 5.0, 0.05);
     }
 }

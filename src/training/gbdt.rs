@@ -11,6 +11,10 @@
 use forust_ml::{GradientBooster, Matrix, objective::ObjectiveType};
 use ndarray::{Array2, ArrayView2};
 
+use super::baselines::model_error;
+use super::error::TrainingError;
+use super::regressor::{ModelKind, Regressor};
+
 /// Hyper-parameters of the boosted trees, each with a default that did well
 /// under leave-one-prompt-out CV on CommonLit (see docs/experiments.md).
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -218,6 +222,47 @@ impl GbdtRegressor {
                 .for_each(|(o, v)| *o = v);
         }
         Ok(out)
+    }
+}
+
+/// Gradient-boosted trees behind the harness's [`Regressor`] trait.
+#[derive(Debug, Default)]
+pub struct GbdtModel {
+    config: GbdtConfig,
+    fitted: Option<GbdtRegressor>,
+}
+
+impl GbdtModel {
+    /// A model that will fit with `config`.
+    pub fn new(config: GbdtConfig) -> Self {
+        Self {
+            config,
+            fitted: None,
+        }
+    }
+}
+
+impl Regressor for GbdtModel {
+    fn fit(
+        &mut self,
+        x: ArrayView2<f64>,
+        y: ArrayView2<f64>,
+        _groups: &[String],
+    ) -> Result<(), TrainingError> {
+        self.fitted = Some(
+            GbdtRegressor::fit(x, y, &self.config)
+                .map_err(|e| model_error(ModelKind::Gbdt, "fit", e))?,
+        );
+        Ok(())
+    }
+
+    fn predict(&self, x: ArrayView2<f64>) -> Result<Array2<f64>, TrainingError> {
+        let m = self
+            .fitted
+            .as_ref()
+            .ok_or_else(|| model_error(ModelKind::Gbdt, "predict", "predict called before fit"))?;
+        m.predict(x)
+            .map_err(|e| model_error(ModelKind::Gbdt, "predict", e))
     }
 }
 

@@ -32,3 +32,5 @@ pub mod gbdt;
 pub mod plots;
 /// Feature ranking by mutual information (relevance, or mRMR).
 pub mod selection;
+/// Depth × activation × optimizer × learning-rate sweeps and their reports.
+pub mod sweep;

@@ -94,15 +94,29 @@ impl SweepGrid {
             problems.push(format!("depths: {d} is out of range 1..=16"));
         }
         if self.units.is_empty() || self.units.contains(&0) {
-            problems.push(format!("units: need at least one width, none 0 (got {:?})", self.units));
+            problems.push(format!(
+                "units: need at least one width, none 0 (got {:?})",
+                self.units
+            ));
         }
-        const ACTIVATIONS: [&str; 7] = ["identity", "sigmoid", "tanh", "relu", "leaky_relu", "elu", "maxout"];
+        const ACTIVATIONS: [&str; 7] = [
+            "identity",
+            "sigmoid",
+            "tanh",
+            "relu",
+            "leaky_relu",
+            "elu",
+            "maxout",
+        ];
         if self.activations.is_empty() {
             problems.push("activations: list at least one activation".to_string());
         }
         for a in &self.activations {
             if !ACTIVATIONS.contains(&a.as_str()) {
-                problems.push(format!("activations: unknown \"{a}\" (expected one of {})", ACTIVATIONS.join(", ")));
+                problems.push(format!(
+                    "activations: unknown \"{a}\" (expected one of {})",
+                    ACTIVATIONS.join(", ")
+                ));
             }
         }
         if self.optimizers.is_empty() {
@@ -110,15 +124,25 @@ impl SweepGrid {
         }
         for (i, o) in self.optimizers.iter().enumerate() {
             if o.lrs.is_empty() {
-                problems.push(format!("optimizers[{i}] ({}): list at least one learning rate", o.name));
+                problems.push(format!(
+                    "optimizers[{i}] ({}): list at least one learning rate",
+                    o.name
+                ));
             }
             for lr in &o.lrs {
                 if !(lr.is_finite() && *lr > 0.0) {
-                    problems.push(format!("optimizers[{i}] ({}): learning rate {lr} must be positive", o.name));
+                    problems.push(format!(
+                        "optimizers[{i}] ({}): learning rate {lr} must be positive",
+                        o.name
+                    ));
                 }
             }
         }
-        if problems.is_empty() { Ok(()) } else { Err(GridError { problems }) }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(GridError { problems })
+        }
     }
 
     /// Every cell of the grid, in a fixed order (depth, then activation, then
@@ -227,7 +251,10 @@ pub struct ScoredRun {
 impl ScoredRun {
     /// The worst fold's MCRMSE, the figure that shows a diverging fold.
     pub fn worst_fold(&self) -> Option<f64> {
-        self.folds.iter().map(|f| f.1).fold(None, |m, v| Some(m.map_or(v, |m: f64| m.max(v))))
+        self.folds
+            .iter()
+            .map(|f| f.1)
+            .fold(None, |m, v| Some(m.map_or(v, |m: f64| m.max(v))))
     }
 }
 
@@ -248,9 +275,12 @@ pub struct SweepReport {
 pub fn rank(runs: &mut [ScoredRun]) {
     runs.sort_by(|a, b| {
         let key = |r: &ScoredRun| r.mcrmse.filter(|m| m.is_finite()).unwrap_or(f64::INFINITY);
-        key(a)
-            .total_cmp(&key(b))
-            .then_with(|| a.cell.as_ref().map(|c| c.index).cmp(&b.cell.as_ref().map(|c| c.index)))
+        key(a).total_cmp(&key(b)).then_with(|| {
+            a.cell
+                .as_ref()
+                .map(|c| c.index)
+                .cmp(&b.cell.as_ref().map(|c| c.index))
+        })
     });
 }
 
@@ -295,14 +325,22 @@ impl SweepReport {
                 c.map_or("", |c| c.activation.as_str()),
                 c.map_or("", |c| c.optimizer.as_str()),
                 c.map_or(String::new(), |c| format!("{}", c.lr)),
-                r.error.as_ref().map_or_else(|| fmt_opt(r.mcrmse), |e| format!("failed: {}", e.replace('|', "/"))),
+                r.error.as_ref().map_or_else(
+                    || fmt_opt(r.mcrmse),
+                    |e| format!("failed: {}", e.replace('|', "/"))
+                ),
             ));
             for t in &target_names {
                 let v = r.target_rmse.iter().find(|x| &x.0 == t).map(|x| x.1);
                 md.push_str(&format!(" {} |", fmt_opt(v)));
             }
             let folds: Vec<String> = r.folds.iter().map(|(p, m)| format!("{p} {m:.3}")).collect();
-            md.push_str(&format!(" {} | {} | {:.1} |\n", fmt_opt(r.worst_fold()), folds.join(", "), r.seconds));
+            md.push_str(&format!(
+                " {} | {} | {:.1} |\n",
+                fmt_opt(r.worst_fold()),
+                folds.join(", "),
+                r.seconds
+            ));
         }
         if !self.baselines.is_empty() {
             md.push_str("\n## Other algorithms (same features, same folds)\n\n| model | MCRMSE |");
@@ -316,20 +354,26 @@ impl SweepReport {
                 md.push_str(&format!(
                     "| {} | {} |",
                     r.kind,
-                    r.error.as_ref().map_or_else(|| fmt_opt(r.mcrmse), |e| format!("failed: {}", e.replace('|', "/")))
+                    r.error.as_ref().map_or_else(
+                        || fmt_opt(r.mcrmse),
+                        |e| format!("failed: {}", e.replace('|', "/"))
+                    )
                 ));
                 for t in &target_names {
                     let cell = if r.kind.is_pass_fail() {
                         r.pass_fail
                             .iter()
                             .find(|x| &x.0 == t)
-                            .map_or("—".to_string(), |x| format!("acc {:.3}, AUC {}", x.1, fmt_opt(x.2)))
+                            .map_or("—".to_string(), |x| {
+                                format!("acc {:.3}, AUC {}", x.1, fmt_opt(x.2))
+                            })
                     } else {
                         fmt_opt(r.target_rmse.iter().find(|x| &x.0 == t).map(|x| x.1))
                     };
                     md.push_str(&format!(" {cell} |"));
                 }
-                let folds: Vec<String> = r.folds.iter().map(|(p, m)| format!("{p} {m:.3}")).collect();
+                let folds: Vec<String> =
+                    r.folds.iter().map(|(p, m)| format!("{p} {m:.3}")).collect();
                 md.push_str(&format!(" {} | {:.1} |\n", folds.join(", "), r.seconds));
             }
             md.push_str(
@@ -349,25 +393,33 @@ impl SweepReport {
     pub fn plots(&self) -> Vec<(&'static str, String)> {
         use super::plots::{loss_curves_svg, score_by_category_svg};
         let score = |r: &ScoredRun| r.mcrmse.filter(|m| m.is_finite()).unwrap_or(f64::INFINITY);
-        let by = |key: &dyn Fn(&SweepCell) -> String, order: Vec<String>| -> Vec<(String, Vec<f64>)> {
-            order
-                .into_iter()
-                .map(|k| {
-                    let vals = self
-                        .cells
-                        .iter()
-                        .filter(|r| r.cell.as_ref().is_some_and(|c| key(c) == k))
-                        .map(score)
-                        .collect();
-                    (k, vals)
-                })
-                .collect()
-        };
-        let depths = by(&|c| c.depth.to_string(), self.grid.depths.iter().map(|d| d.to_string()).collect());
+        let by =
+            |key: &dyn Fn(&SweepCell) -> String, order: Vec<String>| -> Vec<(String, Vec<f64>)> {
+                order
+                    .into_iter()
+                    .map(|k| {
+                        let vals = self
+                            .cells
+                            .iter()
+                            .filter(|r| r.cell.as_ref().is_some_and(|c| key(c) == k))
+                            .map(score)
+                            .collect();
+                        (k, vals)
+                    })
+                    .collect()
+            };
+        let depths = by(
+            &|c| c.depth.to_string(),
+            self.grid.depths.iter().map(|d| d.to_string()).collect(),
+        );
         let acts = by(&|c| c.activation.clone(), self.grid.activations.clone());
         let opts = by(
             &|c| c.optimizer.clone(),
-            self.grid.optimizers.iter().map(|o| o.name.clone()).collect(),
+            self.grid
+                .optimizers
+                .iter()
+                .map(|o| o.name.clone())
+                .collect(),
         );
         // For each optimizer, the curve of its best cell (cells are ranked).
         let curves: Vec<(String, Vec<(usize, f64)>)> = self
@@ -377,7 +429,10 @@ impl SweepReport {
             .filter_map(|o| {
                 self.cells
                     .iter()
-                    .find(|r| r.cell.as_ref().is_some_and(|c| c.optimizer == o.name) && !r.val_curve.is_empty())
+                    .find(|r| {
+                        r.cell.as_ref().is_some_and(|c| c.optimizer == o.name)
+                            && !r.val_curve.is_empty()
+                    })
                     .map(|r| {
                         let c = r.cell.as_ref().expect("filtered on cell");
                         (
@@ -390,19 +445,37 @@ impl SweepReport {
         vec![
             (
                 "loss_by_optimizer.svg",
-                loss_curves_svg("Validation loss of each optimizer's best cell (mean over folds)", &curves),
+                loss_curves_svg(
+                    "Validation loss of each optimizer's best cell (mean over folds)",
+                    &curves,
+                ),
             ),
             (
                 "mcrmse_by_depth.svg",
-                score_by_category_svg("Pooled MCRMSE by number of hidden layers", "hidden layers", "MCRMSE", &depths),
+                score_by_category_svg(
+                    "Pooled MCRMSE by number of hidden layers",
+                    "hidden layers",
+                    "MCRMSE",
+                    &depths,
+                ),
             ),
             (
                 "mcrmse_by_activation.svg",
-                score_by_category_svg("Pooled MCRMSE by hidden activation", "activation", "MCRMSE", &acts),
+                score_by_category_svg(
+                    "Pooled MCRMSE by hidden activation",
+                    "activation",
+                    "MCRMSE",
+                    &acts,
+                ),
             ),
             (
                 "mcrmse_by_optimizer.svg",
-                score_by_category_svg("Pooled MCRMSE by optimizer (all learning rates)", "optimizer", "MCRMSE", &opts),
+                score_by_category_svg(
+                    "Pooled MCRMSE by optimizer (all learning rates)",
+                    "optimizer",
+                    "MCRMSE",
+                    &opts,
+                ),
             ),
         ]
     }
@@ -418,7 +491,11 @@ pub fn write_report(dir: &Path, report: &SweepReport, command: &str) -> Result<(
     for (name, svg) in report.plots() {
         super::write_atomic(&dir.join(name), svg.as_bytes()).map_err(io)?;
     }
-    super::write_atomic(&dir.join("report.md"), report.to_markdown(command).as_bytes()).map_err(io)?;
+    super::write_atomic(
+        &dir.join("report.md"),
+        report.to_markdown(command).as_bytes(),
+    )
+    .map_err(io)?;
     Ok(())
 }
 
@@ -442,17 +519,33 @@ mod tests {
         let cells = grid().cells();
         // 2 depths × 2 activations × 3 (optimizer, lr) pairs.
         assert_eq!(cells.len(), 12);
-        assert_eq!(cells.iter().map(|c| c.index).collect::<Vec<_>>(), (0..12).collect::<Vec<_>>());
+        assert_eq!(
+            cells.iter().map(|c| c.index).collect::<Vec<_>>(),
+            (0..12).collect::<Vec<_>>()
+        );
         let c = &cells[0];
-        assert_eq!((c.depth, c.activation.as_str(), c.optimizer.as_str(), c.lr), (1, "relu", "adam", 0.001));
+        assert_eq!(
+            (c.depth, c.activation.as_str(), c.optimizer.as_str(), c.lr),
+            (1, "relu", "adam", 0.001)
+        );
         let last = &cells[11];
-        assert_eq!((last.depth, last.activation.as_str(), last.optimizer.as_str()), (3, "maxout", "sgd"));
+        assert_eq!(
+            (
+                last.depth,
+                last.activation.as_str(),
+                last.optimizer.as_str()
+            ),
+            (3, "maxout", "sgd")
+        );
     }
 
     #[test]
     fn a_cell_config_keeps_the_base_and_sets_layers_and_optimizer() {
         let cells = grid().cells();
-        let deep_maxout = cells.iter().find(|c| c.depth == 3 && c.activation == "maxout").unwrap();
+        let deep_maxout = cells
+            .iter()
+            .find(|c| c.depth == 3 && c.activation == "maxout")
+            .unwrap();
         assert_eq!(
             deep_maxout.config,
             json!({
@@ -491,7 +584,9 @@ mod tests {
             target_rmse: vec![("content".into(), 0.4), ("wording".into(), 0.6)],
             folds: vec![("aaa".into(), 0.45), ("bbb".into(), 0.55)],
             pass_fail: vec![],
-            error: mcrmse.is_none().then(|| "non-finite loss at epoch 3".to_string()),
+            error: mcrmse
+                .is_none()
+                .then(|| "non-finite loss at epoch 3".to_string()),
             val_curve: vec![(1, 0.9), (2, 0.7)],
             seconds: 1.0,
         }
@@ -501,7 +596,10 @@ mod tests {
     fn rank_puts_the_lowest_mcrmse_first_and_failures_last() {
         let mut runs = vec![run(0, Some(0.6)), run(1, None), run(2, Some(0.5))];
         rank(&mut runs);
-        let order: Vec<usize> = runs.iter().map(|r| r.cell.as_ref().unwrap().index).collect();
+        let order: Vec<usize> = runs
+            .iter()
+            .map(|r| r.cell.as_ref().unwrap().index)
+            .collect();
         assert_eq!(order, vec![2, 0, 1]);
         assert_eq!(runs[0].worst_fold(), Some(0.55));
     }
@@ -523,13 +621,19 @@ mod tests {
         write_report(dir.path(), &report, "essay-grader sweep --grid g.json").unwrap();
         let md = std::fs::read_to_string(dir.path().join("report.md")).unwrap();
         assert!(md.contains("essay-grader sweep --grid g.json"));
-        assert!(md.contains("| 1 | 1 | relu | adam | 0.01 | 0.5000 |"), "{md}");
+        assert!(md.contains("| 1 | 1 | relu | sgd | 0.1 | 0.5000 |"), "{md}");
         assert!(md.contains("failed: non-finite loss at epoch 3"));
         assert!(md.contains("| mean | 1.0000 |"));
         let back: SweepReport =
-            serde_json::from_slice(&std::fs::read(dir.path().join("results.json")).unwrap()).unwrap();
+            serde_json::from_slice(&std::fs::read(dir.path().join("results.json")).unwrap())
+                .unwrap();
         assert_eq!(back, report);
-        for f in ["loss_by_optimizer.svg", "mcrmse_by_depth.svg", "mcrmse_by_activation.svg", "mcrmse_by_optimizer.svg"] {
+        for f in [
+            "loss_by_optimizer.svg",
+            "mcrmse_by_depth.svg",
+            "mcrmse_by_activation.svg",
+            "mcrmse_by_optimizer.svg",
+        ] {
             let svg = std::fs::read_to_string(dir.path().join(f)).unwrap();
             assert!(svg.starts_with("<svg"), "{f}");
         }
