@@ -128,7 +128,10 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
 
 /// Deserializes one part of a larger body (a batch item) whose JSON path is
 /// `prefix`, naming fields by their full path (`items[3].essay`).
-pub fn from_value<T: DeserializeOwned>(value: serde_json::Value, prefix: &str) -> Result<T, ApiError> {
+pub fn from_value<T: DeserializeOwned>(
+    value: serde_json::Value,
+    prefix: &str,
+) -> Result<T, ApiError> {
     serde_path_to_error::deserialize(value).map_err(|err| {
         let path = err.path().to_string();
         // Errors from a Value carry no line and column, so the text is clean.
@@ -267,7 +270,10 @@ mod tests {
     #[test]
     fn a_batch_item_error_is_named_with_its_full_path() {
         let err = from_value::<Item>(serde_json::json!({"essay": 3}), "items[7]").unwrap_err();
-        assert_eq!(fields_of(err).keys().collect::<Vec<_>>(), ["items[7].essay"]);
+        assert_eq!(
+            fields_of(err).keys().collect::<Vec<_>>(),
+            ["items[7].essay"]
+        );
         let err = from_value::<Item>(serde_json::json!("just text"), "items[2]").unwrap_err();
         assert_eq!(fields_of(err).keys().collect::<Vec<_>>(), ["items[2]"]);
     }
