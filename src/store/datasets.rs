@@ -192,6 +192,18 @@ pub async fn load_dataset_rows(
     Ok((prompts, essays))
 }
 
+/// Each prompt of a dataset as (id, title, number of essays), by id.
+pub async fn prompt_summaries(pool: &SqlitePool, id: &str) -> Result<Vec<(String, String, i64)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT p.prompt_id, p.title, COUNT(e.row_no) FROM dataset_prompts p \
+         LEFT JOIN dataset_essays e ON e.dataset_id = p.dataset_id AND e.prompt_id = p.prompt_id \
+         WHERE p.dataset_id = ? GROUP BY p.prompt_id, p.title ORDER BY p.prompt_id",
+    )
+    .bind(id)
+    .fetch_all(pool)
+    .await
+}
+
 /// Deletes a dataset unless a queued or running job needs it. A dataset that
 /// finished jobs used keeps its summary row as a tombstone so runs and models
 /// still name what they were trained on; one nothing used is removed
@@ -319,6 +331,8 @@ mod tests {
         assert_eq!(prompts, new.prompts);
         assert_eq!(essays, new.essays);
         assert_eq!(list_datasets(&pool).await.unwrap().len(), 1);
+        let summaries = prompt_summaries(&pool, "d1").await.unwrap();
+        assert_eq!(summaries, vec![("p1".to_string(), "Bees".to_string(), 12)]);
     }
 
     #[tokio::test]

@@ -4,7 +4,7 @@
 //! start-up recovery can never overwrite each other's outcome. The worker
 //! loop and the training itself live in `crate::jobs`.
 
-use sqlx::SqlitePool;
+use sqlx::{SqliteConnection, SqlitePool};
 
 /// One job as stored.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -230,14 +230,27 @@ pub async fn finish_job(
     timings: &str,
     now: &str,
 ) -> Result<bool, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    let finished = finish_job_in(&mut tx, id, end, progress, timings, now).await?;
+    tx.commit().await?;
+    Ok(finished)
+}
+
+/// [`finish_job`] inside the caller's transaction, so that registering the
+/// model a train job produced commits together with its success.
+pub async fn finish_job_in(
+    conn: &mut SqliteConnection,
+    id: &str,
+    end: &JobEnd,
+    progress: Option<&str>,
+    timings: &str,
+    now: &str,
+) -> Result<bool, sqlx::Error> {
     let (status, error, model_id, metrics) = match end {
-        JobEnd::Succeeded { model_id, metrics } => {
-            ("succeeded", None, model_id.clone(), Some(metrics.clone()))
-        }
+        JobEnd::Succeeded { model_id, metrics } => ("succeeded", None, model_id.clone(), Some(metrics.clone())),
         JobEnd::Failed { error } => ("failed", Some(error.clone()), None, None),
         JobEnd::Cancelled => ("cancelled", None, None, None),
     };
-    let mut tx = pool.begin().await?;
     let run: Option<(String,)> = sqlx::query_as(
         "UPDATE jobs SET status = ?, error = ?, model_id = ?, finished_at = ?, heartbeat_at = ?, \
                 progress = COALESCE(?, progress) \
@@ -250,22 +263,19 @@ pub async fn finish_job(
     .bind(now)
     .bind(progress)
     .bind(id)
-    .fetch_optional(&mut *tx)
+    .fetch_optional(&mut *conn)
     .await?;
     let Some((run_id,)) = run else {
         return Ok(false);
     };
-    sqlx::query(
-        "UPDATE runs SET status = ?, metrics = ?, timings = ?, finished_at = ? WHERE id = ?",
-    )
-    .bind(status)
-    .bind(&metrics)
-    .bind(timings)
-    .bind(now)
-    .bind(&run_id)
-    .execute(&mut *tx)
-    .await?;
-    tx.commit().await?;
+    sqlx::query("UPDATE runs SET status = ?, metrics = ?, timings = ?, finished_at = ? WHERE id = ?")
+        .bind(status)
+        .bind(&metrics)
+        .bind(timings)
+        .bind(now)
+        .bind(&run_id)
+        .execute(&mut *conn)
+        .await?;
     Ok(true)
 }
 

@@ -3,3 +3,7 @@
 pub mod datasets;
 pub mod jobs;
 pub mod runs;
+
+pub mod datasets;
+pub mod jobs;
+pub mod runs;

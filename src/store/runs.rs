@@ -4,7 +4,7 @@
 //! created with their job (`store::jobs::insert_job`) and closed with it
 //! (`store::jobs::finish_job`); this file appends and reads the history.
 
-use sqlx::SqlitePool;
+use sqlx::{SqliteConnection, SqlitePool};
 
 /// One run as stored.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -57,28 +57,32 @@ pub async fn get_run(pool: &SqlitePool, id: &str) -> Result<Option<RunRow>, sqlx
 /// Appends samples to a run's history in one transaction. Non-finite values
 /// are skipped: SQL REAL cannot hold NaN, and a diverged loss is reported as
 /// the job's error instead.
-pub async fn append_metrics(
-    pool: &SqlitePool,
-    run_id: &str,
-    points: &[MetricPoint],
-) -> Result<(), sqlx::Error> {
+pub async fn append_metrics(pool: &SqlitePool, run_id: &str, points: &[MetricPoint]) -> Result<(), sqlx::Error> {
     if points.is_empty() {
         return Ok(());
     }
     let mut tx = pool.begin().await?;
-    for point in points.iter().filter(|p| p.value.is_finite()) {
-        sqlx::query(
-            "INSERT INTO run_metrics (run_id, name, step, value, timestamp) VALUES (?, ?, ?, ?, ?)",
-        )
-        .bind(run_id)
-        .bind(&point.name)
-        .bind(point.step)
-        .bind(point.value)
-        .bind(&point.timestamp)
-        .execute(&mut *tx)
-        .await?;
-    }
+    append_metrics_in(&mut tx, run_id, points).await?;
     tx.commit().await
+}
+
+/// [`append_metrics`] inside the caller's transaction.
+pub async fn append_metrics_in(
+    conn: &mut SqliteConnection,
+    run_id: &str,
+    points: &[MetricPoint],
+) -> Result<(), sqlx::Error> {
+    for point in points.iter().filter(|p| p.value.is_finite()) {
+        sqlx::query("INSERT INTO run_metrics (run_id, name, step, value, timestamp) VALUES (?, ?, ?, ?, ?)")
+            .bind(run_id)
+            .bind(&point.name)
+            .bind(point.step)
+            .bind(point.value)
+            .bind(&point.timestamp)
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
 }
 
 /// A run's whole history, ordered by name then step.
