@@ -30,7 +30,10 @@ use crate::training::{Dataset, DatasetError, DatasetLayout};
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/api/v1/datasets", get(list_datasets).post(create_dataset))
-        .route("/api/v1/datasets/{id}", get(get_dataset).delete(delete_dataset))
+        .route(
+            "/api/v1/datasets/{id}",
+            get(get_dataset).delete(delete_dataset),
+        )
 }
 
 /// A dataset as the API shows it.
@@ -108,15 +111,19 @@ pub async fn create_dataset(
     multipart: Result<Multipart, axum::extract::multipart::MultipartRejection>,
 ) -> Result<(StatusCode, Json<DatasetView>), ApiError> {
     let mut multipart = multipart.map_err(|rejection| ApiError::UnsupportedMediaType {
-        message: format!("the upload must be multipart/form-data: {}", rejection.body_text()),
+        message: format!(
+            "the upload must be multipart/form-data: {}",
+            rejection.body_text()
+        ),
     })?;
     let upload = read_upload(&mut multipart, state.settings.upload_body_limit).await?;
     let Some((essays_name, essays)) = upload.essays else {
         return Err(ApiError::field("essays", "the essays CSV file is required"));
     };
     let layout: DatasetLayout = match &upload.mapping {
-        Some(bytes) => serde_json::from_slice(bytes)
-            .map_err(|err| ApiError::field("mapping", format!("not a valid column mapping: {err}")))?,
+        Some(bytes) => serde_json::from_slice(bytes).map_err(|err| {
+            ApiError::field("mapping", format!("not a valid column mapping: {err}"))
+        })?,
         None => DatasetLayout::default(),
     };
     if layout.targets.is_empty() {
@@ -134,8 +141,15 @@ pub async fn create_dataset(
     let parse_layout = layout.clone();
     let prompts = upload.prompts;
     let parsed = tokio::task::spawn_blocking(move || {
-        let prompts_reader = prompts.as_ref().map(|(name, bytes)| (bytes.as_slice(), name.as_str()));
-        let dataset = Dataset::from_readers(essays.as_slice(), &essays_name, prompts_reader, &parse_layout)?;
+        let prompts_reader = prompts
+            .as_ref()
+            .map(|(name, bytes)| (bytes.as_slice(), name.as_str()));
+        let dataset = Dataset::from_readers(
+            essays.as_slice(),
+            &essays_name,
+            prompts_reader,
+            &parse_layout,
+        )?;
         let unused = unused_prompts(&dataset, prompts.as_ref());
         Ok::<_, DatasetError>((dataset, unused))
     })
@@ -149,7 +163,9 @@ pub async fn create_dataset(
         name,
         layout: serde_json::to_string(&layout).expect("a layout always serialises"),
         targets: serde_json::to_string(&dataset.target_names).expect("names serialise"),
-        score_grid: dataset.score_grid.map(|g| serde_json::to_string(&g).expect("a grid serialises")),
+        score_grid: dataset
+            .score_grid
+            .map(|g| serde_json::to_string(&g).expect("a grid serialises")),
         problems: serde_json::to_string(&problems).expect("strings serialise"),
         created_at: store::now(),
         prompts: dataset
@@ -189,7 +205,10 @@ pub async fn create_dataset(
         (status = 401, description = "No admin credentials", body = super::error::ErrorBody),
     )
 )]
-pub async fn list_datasets(_admin: AdminAuth, State(state): State<AppState>) -> Result<Json<DatasetList>, ApiError> {
+pub async fn list_datasets(
+    _admin: AdminAuth,
+    State(state): State<AppState>,
+) -> Result<Json<DatasetList>, ApiError> {
     let mut datasets = Vec::new();
     for row in store::datasets::list_datasets(&state.db).await? {
         datasets.push(view(&state.db, row).await?);
@@ -216,7 +235,10 @@ pub async fn get_dataset(
 ) -> Result<Json<DatasetView>, ApiError> {
     match store::datasets::get_dataset(&state.db, &id).await? {
         Some(row) if row.deleted_at.is_none() => Ok(Json(view(&state.db, row).await?)),
-        _ => Err(ApiError::NotFound { what: "dataset", id }),
+        _ => Err(ApiError::NotFound {
+            what: "dataset",
+            id,
+        }),
     }
 }
 
@@ -241,7 +263,10 @@ pub async fn delete_dataset(
 ) -> Result<StatusCode, ApiError> {
     use store::datasets::DeleteOutcome;
     match store::datasets::delete_dataset(&state.db, &id, &store::now()).await? {
-        DeleteOutcome::NotFound => Err(ApiError::NotFound { what: "dataset", id }),
+        DeleteOutcome::NotFound => Err(ApiError::NotFound {
+            what: "dataset",
+            id,
+        }),
         DeleteOutcome::InUse { job_ids } => Err(ApiError::Conflict {
             message: format!(
                 "dataset {id} is used by queued or running job(s) {}; cancel them or wait for them to finish",
@@ -254,13 +279,24 @@ pub async fn delete_dataset(
 
 async fn read_upload(multipart: &mut Multipart, limit: usize) -> Result<Upload, ApiError> {
     let mut upload = Upload::default();
-    while let Some(field) = multipart.next_field().await.map_err(|e| multipart_error(e, limit))? {
+    while let Some(field) = multipart
+        .next_field()
+        .await
+        .map_err(|e| multipart_error(e, limit))?
+    {
         let name = field.name().unwrap_or("").to_owned();
         match name.as_str() {
             "essays" | "prompts" => {
-                let file_name = field.file_name().map(str::to_owned).unwrap_or_else(|| format!("{name}.csv"));
+                let file_name = field
+                    .file_name()
+                    .map(str::to_owned)
+                    .unwrap_or_else(|| format!("{name}.csv"));
                 let bytes = field_bytes(field, limit).await?;
-                let slot = if name == "essays" { &mut upload.essays } else { &mut upload.prompts };
+                let slot = if name == "essays" {
+                    &mut upload.essays
+                } else {
+                    &mut upload.prompts
+                };
                 if slot.replace((file_name, bytes)).is_some() {
                     return Err(ApiError::field(name, "given more than once"));
                 }
@@ -268,7 +304,8 @@ async fn read_upload(multipart: &mut Multipart, limit: usize) -> Result<Upload, 
             "mapping" => upload.mapping = Some(field_bytes(field, limit).await?),
             "name" => {
                 let bytes = field_bytes(field, limit).await?;
-                let text = String::from_utf8(bytes).map_err(|_| ApiError::field("name", "is not valid UTF-8"))?;
+                let text = String::from_utf8(bytes)
+                    .map_err(|_| ApiError::field("name", "is not valid UTF-8"))?;
                 upload.name = Some(text);
             }
             other => {
@@ -283,7 +320,11 @@ async fn read_upload(multipart: &mut Multipart, limit: usize) -> Result<Upload, 
 }
 
 async fn field_bytes(field: Field<'_>, limit: usize) -> Result<Vec<u8>, ApiError> {
-    field.bytes().await.map(|b| b.to_vec()).map_err(|e| multipart_error(e, limit))
+    field
+        .bytes()
+        .await
+        .map(|b| b.to_vec())
+        .map_err(|e| multipart_error(e, limit))
 }
 
 fn multipart_error(err: MultipartError, limit: usize) -> ApiError {
@@ -292,7 +333,10 @@ fn multipart_error(err: MultipartError, limit: usize) -> ApiError {
     }
     ApiError::BadRequest {
         code: "malformed_multipart",
-        message: format!("the multipart upload could not be read: {}", err.body_text()),
+        message: format!(
+            "the multipart upload could not be read: {}",
+            err.body_text()
+        ),
     }
 }
 
@@ -321,7 +365,10 @@ fn unused_prompts(dataset: &Dataset, prompts: Option<&(String, Vec<u8>)>) -> Vec
         return Vec::new();
     };
     match crate::training::dataset::read_prompts(bytes.as_slice(), name) {
-        Ok(all) => all.into_keys().filter(|id| !dataset.prompts.contains_key(id)).collect(),
+        Ok(all) => all
+            .into_keys()
+            .filter(|id| !dataset.prompts.contains_key(id))
+            .collect(),
         Err(_) => Vec::new(),
     }
 }
@@ -336,7 +383,10 @@ fn remarks(dataset: &Dataset, unused: &[String]) -> Vec<String> {
         ));
     }
     if !unused.is_empty() {
-        out.push(format!("the prompts file lists prompt(s) no essay answers: {}", unused.join(", ")));
+        out.push(format!(
+            "the prompts file lists prompt(s) no essay answers: {}",
+            unused.join(", ")
+        ));
     }
     let textless: BTreeSet<&str> = dataset
         .prompts
@@ -360,8 +410,12 @@ async fn view(pool: &SqlitePool, row: DatasetRow) -> Result<DatasetView, ApiErro
         .map(|(id, title, essays)| PromptSummary { id, title, essays })
         .collect();
     let parse = |what: &str, text: &str| -> Result<serde_json::Value, ApiError> {
-        serde_json::from_str(text)
-            .map_err(|err| ApiError::Internal(anyhow::anyhow!("dataset {} has a corrupt {what}: {err}", row.id)))
+        serde_json::from_str(text).map_err(|err| {
+            ApiError::Internal(anyhow::anyhow!(
+                "dataset {} has a corrupt {what}: {err}",
+                row.id
+            ))
+        })
     };
     let targets = serde_json::from_value(parse("target list", &row.targets)?)
         .map_err(|err| ApiError::Internal(anyhow::anyhow!("dataset {} targets: {err}", row.id)))?;

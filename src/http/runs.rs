@@ -145,7 +145,10 @@ pub async fn get_run_metrics(
             timestamp: p.timestamp,
         })
         .collect();
-    Ok(Json(RunMetrics { run_id: run.id, metrics }))
+    Ok(Json(RunMetrics {
+        run_id: run.id,
+        metrics,
+    }))
 }
 
 /// The run's loss curves as an SVG image: one line per loss series
@@ -171,9 +174,11 @@ pub async fn get_run_curves(
     let series = loss_series(&points);
     let title = format!("{} run {} ({})", run.kind, short(&run.id), run.status);
     // Drawing thousands of points is CPU work: keep it off the async executor.
-    let svg = tokio::task::spawn_blocking(move || crate::training::plots::loss_curves_svg(&title, &series))
-        .await
-        .map_err(|err| ApiError::Internal(anyhow::anyhow!("drawing the curves failed: {err}")))?;
+    let svg = tokio::task::spawn_blocking(move || {
+        crate::training::plots::loss_curves_svg(&title, &series)
+    })
+    .await
+    .map_err(|err| ApiError::Internal(anyhow::anyhow!("drawing the curves failed: {err}")))?;
     Ok(([(header::CONTENT_TYPE, "image/svg+xml")], svg))
 }
 
@@ -181,18 +186,30 @@ pub async fn get_run_curves(
 /// as (name, [(epoch, value)]) in name order.
 fn loss_series(points: &[MetricPoint]) -> Vec<(String, Vec<(usize, f64)>)> {
     let mut series: BTreeMap<&str, Vec<(usize, f64)>> = BTreeMap::new();
-    for point in points.iter().filter(|p| p.name.ends_with("_loss") && p.step >= 0) {
-        series.entry(&point.name).or_default().push((point.step as usize, point.value));
+    for point in points
+        .iter()
+        .filter(|p| p.name.ends_with("_loss") && p.step >= 0)
+    {
+        series
+            .entry(&point.name)
+            .or_default()
+            .push((point.step as usize, point.value));
     }
-    series.into_iter().map(|(name, pts)| (name.to_owned(), pts)).collect()
+    series
+        .into_iter()
+        .map(|(name, pts)| (name.to_owned(), pts))
+        .collect()
 }
 
 async fn find_run(state: &AppState, id: String) -> Result<RunRow, ApiError> {
-    store::runs::get_run(&state.db, &id).await?.ok_or(ApiError::NotFound { what: "run", id })
+    store::runs::get_run(&state.db, &id)
+        .await?
+        .ok_or(ApiError::NotFound { what: "run", id })
 }
 
 fn view(run: RunRow) -> RunView {
-    let parse = |text: &str| serde_json::from_str(text).unwrap_or_else(|_| Value::String(text.to_owned()));
+    let parse =
+        |text: &str| serde_json::from_str(text).unwrap_or_else(|_| Value::String(text.to_owned()));
     RunView {
         links: RunLinks {
             metrics: format!("/api/v1/runs/{}/metrics", run.id),

@@ -184,6 +184,9 @@ mod tests {
     #[test]
     fn degenerate_counts_do_not_divide_by_zero() {
         assert_eq!(report(0, 0, 0, 0).fraction_done(), 0.0);
-        assert_eq!(report(0, 0, 0, 0).with_eta(Duration::from_secs(3)).eta_s, None);
+        assert_eq!(
+            report(0, 0, 0, 0).with_eta(Duration::from_secs(3)).eta_s,
+            None
+        );
     }
 }

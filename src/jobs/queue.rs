@@ -85,7 +85,10 @@ impl JobSnapshot {
         Self {
             id: row.id.clone(),
             status: JobStatus::parse(&row.status).unwrap_or(JobStatus::Failed),
-            progress: row.progress.as_deref().and_then(|p| serde_json::from_str(p).ok()),
+            progress: row
+                .progress
+                .as_deref()
+                .and_then(|p| serde_json::from_str(p).ok()),
             error: row.error.clone(),
             model_id: row.model_id.clone(),
         }
@@ -127,7 +130,9 @@ pub struct WorkerPool {
 
 impl std::fmt::Debug for JobQueue {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("JobQueue").field("settings", &self.inner.settings).finish_non_exhaustive()
+        f.debug_struct("JobQueue")
+            .field("settings", &self.inner.settings)
+            .finish_non_exhaustive()
     }
 }
 
@@ -150,7 +155,9 @@ impl JobQueue {
     /// Recovers the jobs a previous process left `running` (requeued, or
     /// failed after [`MAX_ATTEMPTS`]) and starts the workers.
     pub async fn start(&self) -> Result<WorkerPool, sqlx::Error> {
-        let recovery = store::jobs::recover_abandoned_jobs(&self.inner.pool, MAX_ATTEMPTS, &store::now()).await?;
+        let recovery =
+            store::jobs::recover_abandoned_jobs(&self.inner.pool, MAX_ATTEMPTS, &store::now())
+                .await?;
         if !recovery.requeued.is_empty() || !recovery.failed.is_empty() {
             tracing::warn!(
                 requeued = ?recovery.requeued,
@@ -291,17 +298,24 @@ impl JobQueue {
                 let mut on_epoch = |report: EpochReport| {
                     // The receiver only goes away when the job is over.
                     let _ = report_tx.send(report);
-                    if thread_cancel.load(Ordering::Relaxed) || thread_stop.load(Ordering::Relaxed) {
+                    if thread_cancel.load(Ordering::Relaxed) || thread_stop.load(Ordering::Relaxed)
+                    {
                         ControlFlow::Break(())
                     } else {
                         ControlFlow::Continue(())
                     }
                 };
-                let result = std::panic::catch_unwind(AssertUnwindSafe(|| executor.execute(&input, &mut on_epoch)));
+                let result = std::panic::catch_unwind(AssertUnwindSafe(|| {
+                    executor.execute(&input, &mut on_epoch)
+                }));
                 let _ = done_tx.send(result.map_err(|panic| panic_message(&*panic)));
             });
         if let Err(err) = spawned {
-            return Ending::failed(format!("could not start a training thread: {err}"), Vec::new(), None);
+            return Ending::failed(
+                format!("could not start a training thread: {err}"),
+                Vec::new(),
+                None,
+            );
         }
 
         let mut shutdown = self.inner.shutdown.subscribe();
@@ -378,16 +392,23 @@ impl JobQueue {
                 output: Some(output),
             },
             Some(Ok(Ok(Err(err)))) => Ending::failed(err.to_string(), points, latest),
-            Some(Ok(Err(panic))) => Ending::failed(format!("training panicked: {panic}"), points, latest),
-            Some(Err(_)) | None => Ending::failed("the training thread ended without a result".to_owned(), points, latest),
+            Some(Ok(Err(panic))) => {
+                Ending::failed(format!("training panicked: {panic}"), points, latest)
+            }
+            Some(Err(_)) | None => Ending::failed(
+                "the training thread ended without a result".to_owned(),
+                points,
+                latest,
+            ),
         }
     }
 
     /// Reads the job's dataset rows and config.
     async fn load_input(&self, job: &JobRow) -> Result<JobInput, String> {
-        let kind = JobKind::parse(&job.kind).ok_or_else(|| format!("unknown job kind {:?}", job.kind))?;
-        let config: serde_json::Value =
-            serde_json::from_str(&job.config).map_err(|e| format!("the stored config is not JSON: {e}"))?;
+        let kind =
+            JobKind::parse(&job.kind).ok_or_else(|| format!("unknown job kind {:?}", job.kind))?;
+        let config: serde_json::Value = serde_json::from_str(&job.config)
+            .map_err(|e| format!("the stored config is not JSON: {e}"))?;
         let pool = &self.inner.pool;
         let dataset = match store::datasets::get_dataset(pool, &job.dataset_id).await {
             Ok(Some(dataset)) if dataset.deleted_at.is_none() => dataset,
@@ -396,7 +417,12 @@ impl JobQueue {
         };
         let (prompts, essays) = store::datasets::load_dataset_rows(pool, &job.dataset_id)
             .await
-            .map_err(|err| format!("could not read the rows of dataset {}: {err}", job.dataset_id))?;
+            .map_err(|err| {
+                format!(
+                    "could not read the rows of dataset {}: {err}",
+                    job.dataset_id
+                )
+            })?;
         Ok(JobInput {
             job_id: job.id.clone(),
             kind,
@@ -409,9 +435,16 @@ impl JobQueue {
 
     /// Heartbeats the row, stores progress when given and flushes buffered
     /// metrics. A heartbeat that finds a cancel request sets the cancel flag.
-    async fn save(&self, job: &JobRow, progress: Option<&JobProgress>, points: &mut Vec<MetricPoint>, cancel: &AtomicBool) {
+    async fn save(
+        &self,
+        job: &JobRow,
+        progress: Option<&JobProgress>,
+        points: &mut Vec<MetricPoint>,
+        cancel: &AtomicBool,
+    ) {
         let pool = &self.inner.pool;
-        let progress = progress.map(|p| serde_json::to_string(p).expect("progress always serialises"));
+        let progress =
+            progress.map(|p| serde_json::to_string(p).expect("progress always serialises"));
         match store::jobs::heartbeat(pool, &job.id, progress.as_deref(), &store::now()).await {
             Ok(Heartbeat::Running { cancel_requested }) => {
                 if cancel_requested {
@@ -428,7 +461,9 @@ impl JobQueue {
         if !points.is_empty() {
             match store::runs::append_metrics(pool, &job.run_id, points).await {
                 Ok(()) => points.clear(),
-                Err(err) => tracing::warn!(job_id = %job.id, error = %err, "could not store run metrics; will retry"),
+                Err(err) => {
+                    tracing::warn!(job_id = %job.id, error = %err, "could not store run metrics; will retry")
+                }
             }
         }
     }
@@ -470,8 +505,19 @@ impl JobQueue {
             "finished_at": now,
         })
         .to_string();
-        let progress = progress.map(|p| serde_json::to_string(&p).expect("progress always serialises"));
-        let result = self.commit_end(job, &mut end, &points, output.as_ref(), progress.as_deref(), &timings, &now).await;
+        let progress =
+            progress.map(|p| serde_json::to_string(&p).expect("progress always serialises"));
+        let result = self
+            .commit_end(
+                job,
+                &mut end,
+                &points,
+                output.as_ref(),
+                progress.as_deref(),
+                &timings,
+                &now,
+            )
+            .await;
         if let Err(err) = result {
             tracing::error!(job_id = %job.id, error = %err, "could not record the end of a job");
             // The row is still `running`; try at least to fail it so it does
@@ -479,11 +525,15 @@ impl JobQueue {
             let end = JobEnd::Failed {
                 error: format!("the job finished but its result could not be stored: {err}"),
             };
-            let _ = store::jobs::finish_job(pool, &job.id, &end, progress.as_deref(), &timings, &now).await;
+            let _ =
+                store::jobs::finish_job(pool, &job.id, &end, progress.as_deref(), &timings, &now)
+                    .await;
         }
         match &end {
             JobEnd::Failed { error } => tracing::warn!(job_id = %job.id, %error, "job failed"),
-            _ => tracing::info!(job_id = %job.id, seconds = started.elapsed().as_secs_f64(), "job ended"),
+            _ => {
+                tracing::info!(job_id = %job.id, seconds = started.elapsed().as_secs_f64(), "job ended")
+            }
         }
         let row = store::jobs::get_job(pool, &job.id).await.ok().flatten();
         row.as_ref().map(JobSnapshot::from_row)
@@ -504,7 +554,9 @@ impl JobQueue {
     ) -> Result<(), sqlx::Error> {
         let mut tx = self.inner.pool.begin().await?;
         store::runs::append_metrics_in(&mut tx, &job.run_id, points).await?;
-        if let (JobEnd::Succeeded { model_id, .. }, Some(model)) = (&mut *end, output.and_then(|o| o.model.as_ref())) {
+        if let (JobEnd::Succeeded { model_id, .. }, Some(model)) =
+            (&mut *end, output.and_then(|o| o.model.as_ref()))
+        {
             let record = store::models::insert_model(
                 &mut tx,
                 &store::models::NewModel {
@@ -615,14 +667,16 @@ fn short(id: &str) -> &str {
 /// Locks a std mutex, recovering it if a panic poisoned it: the maps hold
 /// plain handles whose state cannot be left half-updated.
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::jobs::executor::{ExecuteError, ModelOutput};
-    use crate::store::datasets::{insert_dataset, sample_dataset, test_pool};
+    use crate::store::datasets::{insert_dataset, sample_dataset};
     use std::sync::atomic::AtomicUsize;
 
     /// An executor that reports `epochs` epochs, sleeping `epoch_ms` each,
@@ -676,7 +730,9 @@ mod tests {
                         metrics: serde_json::json!({"mcrmse": 0.5}),
                     }),
                 }),
-                Finish::Fail => Err(ExecuteError::Training("the loss became NaN at epoch 2".into())),
+                Finish::Fail => Err(ExecuteError::Training(
+                    "the loss became NaN at epoch 2".into(),
+                )),
                 Finish::Panic => panic!("index out of bounds in a fake layer"),
             }
         }
@@ -701,8 +757,10 @@ mod tests {
     }
 
     async fn setup(executor: Arc<FakeExecutor>) -> (tempfile::TempDir, SqlitePool, JobQueue) {
-        let (dir, pool) = test_pool().await;
-        insert_dataset(&pool, &sample_dataset("d1", 5)).await.unwrap();
+        let (pool, dir) = crate::store::test_db::fresh().await;
+        insert_dataset(&pool, &sample_dataset("d1", 5))
+            .await
+            .unwrap();
         let queue = JobQueue::new(pool.clone(), settings(), executor);
         (dir, pool, queue)
     }
@@ -731,7 +789,11 @@ mod tests {
             if done(&row) {
                 return row;
             }
-            assert!(Instant::now() < deadline, "job {id} stuck in {}", row.status);
+            assert!(
+                Instant::now() < deadline,
+                "job {id} stuck in {}",
+                row.status
+            );
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
     }
@@ -753,10 +815,16 @@ mod tests {
         let progress: JobProgress = serde_json::from_str(job.progress.as_deref().unwrap()).unwrap();
         assert_eq!((progress.epoch, progress.epochs), (3, 3));
         let model_id = job.model_id.expect("a train job registers a model");
-        let model = store::models::get_model(&pool, &model_id).await.unwrap().unwrap();
+        let model = store::models::get_model(&pool, &model_id)
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(model.run_id.as_deref(), Some(job.run_id.as_str()));
         assert_eq!(model.dataset_id.as_deref(), Some("d1"));
-        let run = store::runs::get_run(&pool, &job.run_id).await.unwrap().unwrap();
+        let run = store::runs::get_run(&pool, &job.run_id)
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(run.status, "succeeded");
         assert!(run.metrics.unwrap().contains("\"essays\":5"));
         let names: Vec<String> = store::runs::list_metrics(&pool, &job.run_id)
@@ -808,7 +876,10 @@ mod tests {
         workers.shutdown().await;
 
         assert_eq!(job.status, "failed");
-        assert_eq!(job.error.as_deref(), Some("training failed: the loss became NaN at epoch 2"));
+        assert_eq!(
+            job.error.as_deref(),
+            Some("training failed: the loss became NaN at epoch 2")
+        );
         assert!(job.model_id.is_none());
         assert!(store::models::list_models(&pool).await.unwrap().is_empty());
     }
@@ -834,7 +905,10 @@ mod tests {
         assert_eq!(job.status, "cancelled");
         assert!(job.model_id.is_none());
         // The epoch in flight when the flag was set may finish; no more.
-        assert!(ran_in_all <= ran_at_cancel + 1, "ran {ran_in_all} epochs, cancelled at {ran_at_cancel}");
+        assert!(
+            ran_in_all <= ran_at_cancel + 1,
+            "ran {ran_in_all} epochs, cancelled at {ran_at_cancel}"
+        );
     }
 
     #[tokio::test]
@@ -856,7 +930,10 @@ mod tests {
         let (_dir, pool, queue) = setup(fake(2, 1, Finish::Succeed)).await;
         let id = enqueue(&queue, JobKind::Cv).await;
         // A process claims it and dies without a word.
-        store::jobs::claim_next_job(&pool, &store::now()).await.unwrap().unwrap();
+        store::jobs::claim_next_job(&pool, &store::now())
+            .await
+            .unwrap()
+            .unwrap();
 
         let workers = queue.start().await.unwrap();
         let job = wait_for(&pool, &id, is_final).await;

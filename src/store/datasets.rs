@@ -193,7 +193,10 @@ pub async fn load_dataset_rows(
 }
 
 /// Each prompt of a dataset as (id, title, number of essays), by id.
-pub async fn prompt_summaries(pool: &SqlitePool, id: &str) -> Result<Vec<(String, String, i64)>, sqlx::Error> {
+pub async fn prompt_summaries(
+    pool: &SqlitePool,
+    id: &str,
+) -> Result<Vec<(String, String, i64)>, sqlx::Error> {
     sqlx::query_as(
         "SELECT p.prompt_id, p.title, COUNT(e.row_no) FROM dataset_prompts p \
          LEFT JOIN dataset_essays e ON e.dataset_id = p.dataset_id AND e.prompt_id = p.prompt_id \
@@ -264,29 +267,6 @@ pub async fn delete_dataset(
     Ok(outcome)
 }
 
-/// A temporary database with every migration applied, for the store's unit tests.
-#[cfg(test)]
-pub(crate) async fn test_pool() -> (tempfile::TempDir, SqlitePool) {
-    use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
-    let dir = tempfile::tempdir().expect("a temporary directory");
-    let options = SqliteConnectOptions::new()
-        .filename(dir.path().join("test.db"))
-        .create_if_missing(true)
-        .journal_mode(SqliteJournalMode::Wal)
-        .foreign_keys(true)
-        .busy_timeout(std::time::Duration::from_secs(5));
-    let pool = SqlitePoolOptions::new()
-        .max_connections(4)
-        .connect_with(options)
-        .await
-        .expect("the temporary database opens");
-    sqlx::migrate!()
-        .run(&pool)
-        .await
-        .expect("the migrations apply");
-    (dir, pool)
-}
-
 #[cfg(test)]
 pub(crate) fn sample_dataset(id: &str, essays: usize) -> NewDataset {
     NewDataset {
@@ -320,7 +300,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_stored_dataset_comes_back_row_for_row_in_file_order() {
-        let (_dir, pool) = test_pool().await;
+        let (pool, _dir) = crate::store::test_db::fresh().await;
         let new = sample_dataset("d1", 12);
 
         let row = insert_dataset(&pool, &new).await.unwrap();
@@ -337,7 +317,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_failed_insert_leaves_no_partial_dataset() {
-        let (_dir, pool) = test_pool().await;
+        let (pool, _dir) = crate::store::test_db::fresh().await;
         insert_dataset(&pool, &sample_dataset("d1", 3))
             .await
             .unwrap();
@@ -354,7 +334,7 @@ mod tests {
 
     #[tokio::test]
     async fn deleting_an_unused_dataset_removes_it_and_its_rows() {
-        let (_dir, pool) = test_pool().await;
+        let (pool, _dir) = crate::store::test_db::fresh().await;
         insert_dataset(&pool, &sample_dataset("d1", 3))
             .await
             .unwrap();
@@ -377,7 +357,7 @@ mod tests {
     #[tokio::test]
     async fn a_dataset_a_queued_job_needs_is_kept_and_a_used_one_becomes_a_tombstone() {
         use crate::store::jobs::{JobEnd, NewJob, claim_next_job, finish_job, insert_job};
-        let (_dir, pool) = test_pool().await;
+        let (pool, _dir) = crate::store::test_db::fresh().await;
         insert_dataset(&pool, &sample_dataset("d1", 3))
             .await
             .unwrap();

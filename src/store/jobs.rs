@@ -247,7 +247,9 @@ pub async fn finish_job_in(
     now: &str,
 ) -> Result<bool, sqlx::Error> {
     let (status, error, model_id, metrics) = match end {
-        JobEnd::Succeeded { model_id, metrics } => ("succeeded", None, model_id.clone(), Some(metrics.clone())),
+        JobEnd::Succeeded { model_id, metrics } => {
+            ("succeeded", None, model_id.clone(), Some(metrics.clone()))
+        }
         JobEnd::Failed { error } => ("failed", Some(error.clone()), None, None),
         JobEnd::Cancelled => ("cancelled", None, None, None),
     };
@@ -268,14 +270,16 @@ pub async fn finish_job_in(
     let Some((run_id,)) = run else {
         return Ok(false);
     };
-    sqlx::query("UPDATE runs SET status = ?, metrics = ?, timings = ?, finished_at = ? WHERE id = ?")
-        .bind(status)
-        .bind(&metrics)
-        .bind(timings)
-        .bind(now)
-        .bind(&run_id)
-        .execute(&mut *conn)
-        .await?;
+    sqlx::query(
+        "UPDATE runs SET status = ?, metrics = ?, timings = ?, finished_at = ? WHERE id = ?",
+    )
+    .bind(status)
+    .bind(&metrics)
+    .bind(timings)
+    .bind(now)
+    .bind(&run_id)
+    .execute(&mut *conn)
+    .await?;
     Ok(true)
 }
 
@@ -403,7 +407,7 @@ pub async fn count_jobs_by_status(pool: &SqlitePool) -> Result<Vec<(String, i64)
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::datasets::{insert_dataset, sample_dataset, test_pool};
+    use crate::store::datasets::{insert_dataset, sample_dataset};
 
     const T0: &str = "2026-11-26T23:00:00.000Z";
 
@@ -425,7 +429,7 @@ mod tests {
     }
 
     async fn pool_with_dataset() -> (tempfile::TempDir, SqlitePool) {
-        let (dir, pool) = test_pool().await;
+        let (pool, dir) = crate::store::test_db::fresh().await;
         insert_dataset(&pool, &sample_dataset("d1", 2))
             .await
             .unwrap();

@@ -57,7 +57,11 @@ pub async fn get_run(pool: &SqlitePool, id: &str) -> Result<Option<RunRow>, sqlx
 /// Appends samples to a run's history in one transaction. Non-finite values
 /// are skipped: SQL REAL cannot hold NaN, and a diverged loss is reported as
 /// the job's error instead.
-pub async fn append_metrics(pool: &SqlitePool, run_id: &str, points: &[MetricPoint]) -> Result<(), sqlx::Error> {
+pub async fn append_metrics(
+    pool: &SqlitePool,
+    run_id: &str,
+    points: &[MetricPoint],
+) -> Result<(), sqlx::Error> {
     if points.is_empty() {
         return Ok(());
     }
@@ -73,14 +77,16 @@ pub async fn append_metrics_in(
     points: &[MetricPoint],
 ) -> Result<(), sqlx::Error> {
     for point in points.iter().filter(|p| p.value.is_finite()) {
-        sqlx::query("INSERT INTO run_metrics (run_id, name, step, value, timestamp) VALUES (?, ?, ?, ?, ?)")
-            .bind(run_id)
-            .bind(&point.name)
-            .bind(point.step)
-            .bind(point.value)
-            .bind(&point.timestamp)
-            .execute(&mut *conn)
-            .await?;
+        sqlx::query(
+            "INSERT INTO run_metrics (run_id, name, step, value, timestamp) VALUES (?, ?, ?, ?, ?)",
+        )
+        .bind(run_id)
+        .bind(&point.name)
+        .bind(point.step)
+        .bind(point.value)
+        .bind(&point.timestamp)
+        .execute(&mut *conn)
+        .await?;
     }
     Ok(())
 }
@@ -101,7 +107,7 @@ pub async fn list_metrics(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::datasets::{insert_dataset, sample_dataset, test_pool};
+    use crate::store::datasets::{insert_dataset, sample_dataset};
     use crate::store::jobs::{NewJob, claim_next_job, insert_job};
 
     fn point(name: &str, step: i64, value: f64) -> MetricPoint {
@@ -114,7 +120,7 @@ mod tests {
     }
 
     async fn pool_with_run() -> (tempfile::TempDir, SqlitePool) {
-        let (dir, pool) = test_pool().await;
+        let (pool, dir) = crate::store::test_db::fresh().await;
         insert_dataset(&pool, &sample_dataset("d1", 2))
             .await
             .unwrap();

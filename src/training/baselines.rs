@@ -1,0 +1,675 @@
+//! The "other algorithms" the network is compared with: predict-the-mean,
+//! closed-form ridge regression with its penalty chosen by inner
+//! cross-validation, and the logistic pass/fail classifier (a cut such as
+//! `content > 0`), each behind the harness's `Regressor` trait.
+//!
+//! Everything here is a pure function of `ndarray` matrices in `f64`, with rows
+//! as examples; datasets, folds and reports belong to the rest of `training`,
+//! and the tree ensemble lives in `gbdt.rs`.
+
+use ndarray::{Array1, Array2, ArrayView1, ArrayView2, Axis};
+
+use super::error::TrainingError;
+use super::regressor::{ModelKind, Regressor};
+
+/// What can go wrong when fitting or applying a baseline.
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum BaselineError {
+    /// There are no training rows to fit on.
+    #[error("cannot fit {model} on 0 training rows")]
+    NoRows {
+        /// Which model was being fitted.
+        model: &'static str,
+    },
+    /// Two inputs disagree on a dimension.
+    #[error("shape mismatch in {what}: expected {expected}, got {got}")]
+    ShapeMismatch {
+        /// Which dimension disagreed.
+        what: &'static str,
+        /// The size required.
+        expected: usize,
+        /// The size found.
+        got: usize,
+    },
+    /// An input holds NaN or infinity.
+    #[error("{what} holds a non-finite value at row {row}, column {col}")]
+    NonFinite {
+        /// Which input.
+        what: &'static str,
+        /// Row of the first bad value (0-based).
+        row: usize,
+        /// Column of the first bad value (0-based).
+        col: usize,
+    },
+    /// The ridge penalty must be a finite number ≥ 0.
+    #[error("ridge alpha must be finite and >= 0, got {alpha}")]
+    InvalidAlpha {
+        /// The rejected value.
+        alpha: f64,
+    },
+    /// The normal equations could not be solved (only possible with alpha = 0
+    /// and collinear features).
+    #[error(
+        "the ridge system is not positive definite at pivot {pivot} (alpha = {alpha}); raise alpha"
+    )]
+    NotPositiveDefinite {
+        /// Where the Cholesky factorisation failed.
+        pivot: usize,
+        /// The penalty used.
+        alpha: f64,
+    },
+    /// No alpha candidates were given to the inner cross-validation.
+    #[error("ridge inner cross-validation needs at least one alpha candidate")]
+    NoAlphas,
+}
+
+fn check_finite(what: &'static str, m: ArrayView2<f64>) -> Result<(), BaselineError> {
+    for ((row, col), v) in m.indexed_iter() {
+        if !v.is_finite() {
+            return Err(BaselineError::NonFinite { what, row, col });
+        }
+    }
+    Ok(())
+}
+
+fn check_rows(
+    x: ArrayView2<f64>,
+    y: ArrayView2<f64>,
+    model: &'static str,
+) -> Result<(), BaselineError> {
+    if y.nrows() == 0 {
+        return Err(BaselineError::NoRows { model });
+    }
+    if x.nrows() != y.nrows() {
+        return Err(BaselineError::ShapeMismatch {
+            what: "rows of x and y",
+            expected: y.nrows(),
+            got: x.nrows(),
+        });
+    }
+    check_finite("x", x)?;
+    check_finite("y", y)
+}
+
+/// Predicts, for every target, its mean over the training rows: the floor any
+/// model must beat (MCRMSE ≈ 1.0 on CommonLit).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct MeanRegressor {
+    /// The training mean of each target, in target order.
+    pub means: Vec<f64>,
+}
+
+impl MeanRegressor {
+    /// Fits on the targets `y` (rows × targets).
+    pub fn fit(y: ArrayView2<f64>) -> Result<Self, BaselineError> {
+        if y.nrows() == 0 {
+            return Err(BaselineError::NoRows { model: "the mean" });
+        }
+        check_finite("y", y)?;
+        let means = y.mean_axis(Axis(0)).expect("rows checked above").to_vec();
+        Ok(Self { means })
+    }
+
+    /// One row of the training means per row of `x` (only its row count is used).
+    pub fn predict(&self, x: ArrayView2<f64>) -> Array2<f64> {
+        let means = ArrayView1::from(&self.means);
+        let mut out = Array2::zeros((x.nrows(), self.means.len()));
+        out.rows_mut()
+            .into_iter()
+            .for_each(|mut r| r.assign(&means));
+        out
+    }
+}
+
+/// Column means and standard deviations of `x`; a constant column gets a scale
+/// of 1 so that it maps to 0 instead of NaN.
+fn column_moments(x: ArrayView2<f64>) -> (Array1<f64>, Array1<f64>) {
+    let mean = x
+        .mean_axis(Axis(0))
+        .unwrap_or_else(|| Array1::zeros(x.ncols()));
+    let var = x.var_axis(Axis(0), 0.0);
+    let scale = var.mapv(|v| if v > 1e-24 { v.sqrt() } else { 1.0 });
+    (mean, scale)
+}
+
+/// Solves `a · X = b` for a symmetric positive-definite `a` by Cholesky
+/// factorisation `a = L·Lᵀ`, then forward and back substitution.
+///
+/// Returns `Err(pivot)` when a pivot is not positive (the matrix is singular
+/// or not positive definite). `a` is p×p, `b` is p×k.
+pub fn cholesky_solve(a: ArrayView2<f64>, b: ArrayView2<f64>) -> Result<Array2<f64>, usize> {
+    let p = a.nrows();
+    assert_eq!(a.ncols(), p, "cholesky_solve needs a square matrix");
+    assert_eq!(
+        b.nrows(),
+        p,
+        "cholesky_solve: b must have as many rows as a"
+    );
+    let mut l = Array2::<f64>::zeros((p, p));
+    for j in 0..p {
+        let mut d = a[[j, j]];
+        for k in 0..j {
+            d -= l[[j, k]] * l[[j, k]];
+        }
+        // A relative floor: pivots that collapse to rounding noise mean the
+        // matrix is numerically singular, and dividing by them would amplify
+        // noise into huge weights.
+        if !(d > 1e-12 * a[[j, j]].abs().max(1e-300)) {
+            return Err(j);
+        }
+        let d = d.sqrt();
+        l[[j, j]] = d;
+        for i in (j + 1)..p {
+            let mut s = a[[i, j]];
+            for k in 0..j {
+                s -= l[[i, k]] * l[[j, k]];
+            }
+            l[[i, j]] = s / d;
+        }
+    }
+    let mut x = b.to_owned();
+    for c in 0..x.ncols() {
+        // L·z = b
+        for i in 0..p {
+            let mut s = x[[i, c]];
+            for k in 0..i {
+                s -= l[[i, k]] * x[[k, c]];
+            }
+            x[[i, c]] = s / l[[i, i]];
+        }
+        // Lᵀ·x = z
+        for i in (0..p).rev() {
+            let mut s = x[[i, c]];
+            for k in (i + 1)..p {
+                s -= l[[k, i]] * x[[k, c]];
+            }
+            x[[i, c]] = s / l[[i, i]];
+        }
+    }
+    Ok(x)
+}
+
+/// Ridge regression in closed form, one weight column per target.
+///
+/// Features are standardised on the training rows, then
+/// `w = (ZᵀZ + α·n·I)⁻¹ Zᵀ(y − ȳ)` with `Z` the centred, scaled features, and the
+/// intercept `ȳ` is not penalised. Scaling α by `n` keeps its meaning when the
+/// number of rows changes between inner and outer folds. The weights are folded
+/// back to the raw feature scale, so prediction is `x·W + b`.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct RidgeRegressor {
+    /// The penalty the model was fitted with (per row, on standardised features).
+    pub alpha: f64,
+    /// Weights on the raw features, `features × targets`.
+    pub weights: Array2<f64>,
+    /// One intercept per target.
+    pub intercept: Array1<f64>,
+}
+
+impl RidgeRegressor {
+    /// Fits on `x` (rows × features) and `y` (rows × targets) with penalty `alpha`.
+    pub fn fit(x: ArrayView2<f64>, y: ArrayView2<f64>, alpha: f64) -> Result<Self, BaselineError> {
+        if !(alpha.is_finite() && alpha >= 0.0) {
+            return Err(BaselineError::InvalidAlpha { alpha });
+        }
+        check_rows(x, y, "ridge regression")?;
+        let n = x.nrows() as f64;
+        let (x_mean, x_scale) = column_moments(x);
+        let z = (&x - &x_mean) / &x_scale;
+        let y_mean = y.mean_axis(Axis(0)).expect("rows checked");
+        let yc = &y - &y_mean;
+        let mut gram = z.t().dot(&z);
+        for i in 0..gram.nrows() {
+            gram[[i, i]] += alpha * n;
+        }
+        let rhs = z.t().dot(&yc);
+        let w_std = cholesky_solve(gram.view(), rhs.view())
+            .map_err(|pivot| BaselineError::NotPositiveDefinite { pivot, alpha })?;
+        // z = (x − m)/s, so z·w = x·(w/s) − (m/s)·w.
+        let weights = &w_std / &x_scale.view().insert_axis(Axis(1));
+        let intercept = &y_mean - &x_mean.dot(&weights);
+        Ok(Self {
+            alpha,
+            weights,
+            intercept,
+        })
+    }
+
+    /// Predictions `x·W + b`, rows × targets.
+    pub fn predict(&self, x: ArrayView2<f64>) -> Result<Array2<f64>, BaselineError> {
+        if x.ncols() != self.weights.nrows() {
+            return Err(BaselineError::ShapeMismatch {
+                what: "feature columns",
+                expected: self.weights.nrows(),
+                got: x.ncols(),
+            });
+        }
+        Ok(x.dot(&self.weights) + &self.intercept)
+    }
+}
+
+/// The penalties tried by default: 10⁻⁴ … 10³, two per decade.
+pub fn default_ridge_alphas() -> Vec<f64> {
+    (0..=14)
+        .map(|i| 10f64.powf(-4.0 + 0.5 * i as f64))
+        .collect()
+}
+
+/// The outcome of choosing a ridge penalty by inner cross-validation.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct RidgeSelection {
+    /// The penalty with the lowest inner-CV MCRMSE.
+    pub alpha: f64,
+    /// Every candidate with its inner-CV MCRMSE, in the order tried.
+    pub scores: Vec<(f64, f64)>,
+    /// How the inner folds were formed: "group" (one per training prompt) or "kfold".
+    pub inner_folds: String,
+    /// The model refitted on all the given rows with the chosen penalty.
+    pub model: RidgeRegressor,
+}
+
+/// Pooled MCRMSE of two rows × targets matrices (via `metrics::mcrmse`).
+fn mcrmse(pred: ArrayView2<f64>, truth: ArrayView2<f64>) -> f64 {
+    let cols = |m: ArrayView2<f64>| -> Vec<Vec<f64>> {
+        m.columns().into_iter().map(|c| c.to_vec()).collect()
+    };
+    super::metrics::mcrmse(&cols(truth), &cols(pred))
+}
+
+/// Inner folds over the training rows: one fold per distinct group when there
+/// are at least two groups (so the penalty is chosen for unseen prompts, as
+/// the outer CV scores it), otherwise `k` interleaved folds.
+pub fn inner_folds(groups: &[String], k: usize) -> (Vec<Vec<usize>>, &'static str) {
+    let mut distinct: Vec<&String> = groups.iter().collect();
+    distinct.sort();
+    distinct.dedup();
+    if distinct.len() >= 2 {
+        let folds = distinct
+            .iter()
+            .map(|g| (0..groups.len()).filter(|&i| &groups[i] == *g).collect())
+            .collect();
+        (folds, "group")
+    } else {
+        let k = k.clamp(2, groups.len().max(2));
+        let folds = (0..k)
+            .map(|f| (f..groups.len()).step_by(k).collect())
+            .collect();
+        (folds, "kfold")
+    }
+}
+
+/// Chooses the ridge penalty among `alphas` by inner cross-validation on the
+/// given (training) rows only, then refits on all of them.
+///
+/// `groups` holds each row's prompt id; see [`inner_folds`].
+pub fn fit_ridge_cv(
+    x: ArrayView2<f64>,
+    y: ArrayView2<f64>,
+    groups: &[String],
+    alphas: &[f64],
+) -> Result<RidgeSelection, BaselineError> {
+    if alphas.is_empty() {
+        return Err(BaselineError::NoAlphas);
+    }
+    check_rows(x, y, "ridge regression")?;
+    if groups.len() != x.nrows() {
+        return Err(BaselineError::ShapeMismatch {
+            what: "group labels and rows",
+            expected: x.nrows(),
+            got: groups.len(),
+        });
+    }
+    let (folds, kind) = inner_folds(groups, 5);
+    let mut scores = Vec::with_capacity(alphas.len());
+    for &alpha in alphas {
+        let mut oof = Array2::<f64>::zeros(y.raw_dim());
+        for held in &folds {
+            let mut is_held = vec![false; x.nrows()];
+            held.iter().for_each(|&i| is_held[i] = true);
+            let train: Vec<usize> = (0..x.nrows()).filter(|&i| !is_held[i]).collect();
+            if train.is_empty() {
+                continue;
+            }
+            let model = RidgeRegressor::fit(
+                x.select(Axis(0), &train).view(),
+                y.select(Axis(0), &train).view(),
+                alpha,
+            )?;
+            let pred = model.predict(x.select(Axis(0), held).view())?;
+            for (r, &i) in held.iter().enumerate() {
+                oof.row_mut(i).assign(&pred.row(r));
+            }
+        }
+        scores.push((alpha, mcrmse(oof.view(), y)));
+    }
+    let (alpha, _) = scores
+        .iter()
+        .copied()
+        .fold((f64::NAN, f64::INFINITY), |best, (a, s)| {
+            if s < best.1 { (a, s) } else { best }
+        });
+    let alpha = if alpha.is_nan() { alphas[0] } else { alpha };
+    let model = RidgeRegressor::fit(x, y, alpha)?;
+    Ok(RidgeSelection {
+        alpha,
+        scores,
+        inner_folds: kind.to_string(),
+        model,
+    })
+}
+
+/// Wraps a baseline failure in the harness's error. The harness knows the
+/// fold; the model only knows that it is being fitted or applied.
+pub(crate) fn model_error(
+    kind: ModelKind,
+    stage: &str,
+    err: impl std::fmt::Display,
+) -> TrainingError {
+    TrainingError::Model {
+        kind,
+        fold: stage.to_string(),
+        message: err.to_string(),
+    }
+}
+
+/// Predict-the-mean behind the [`Regressor`] trait.
+#[derive(Debug, Default)]
+pub struct MeanModel {
+    fitted: Option<MeanRegressor>,
+}
+
+impl Regressor for MeanModel {
+    fn fit(
+        &mut self,
+        _x: ArrayView2<f64>,
+        y: ArrayView2<f64>,
+        _groups: &[String],
+    ) -> Result<(), TrainingError> {
+        self.fitted =
+            Some(MeanRegressor::fit(y).map_err(|e| model_error(ModelKind::Mean, "fit", e))?);
+        Ok(())
+    }
+
+    fn predict(&self, x: ArrayView2<f64>) -> Result<Array2<f64>, TrainingError> {
+        let m = self
+            .fitted
+            .as_ref()
+            .ok_or_else(|| model_error(ModelKind::Mean, "predict", "predict called before fit"))?;
+        Ok(m.predict(x))
+    }
+}
+
+/// Ridge with its penalty chosen by inner CV on the training rows, behind the
+/// [`Regressor`] trait. The chosen penalty and the inner scores stay readable
+/// in [`RidgeModel::selection`].
+#[derive(Debug)]
+pub struct RidgeModel {
+    alphas: Vec<f64>,
+    /// The last fit's penalty choice and model.
+    pub selection: Option<RidgeSelection>,
+}
+
+impl RidgeModel {
+    /// A ridge model that will choose among `alphas` (see [`default_ridge_alphas`]).
+    pub fn new(alphas: Vec<f64>) -> Self {
+        Self {
+            alphas,
+            selection: None,
+        }
+    }
+}
+
+impl Default for RidgeModel {
+    fn default() -> Self {
+        Self::new(default_ridge_alphas())
+    }
+}
+
+impl Regressor for RidgeModel {
+    fn fit(
+        &mut self,
+        x: ArrayView2<f64>,
+        y: ArrayView2<f64>,
+        groups: &[String],
+    ) -> Result<(), TrainingError> {
+        self.selection = Some(
+            fit_ridge_cv(x, y, groups, &self.alphas)
+                .map_err(|e| model_error(ModelKind::Ridge, "fit", e))?,
+        );
+        Ok(())
+    }
+
+    fn predict(&self, x: ArrayView2<f64>) -> Result<Array2<f64>, TrainingError> {
+        let s = self
+            .selection
+            .as_ref()
+            .ok_or_else(|| model_error(ModelKind::Ridge, "predict", "predict called before fit"))?;
+        s.model
+            .predict(x)
+            .map_err(|e| model_error(ModelKind::Ridge, "predict", e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::{Array, array};
+
+    fn assert_close(a: f64, b: f64, tol: f64) {
+        assert!((a - b).abs() <= tol, "{a} != {b} (tol {tol})");
+    }
+
+    #[test]
+    fn mean_regressor_predicts_each_targets_training_mean() {
+        let y = array![[1.0, 10.0], [3.0, 20.0], [5.0, 60.0]];
+        let m = MeanRegressor::fit(y.view()).unwrap();
+        assert_eq!(m.means, vec![3.0, 30.0]);
+        let p = m.predict(Array2::zeros((2, 7)).view());
+        assert_eq!(p, array![[3.0, 30.0], [3.0, 30.0]]);
+    }
+
+    #[test]
+    fn mean_regressor_refuses_zero_rows_and_nan_targets() {
+        let empty = Array2::<f64>::zeros((0, 2));
+        assert_eq!(
+            MeanRegressor::fit(empty.view()),
+            Err(BaselineError::NoRows { model: "the mean" })
+        );
+        let y = array![[1.0], [f64::NAN]];
+        assert_eq!(
+            MeanRegressor::fit(y.view()),
+            Err(BaselineError::NonFinite {
+                what: "y",
+                row: 1,
+                col: 0
+            })
+        );
+    }
+
+    #[test]
+    fn cholesky_solve_matches_a_hand_solved_system() {
+        // [[4,2],[2,3]]·x = [2,1]  →  x = [0.5, 0] (4·0.5+2·0 = 2, 2·0.5+3·0 = 1).
+        let a = array![[4.0, 2.0], [2.0, 3.0]];
+        let b = array![[2.0], [1.0]];
+        let x = cholesky_solve(a.view(), b.view()).unwrap();
+        assert_close(x[[0, 0]], 0.5, 1e-12);
+        assert_close(x[[1, 0]], 0.0, 1e-12);
+    }
+
+    #[test]
+    fn cholesky_solve_reports_the_pivot_of_a_singular_matrix() {
+        let a = array![[1.0, 1.0], [1.0, 1.0]];
+        let b = array![[1.0], [1.0]];
+        assert_eq!(cholesky_solve(a.view(), b.view()), Err(1));
+    }
+
+    #[test]
+    fn ridge_with_zero_alpha_recovers_an_exact_linear_law() {
+        // y0 = 2·x0 − 3·x1 + 5 and y1 = 0.5·x1 − 1, with no noise.
+        let x = array![
+            [0.0, 1.0],
+            [1.0, 0.0],
+            [2.0, 3.0],
+            [3.0, 1.0],
+            [4.0, 5.0],
+            [-1.0, 2.0]
+        ];
+        let y = Array::from_shape_fn((6, 2), |(i, t)| {
+            if t == 0 {
+                2.0 * x[[i, 0]] - 3.0 * x[[i, 1]] + 5.0
+            } else {
+                0.5 * x[[i, 1]] - 1.0
+            }
+        });
+        let m = RidgeRegressor::fit(x.view(), y.view(), 0.0).unwrap();
+        assert_close(m.weights[[0, 0]], 2.0, 1e-9);
+        assert_close(m.weights[[1, 0]], -3.0, 1e-9);
+        assert_close(m.intercept[0], 5.0, 1e-9);
+        assert_close(m.weights[[0, 1]], 0.0, 1e-9);
+        assert_close(m.weights[[1, 1]], 0.5, 1e-9);
+        assert_close(m.intercept[1], -1.0, 1e-9);
+        let p = m.predict(array![[10.0, 10.0]].view()).unwrap();
+        assert_close(p[[0, 0]], -5.0, 1e-8);
+    }
+
+    #[test]
+    fn ridge_matches_the_closed_form_for_one_standardised_feature() {
+        // One feature with mean 0 and variance 1 over n = 4 rows: z = x, and
+        // w = Σzy / (Σz² + α·n) = Σxy / (n + α·n) = (Σxy/n)/(1 + α).
+        let x = array![[-1.0], [-1.0], [1.0], [1.0]];
+        let y = array![[0.0], [1.0], [3.0], [4.0]];
+        let alpha = 0.5;
+        let m = RidgeRegressor::fit(x.view(), y.view(), alpha).unwrap();
+        let sxy_over_n = (0.0 * -1.0 + 1.0 * -1.0 + 3.0 + 4.0) / 4.0; // 1.5
+        assert_close(m.weights[[0, 0]], sxy_over_n / (1.0 + alpha), 1e-12);
+        // The intercept is not shrunk: at x = 0 (the mean) it predicts ȳ = 2.
+        assert_close(m.intercept[0], 2.0, 1e-12);
+    }
+
+    #[test]
+    fn ridge_shrinks_weights_as_alpha_grows() {
+        let x = array![[0.0, 1.0], [1.0, 0.5], [2.0, 3.0], [3.0, 1.0], [4.0, 4.5]];
+        let y = array![[1.0], [2.0], [2.5], [4.5], [5.0]];
+        let norms: Vec<f64> = [0.0, 0.1, 1.0, 100.0]
+            .iter()
+            .map(|&a| {
+                let m = RidgeRegressor::fit(x.view(), y.view(), a).unwrap();
+                m.weights.iter().map(|w| w * w).sum::<f64>().sqrt()
+            })
+            .collect();
+        assert!(norms.windows(2).all(|w| w[1] < w[0]), "{norms:?}");
+    }
+
+    #[test]
+    fn ridge_keeps_a_constant_column_harmless() {
+        let x = array![[1.0, 7.0], [2.0, 7.0], [3.0, 7.0]];
+        let y = array![[2.0], [4.0], [6.0]];
+        let m = RidgeRegressor::fit(x.view(), y.view(), 1e-6).unwrap();
+        assert!(m.weights.iter().all(|w| w.is_finite()));
+        assert_eq!(m.weights[[1, 0]], 0.0);
+        let p = m.predict(array![[4.0, 7.0]].view()).unwrap();
+        assert_close(p[[0, 0]], 8.0, 1e-4);
+    }
+
+    #[test]
+    fn ridge_rejects_negative_alpha_and_mismatched_rows() {
+        let x = array![[1.0], [2.0]];
+        let y = array![[1.0], [2.0]];
+        assert_eq!(
+            RidgeRegressor::fit(x.view(), y.view(), -1.0),
+            Err(BaselineError::InvalidAlpha { alpha: -1.0 })
+        );
+        let y3 = array![[1.0], [2.0], [3.0]];
+        assert!(matches!(
+            RidgeRegressor::fit(x.view(), y3.view(), 1.0),
+            Err(BaselineError::ShapeMismatch {
+                expected: 3,
+                got: 2,
+                ..
+            })
+        ));
+        let m = RidgeRegressor::fit(x.view(), y.view(), 1.0).unwrap();
+        assert!(matches!(
+            m.predict(array![[1.0, 2.0]].view()),
+            Err(BaselineError::ShapeMismatch {
+                expected: 1,
+                got: 2,
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn inner_folds_split_by_group_when_there_are_two_groups_or_more() {
+        let g: Vec<String> = ["a", "b", "a", "c"].iter().map(|s| s.to_string()).collect();
+        let (folds, kind) = inner_folds(&g, 5);
+        assert_eq!(kind, "group");
+        assert_eq!(folds, vec![vec![0, 2], vec![1], vec![3]]);
+        let one: Vec<String> = vec!["a".into(); 7];
+        let (folds, kind) = inner_folds(&one, 3);
+        assert_eq!(kind, "kfold");
+        assert_eq!(folds, vec![vec![0, 3, 6], vec![1, 4], vec![2, 5]]);
+    }
+
+    #[test]
+    fn ridge_cv_picks_a_large_alpha_for_pure_noise_and_a_small_one_for_signal() {
+        // Deterministic pseudo-noise from a linear congruential sequence.
+        let mut s = 12345u64;
+        let mut noise = || {
+            s = s
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            ((s >> 11) as f64 / (1u64 << 53) as f64) - 0.5
+        };
+        let n = 120;
+        let x = Array2::from_shape_fn((n, 5), |_| noise());
+        let groups: Vec<String> = (0..n).map(|i| format!("p{}", i % 3)).collect();
+        let alphas = default_ridge_alphas();
+
+        let y_noise = Array2::from_shape_fn((n, 1), |_| noise());
+        let sel = fit_ridge_cv(x.view(), y_noise.view(), &groups, &alphas).unwrap();
+        assert_eq!(sel.inner_folds, "group");
+        assert_eq!(sel.scores.len(), alphas.len());
+        assert!(
+            sel.alpha >= 1.0,
+            "noise should be shrunk hard, chose {}",
+            sel.alpha
+        );
+
+        let y_signal = Array2::from_shape_fn((n, 1), |(i, _)| {
+            3.0 * x[[i, 0]] - x[[i, 2]] + 0.01 * noise()
+        });
+        let sel = fit_ridge_cv(x.view(), y_signal.view(), &groups, &alphas).unwrap();
+        assert!(
+            sel.alpha <= 0.01,
+            "signal should barely be shrunk, chose {}",
+            sel.alpha
+        );
+        assert_close(sel.model.weights[[0, 0]], 3.0, 0.05);
+    }
+
+    #[test]
+    fn mean_and_ridge_models_work_through_the_regressor_trait() {
+        let x = array![[0.0], [1.0], [2.0], [3.0], [4.0], [5.0]];
+        let y = array![[0.0], [2.0], [4.0], [6.0], [8.0], [10.0]];
+        let groups: Vec<String> = ["a", "a", "b", "b", "c", "c"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let mut models: Vec<Box<dyn Regressor>> = vec![
+            Box::new(MeanModel::default()),
+            Box::new(RidgeModel::default()),
+        ];
+        assert!(
+            models[0].predict(x.view()).is_err(),
+            "predict before fit must fail"
+        );
+        for m in models.iter_mut() {
+            m.fit(x.view(), y.view(), &groups).unwrap();
+        }
+        let mean = models[0].predict(array![[9.0]].view()).unwrap();
+        assert_close(mean[[0, 0]], 5.0, 1e-12);
+        let ridge = models[1].predict(array![[2.5]].view()).unwrap();
+        assert_close(ridge[[0, 0]], 5.0, 0.05);
+    }
+}

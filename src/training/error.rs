@@ -1,0 +1,44 @@
+//! The error of training, cross-validation and grading: one enum whose
+//! messages carry the values that explain them (fold, member, feature).
+
+use super::folds::FoldError;
+use super::regressor::ModelKind;
+
+/// Why training or cross-validation did not produce a result.
+#[derive(Debug, thiserror::Error)]
+pub enum TrainingError {
+    /// The progress callback asked to stop.
+    #[error("cancelled")]
+    Cancelled,
+    /// The dataset cannot be split as asked.
+    #[error(transparent)]
+    Folds(#[from] FoldError),
+    /// The dataset has no target columns to learn.
+    #[error(
+        "the dataset has no target columns; name them with --targets (or the mapping's \"targets\")"
+    )]
+    NoTargets,
+    /// Too few essays to train on.
+    #[error("{what} has {rows} essay(s); training needs at least {min}")]
+    TooFewRows {
+        /// Which set ("the dataset", "the training rows of fold 39c16e").
+        what: String,
+        /// Rows present.
+        rows: usize,
+        /// Rows needed.
+        min: usize,
+    },
+    /// This model kind has no implementation in this build.
+    #[error("model kind \"{0}\" is not available in this build")]
+    KindNotAvailable(ModelKind),
+    /// A model failed to fit or predict.
+    #[error("{kind} failed on fold {fold}: {message}")]
+    Model {
+        /// The model kind.
+        kind: ModelKind,
+        /// The held-out fold ("all" when training on every row).
+        fold: String,
+        /// What went wrong.
+        message: String,
+    },
+}

@@ -1,0 +1,647 @@
+//! The seed's experiment as a grid search: network depth × hidden activation ×
+//! optimizer × learning rate, every cell scored by cross-validation (leave one
+//! prompt out by default) through `training::cross_validate`, plus the other
+//! algorithms on the same features and folds. Produces a ranked report
+//! (markdown and JSON) and SVG plots.
+//!
+//! A grid is plain JSON; every axis is listed explicitly:
+//! ```json
+//! {"base": {"epochs": 40, "ensemble": 1},
+//!  "depths": [1, 2, 3, 4], "units": [64, 32, 16, 16],
+//!  "activations": ["relu", "tanh"],
+//!  "optimizers": [{"name": "adam", "lrs": [0.001, 0.003]}, {"name": "sgd", "lrs": [0.01]}],
+//!  "baselines": ["mean", "ridge", "logistic", "gbdt"]}
+//! ```
+//! `base` is a partial train config applied to every cell before the cell's
+//! own layers and optimizer. Reading the grid file and writing the report
+//! directory belong to `cli/sweep.rs` and [`write_report`].
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use super::regressor::ModelKind;
+
+/// One optimizer axis entry: a name and the learning rates to try with it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OptimizerAxis {
+    /// Optimizer name as in a train config ("sgd", "momentum", "adagrad", "rmsprop", "adam", "adamw", "lars").
+    pub name: String,
+    /// Learning rates to try.
+    pub lrs: Vec<f64>,
+}
+
+/// The axes of a sweep. Every combination of depth, activation and
+/// (optimizer, learning rate) is one cell.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SweepGrid {
+    /// Partial train config merged over the default config for every cell.
+    #[serde(default = "empty_object")]
+    pub base: Value,
+    /// Numbers of hidden layers to try.
+    pub depths: Vec<usize>,
+    /// Width of hidden layer i; depth d uses the first d entries, repeating the last.
+    #[serde(default = "default_units")]
+    pub units: Vec<usize>,
+    /// Hidden activations: identity, sigmoid, tanh, relu, leaky_relu, elu, or maxout (a maxout layer of 2 pieces).
+    pub activations: Vec<String>,
+    /// Optimizers with their learning rates.
+    pub optimizers: Vec<OptimizerAxis>,
+    /// Other algorithms to run once with the base config (same features, same folds).
+    #[serde(default)]
+    pub baselines: Vec<ModelKind>,
+}
+
+fn empty_object() -> Value {
+    json!({})
+}
+
+fn default_units() -> Vec<usize> {
+    vec![64, 32, 16, 16]
+}
+
+/// A grid that cannot be run, with every problem listed.
+#[derive(Debug, thiserror::Error, PartialEq)]
+#[error("invalid sweep grid: {}", .problems.join("; "))]
+pub struct GridError {
+    /// One message per bad field.
+    pub problems: Vec<String>,
+}
+
+impl SweepGrid {
+    /// Parses a grid from JSON text, then checks it.
+    pub fn from_json(text: &str) -> Result<Self, GridError> {
+        let grid: SweepGrid = serde_json::from_str(text).map_err(|e| GridError {
+            problems: vec![format!("not a sweep grid: {e}")],
+        })?;
+        grid.validate()?;
+        Ok(grid)
+    }
+
+    /// Checks every axis and reports all problems together.
+    pub fn validate(&self) -> Result<(), GridError> {
+        let mut problems = Vec::new();
+        if !self.base.is_object() {
+            problems.push("base: must be a JSON object (a partial train config)".to_string());
+        }
+        if self.depths.is_empty() {
+            problems.push("depths: list at least one depth".to_string());
+        }
+        if let Some(d) = self.depths.iter().find(|&&d| d == 0 || d > 16) {
+            problems.push(format!("depths: {d} is out of range 1..=16"));
+        }
+        if self.units.is_empty() || self.units.contains(&0) {
+            problems.push(format!(
+                "units: need at least one width, none 0 (got {:?})",
+                self.units
+            ));
+        }
+        const ACTIVATIONS: [&str; 7] = [
+            "identity",
+            "sigmoid",
+            "tanh",
+            "relu",
+            "leaky_relu",
+            "elu",
+            "maxout",
+        ];
+        if self.activations.is_empty() {
+            problems.push("activations: list at least one activation".to_string());
+        }
+        for a in &self.activations {
+            if !ACTIVATIONS.contains(&a.as_str()) {
+                problems.push(format!(
+                    "activations: unknown \"{a}\" (expected one of {})",
+                    ACTIVATIONS.join(", ")
+                ));
+            }
+        }
+        if self.optimizers.is_empty() {
+            problems.push("optimizers: list at least one optimizer".to_string());
+        }
+        for (i, o) in self.optimizers.iter().enumerate() {
+            if o.lrs.is_empty() {
+                problems.push(format!(
+                    "optimizers[{i}] ({}): list at least one learning rate",
+                    o.name
+                ));
+            }
+            for lr in &o.lrs {
+                if !(lr.is_finite() && *lr > 0.0) {
+                    problems.push(format!(
+                        "optimizers[{i}] ({}): learning rate {lr} must be positive",
+                        o.name
+                    ));
+                }
+            }
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(GridError { problems })
+        }
+    }
+
+    /// Every cell of the grid, in a fixed order (depth, then activation, then
+    /// optimizer, then learning rate).
+    pub fn cells(&self) -> Vec<SweepCell> {
+        let mut out = Vec::new();
+        for &depth in &self.depths {
+            for activation in &self.activations {
+                for opt in &self.optimizers {
+                    for &lr in &opt.lrs {
+                        let layers: Vec<Value> = (0..depth)
+                            .map(|i| {
+                                let units = self.units[i.min(self.units.len() - 1)];
+                                hidden_layer(activation, units)
+                            })
+                            .collect();
+                        let patch = json!({
+                            "network": {"layers": layers},
+                            "optimizer": {"name": opt.name, "lr": lr},
+                        });
+                        let mut config = self.base.clone();
+                        merge(&mut config, &patch);
+                        out.push(SweepCell {
+                            index: out.len(),
+                            depth,
+                            activation: activation.clone(),
+                            optimizer: opt.name.clone(),
+                            lr,
+                            config,
+                        });
+                    }
+                }
+            }
+        }
+        out
+    }
+}
+
+/// The JSON of one hidden layer for an activation name.
+fn hidden_layer(activation: &str, units: usize) -> Value {
+    match activation {
+        "maxout" => json!({"kind": "maxout", "units": units, "pieces": 2}),
+        other => json!({"units": units, "activation": other}),
+    }
+}
+
+/// Deep-merges `patch` into `target`: objects merge key by key, anything
+/// else (arrays included) replaces. This is how a cell's layers replace the
+/// base's while the rest of the base's network settings stay.
+pub fn merge(target: &mut Value, patch: &Value) {
+    match (target, patch) {
+        (Value::Object(t), Value::Object(p)) => {
+            for (k, v) in p {
+                match t.get_mut(k) {
+                    Some(slot) => merge(slot, v),
+                    None => {
+                        t.insert(k.clone(), v.clone());
+                    }
+                }
+            }
+        }
+        (t, p) => *t = p.clone(),
+    }
+}
+
+/// One point of the grid.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SweepCell {
+    /// Position in the grid's cell order.
+    pub index: usize,
+    /// Hidden layers.
+    pub depth: usize,
+    /// Hidden activation.
+    pub activation: String,
+    /// Optimizer name.
+    pub optimizer: String,
+    /// Learning rate.
+    pub lr: f64,
+    /// The partial train config of this cell (base + layers + optimizer).
+    pub config: Value,
+}
+
+/// The cross-validated score of one model: a sweep cell or a baseline.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ScoredRun {
+    /// "mlp" for grid cells, else the baseline's kind.
+    pub kind: ModelKind,
+    /// The cell, for grid runs.
+    pub cell: Option<SweepCell>,
+    /// Pooled MCRMSE over all out-of-fold predictions; `None` if the run failed.
+    pub mcrmse: Option<f64>,
+    /// Pooled RMSE per target, in target order.
+    pub target_rmse: Vec<(String, f64)>,
+    /// MCRMSE of every fold, by held-out prompt.
+    pub folds: Vec<(String, f64)>,
+    /// Extra figures of pass/fail kinds: per target (accuracy, AUC).
+    pub pass_fail: Vec<(String, f64, Option<f64>)>,
+    /// Why the run failed (e.g. a non-finite loss), if it did.
+    pub error: Option<String>,
+    /// Mean validation loss per epoch over the folds (the early-stopping split).
+    pub val_curve: Vec<(usize, f64)>,
+    /// Wall time of the run.
+    pub seconds: f64,
+}
+
+impl ScoredRun {
+    /// The worst fold's MCRMSE, the figure that shows a diverging fold.
+    pub fn worst_fold(&self) -> Option<f64> {
+        self.folds
+            .iter()
+            .map(|f| f.1)
+            .fold(None, |m, v| Some(m.map_or(v, |m: f64| m.max(v))))
+    }
+}
+
+/// Everything a sweep produced.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SweepReport {
+    /// The grid that was run.
+    pub grid: SweepGrid,
+    /// Grid cells, ranked best first (failed cells last).
+    pub cells: Vec<ScoredRun>,
+    /// The other algorithms, in the grid's order.
+    pub baselines: Vec<ScoredRun>,
+    /// Wall time of the whole sweep.
+    pub seconds: f64,
+}
+
+/// Sorts runs by pooled MCRMSE, failed runs last, ties by grid order.
+pub fn rank(runs: &mut [ScoredRun]) {
+    runs.sort_by(|a, b| {
+        let key = |r: &ScoredRun| r.mcrmse.filter(|m| m.is_finite()).unwrap_or(f64::INFINITY);
+        key(a).total_cmp(&key(b)).then_with(|| {
+            a.cell
+                .as_ref()
+                .map(|c| c.index)
+                .cmp(&b.cell.as_ref().map(|c| c.index))
+        })
+    });
+}
+
+fn fmt_opt(v: Option<f64>) -> String {
+    v.map_or_else(|| "—".to_string(), |v| format!("{v:.4}"))
+}
+
+impl SweepReport {
+    /// The ranked table and the baselines as markdown.
+    pub fn to_markdown(&self, command: &str) -> String {
+        let mut md = String::new();
+        md.push_str("# Sweep report\n\n");
+        if !command.is_empty() {
+            md.push_str(&format!("Produced by:\n\n```sh\n{command}\n```\n\n"));
+        }
+        md.push_str(&format!(
+            "{} grid cells, {:.0} s in all. Scores are pooled MCRMSE over the out-of-fold predictions \
+             (lower is better); a fold per held-out prompt.\n\n",
+            self.cells.len(),
+            self.seconds
+        ));
+        let target_names: Vec<String> = self
+            .cells
+            .iter()
+            .chain(&self.baselines)
+            .find(|r| !r.target_rmse.is_empty())
+            .map(|r| r.target_rmse.iter().map(|t| t.0.clone()).collect())
+            .unwrap_or_default();
+        md.push_str("## Grid, ranked\n\n| rank | depth | activation | optimizer | lr | MCRMSE |");
+        for t in &target_names {
+            md.push_str(&format!(" {t} RMSE |"));
+        }
+        md.push_str(" worst fold | folds | s |\n|---:|---:|---|---|---:|---:|");
+        md.push_str(&"---:|".repeat(target_names.len()));
+        md.push_str("---:|---|---:|\n");
+        for (i, r) in self.cells.iter().enumerate() {
+            let c = r.cell.as_ref();
+            md.push_str(&format!(
+                "| {} | {} | {} | {} | {} | {} |",
+                i + 1,
+                c.map_or(0, |c| c.depth),
+                c.map_or("", |c| c.activation.as_str()),
+                c.map_or("", |c| c.optimizer.as_str()),
+                c.map_or(String::new(), |c| format!("{}", c.lr)),
+                r.error.as_ref().map_or_else(
+                    || fmt_opt(r.mcrmse),
+                    |e| format!("failed: {}", e.replace('|', "/"))
+                ),
+            ));
+            for t in &target_names {
+                let v = r.target_rmse.iter().find(|x| &x.0 == t).map(|x| x.1);
+                md.push_str(&format!(" {} |", fmt_opt(v)));
+            }
+            let folds: Vec<String> = r.folds.iter().map(|(p, m)| format!("{p} {m:.3}")).collect();
+            md.push_str(&format!(
+                " {} | {} | {:.1} |\n",
+                fmt_opt(r.worst_fold()),
+                folds.join(", "),
+                r.seconds
+            ));
+        }
+        if !self.baselines.is_empty() {
+            md.push_str("\n## Other algorithms (same features, same folds)\n\n| model | MCRMSE |");
+            for t in &target_names {
+                md.push_str(&format!(" {t} |"));
+            }
+            md.push_str(" folds | s |\n|---|---:|");
+            md.push_str(&"---:|".repeat(target_names.len()));
+            md.push_str("---|---:|\n");
+            for r in &self.baselines {
+                md.push_str(&format!(
+                    "| {} | {} |",
+                    r.kind,
+                    r.error.as_ref().map_or_else(
+                        || fmt_opt(r.mcrmse),
+                        |e| format!("failed: {}", e.replace('|', "/"))
+                    )
+                ));
+                for t in &target_names {
+                    let cell = if r.kind.is_pass_fail() {
+                        r.pass_fail
+                            .iter()
+                            .find(|x| &x.0 == t)
+                            .map_or("—".to_string(), |x| {
+                                format!("acc {:.3}, AUC {}", x.1, fmt_opt(x.2))
+                            })
+                    } else {
+                        fmt_opt(r.target_rmse.iter().find(|x| &x.0 == t).map(|x| x.1))
+                    };
+                    md.push_str(&format!(" {cell} |"));
+                }
+                let folds: Vec<String> =
+                    r.folds.iter().map(|(p, m)| format!("{p} {m:.3}")).collect();
+                md.push_str(&format!(" {} | {:.1} |\n", folds.join(", "), r.seconds));
+            }
+            md.push_str(
+                "\nThe logistic row is a pass/fail classifier of each target > 0; its MCRMSE column is \
+                 empty and its cells give accuracy and ROC AUC.\n",
+            );
+        }
+        md.push_str(
+            "\n## Plots\n\n![validation loss per optimizer](loss_by_optimizer.svg)\n\n\
+             ![MCRMSE by depth](mcrmse_by_depth.svg)\n\n![MCRMSE by activation](mcrmse_by_activation.svg)\n\n\
+             ![MCRMSE by optimizer](mcrmse_by_optimizer.svg)\n",
+        );
+        md
+    }
+
+    /// The SVG plots, as (file name, document).
+    pub fn plots(&self) -> Vec<(&'static str, String)> {
+        use super::plots::{loss_curves_svg, score_by_category_svg};
+        let score = |r: &ScoredRun| r.mcrmse.filter(|m| m.is_finite()).unwrap_or(f64::INFINITY);
+        let by =
+            |key: &dyn Fn(&SweepCell) -> String, order: Vec<String>| -> Vec<(String, Vec<f64>)> {
+                order
+                    .into_iter()
+                    .map(|k| {
+                        let vals = self
+                            .cells
+                            .iter()
+                            .filter(|r| r.cell.as_ref().is_some_and(|c| key(c) == k))
+                            .map(score)
+                            .collect();
+                        (k, vals)
+                    })
+                    .collect()
+            };
+        let depths = by(
+            &|c| c.depth.to_string(),
+            self.grid.depths.iter().map(|d| d.to_string()).collect(),
+        );
+        let acts = by(&|c| c.activation.clone(), self.grid.activations.clone());
+        let opts = by(
+            &|c| c.optimizer.clone(),
+            self.grid
+                .optimizers
+                .iter()
+                .map(|o| o.name.clone())
+                .collect(),
+        );
+        // For each optimizer, the curve of its best cell (cells are ranked).
+        let curves: Vec<(String, Vec<(usize, f64)>)> = self
+            .grid
+            .optimizers
+            .iter()
+            .filter_map(|o| {
+                self.cells
+                    .iter()
+                    .find(|r| {
+                        r.cell.as_ref().is_some_and(|c| c.optimizer == o.name)
+                            && !r.val_curve.is_empty()
+                    })
+                    .map(|r| {
+                        let c = r.cell.as_ref().expect("filtered on cell");
+                        (
+                            format!("{} lr={} ({}×{})", o.name, c.lr, c.depth, c.activation),
+                            r.val_curve.clone(),
+                        )
+                    })
+            })
+            .collect();
+        vec![
+            (
+                "loss_by_optimizer.svg",
+                loss_curves_svg(
+                    "Validation loss of each optimizer's best cell (mean over folds)",
+                    &curves,
+                ),
+            ),
+            (
+                "mcrmse_by_depth.svg",
+                score_by_category_svg(
+                    "Pooled MCRMSE by number of hidden layers",
+                    "hidden layers",
+                    "MCRMSE",
+                    &depths,
+                ),
+            ),
+            (
+                "mcrmse_by_activation.svg",
+                score_by_category_svg(
+                    "Pooled MCRMSE by hidden activation",
+                    "activation",
+                    "MCRMSE",
+                    &acts,
+                ),
+            ),
+            (
+                "mcrmse_by_optimizer.svg",
+                score_by_category_svg(
+                    "Pooled MCRMSE by optimizer (all learning rates)",
+                    "optimizer",
+                    "MCRMSE",
+                    &opts,
+                ),
+            ),
+        ]
+    }
+}
+
+/// Writes DIR/report.md, DIR/results.json and the SVGs, each file atomically
+/// (temp file in DIR, then rename). Creates DIR if needed.
+pub fn write_report(dir: &Path, report: &SweepReport, command: &str) -> Result<(), std::io::Error> {
+    std::fs::create_dir_all(dir)?;
+    let io = |e: super::atomic_file::WriteError| std::io::Error::other(e.to_string());
+    let json = serde_json::to_vec_pretty(report).map_err(std::io::Error::other)?;
+    super::write_atomic(&dir.join("results.json"), &json).map_err(io)?;
+    for (name, svg) in report.plots() {
+        super::write_atomic(&dir.join(name), svg.as_bytes()).map_err(io)?;
+    }
+    super::write_atomic(
+        &dir.join("report.md"),
+        report.to_markdown(command).as_bytes(),
+    )
+    .map_err(io)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn grid() -> SweepGrid {
+        SweepGrid::from_json(
+            r#"{"base": {"epochs": 5, "network": {"loss": "huber"}},
+                "depths": [1, 3], "units": [8, 4],
+                "activations": ["relu", "maxout"],
+                "optimizers": [{"name": "adam", "lrs": [0.001, 0.01]}, {"name": "sgd", "lrs": [0.1]}],
+                "baselines": ["mean", "ridge"]}"#,
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn cells_cover_every_combination_in_a_fixed_order() {
+        let cells = grid().cells();
+        // 2 depths × 2 activations × 3 (optimizer, lr) pairs.
+        assert_eq!(cells.len(), 12);
+        assert_eq!(
+            cells.iter().map(|c| c.index).collect::<Vec<_>>(),
+            (0..12).collect::<Vec<_>>()
+        );
+        let c = &cells[0];
+        assert_eq!(
+            (c.depth, c.activation.as_str(), c.optimizer.as_str(), c.lr),
+            (1, "relu", "adam", 0.001)
+        );
+        let last = &cells[11];
+        assert_eq!(
+            (
+                last.depth,
+                last.activation.as_str(),
+                last.optimizer.as_str()
+            ),
+            (3, "maxout", "sgd")
+        );
+    }
+
+    #[test]
+    fn a_cell_config_keeps_the_base_and_sets_layers_and_optimizer() {
+        let cells = grid().cells();
+        let deep_maxout = cells
+            .iter()
+            .find(|c| c.depth == 3 && c.activation == "maxout")
+            .unwrap();
+        assert_eq!(
+            deep_maxout.config,
+            json!({
+                "epochs": 5,
+                "network": {"loss": "huber", "layers": [
+                    {"kind": "maxout", "units": 8, "pieces": 2},
+                    {"kind": "maxout", "units": 4, "pieces": 2},
+                    {"kind": "maxout", "units": 4, "pieces": 2}]},
+                "optimizer": {"name": "adam", "lr": 0.001}
+            })
+        );
+    }
+
+    #[test]
+    fn grid_validation_lists_every_problem() {
+        let err = SweepGrid::from_json(
+            r#"{"depths": [0], "activations": ["swish"], "optimizers": [{"name": "adam", "lrs": [-1.0]}]}"#,
+        )
+        .unwrap_err();
+        assert_eq!(err.problems.len(), 3, "{err}");
+        let text = err.to_string();
+        assert!(text.contains("depths: 0"), "{text}");
+        assert!(text.contains("unknown \"swish\""), "{text}");
+        assert!(text.contains("learning rate -1"), "{text}");
+        let err = SweepGrid::from_json(r#"{"depths": [1], "bogus": 1}"#).unwrap_err();
+        assert!(err.to_string().contains("bogus"), "{err}");
+    }
+
+    fn run(index: usize, mcrmse: Option<f64>) -> ScoredRun {
+        let mut cell = grid().cells()[index].clone();
+        cell.index = index;
+        ScoredRun {
+            kind: ModelKind::Mlp,
+            cell: Some(cell),
+            mcrmse,
+            target_rmse: vec![("content".into(), 0.4), ("wording".into(), 0.6)],
+            folds: vec![("aaa".into(), 0.45), ("bbb".into(), 0.55)],
+            pass_fail: vec![],
+            error: mcrmse
+                .is_none()
+                .then(|| "non-finite loss at epoch 3".to_string()),
+            val_curve: vec![(1, 0.9), (2, 0.7)],
+            seconds: 1.0,
+        }
+    }
+
+    #[test]
+    fn rank_puts_the_lowest_mcrmse_first_and_failures_last() {
+        let mut runs = vec![run(0, Some(0.6)), run(1, None), run(2, Some(0.5))];
+        rank(&mut runs);
+        let order: Vec<usize> = runs
+            .iter()
+            .map(|r| r.cell.as_ref().unwrap().index)
+            .collect();
+        assert_eq!(order, vec![2, 0, 1]);
+        assert_eq!(runs[0].worst_fold(), Some(0.55));
+    }
+
+    #[test]
+    fn write_report_writes_markdown_json_and_plots() {
+        let mut cells = vec![run(0, Some(0.6)), run(5, None), run(2, Some(0.5))];
+        rank(&mut cells);
+        let mut mean = run(0, Some(1.0));
+        mean.kind = ModelKind::Mean;
+        mean.cell = None;
+        let report = SweepReport {
+            grid: grid(),
+            cells,
+            baselines: vec![mean],
+            seconds: 3.0,
+        };
+        let dir = tempfile::tempdir().unwrap();
+        write_report(dir.path(), &report, "essay-grader sweep --grid g.json").unwrap();
+        let md = std::fs::read_to_string(dir.path().join("report.md")).unwrap();
+        assert!(md.contains("essay-grader sweep --grid g.json"));
+        assert!(md.contains("| 1 | 1 | relu | sgd | 0.1 | 0.5000 |"), "{md}");
+        assert!(md.contains("failed: non-finite loss at epoch 3"));
+        assert!(md.contains("| mean | 1.0000 |"));
+        let back: SweepReport =
+            serde_json::from_slice(&std::fs::read(dir.path().join("results.json")).unwrap())
+                .unwrap();
+        assert_eq!(back, report);
+        for f in [
+            "loss_by_optimizer.svg",
+            "mcrmse_by_depth.svg",
+            "mcrmse_by_activation.svg",
+            "mcrmse_by_optimizer.svg",
+        ] {
+            let svg = std::fs::read_to_string(dir.path().join(f)).unwrap();
+            assert!(svg.starts_with("<svg"), "{f}");
+        }
+        let leftovers: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .filter(|n| !n.ends_with(".svg") && n != "report.md" && n != "results.json")
+            .collect();
+        assert!(leftovers.is_empty(), "temp files left: {leftovers:?}");
+    }
+}
