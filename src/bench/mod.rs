@@ -7,6 +7,12 @@ pub struct BenchArgs {
     /// What to measure.
     #[arg(value_enum)]
     pub what: BenchTarget,
+    /// Essays CSV (CommonLit layout) for benches that can run on real data.
+    #[arg(long)]
+    pub essays: Option<std::path::PathBuf>,
+    /// Prompts CSV (CommonLit layout) to go with `--essays`.
+    #[arg(long)]
+    pub prompts: Option<std::path::PathBuf>,
 }
 
 /// The measurable parts of the system.
@@ -18,10 +24,11 @@ pub enum BenchTarget {
     Features,
 }
 
+mod features;
+
 pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     match args.what {
-        BenchTarget::Nn | BenchTarget::Features => {
-            anyhow::bail!("bench {:?} is not built yet", args.what)
-        }
+        BenchTarget::Features => features::run(args.essays.as_deref(), args.prompts.as_deref()),
+        BenchTarget::Nn => anyhow::bail!("bench {:?} is not built yet", args.what),
     }
 }
