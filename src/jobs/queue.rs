@@ -32,7 +32,7 @@ use sqlx::SqlitePool;
 use tokio::sync::{Notify, mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
-use crate::jobs::executor::{Executor, JobInput, JobOutput};
+use crate::jobs::executor::{Executor, JobInput, JobOutput, JobSpec};
 use crate::jobs::progress::{EpochReport, JobProgress, Throttle};
 use crate::jobs::{JobKind, JobStatus, MAX_ATTEMPTS};
 use crate::store;
@@ -215,9 +215,9 @@ impl JobQueue {
                         .iter()
                         .find(|(s, _)| s == status.as_str())
                         .map_or(0, |(_, n)| *n);
-                    metrics::gauge!("essay_grader_jobs", "status" => status.as_str()).set(n as f64);
+                    metrics::gauge!("training_jobs", "status" => status.as_str()).set(n as f64);
                     if status == JobStatus::Queued {
-                        metrics::gauge!("essay_grader_job_queue_depth").set(n as f64);
+                        metrics::gauge!("training_job_queue_depth").set(n as f64);
                     }
                 }
             }
@@ -407,8 +407,8 @@ impl JobQueue {
     async fn load_input(&self, job: &JobRow) -> Result<JobInput, String> {
         let kind =
             JobKind::parse(&job.kind).ok_or_else(|| format!("unknown job kind {:?}", job.kind))?;
-        let config: serde_json::Value = serde_json::from_str(&job.config)
-            .map_err(|e| format!("the stored config is not JSON: {e}"))?;
+        let spec: JobSpec = serde_json::from_str(&job.config)
+            .map_err(|e| format!("the stored job request is unreadable: {e}"))?;
         let pool = &self.inner.pool;
         let dataset = match store::datasets::get_dataset(pool, &job.dataset_id).await {
             Ok(Some(dataset)) if dataset.deleted_at.is_none() => dataset,
@@ -426,7 +426,7 @@ impl JobQueue {
         Ok(JobInput {
             job_id: job.id.clone(),
             kind,
-            config,
+            spec,
             dataset,
             prompts,
             essays,
