@@ -1,1 +1,189 @@
-//! (Scaffold: Application::build / run_until_stopped; replaced by its owner.)
+//! Building and running the service: `Application::build(Settings)` opens and
+//! migrates the database, settles the admin token, makes sure a model is
+//! active (registering the built-in default model on a fresh database), warms
+//! the prompt cache and binds the listener; `run_until_stopped` serves until
+//! SIGINT, SIGTERM or a [`ShutdownHandle`] asks it to stop, then drains.
+//! `main` and the API tests call the same code.
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use crate::config::Settings;
+use crate::http::{self, AppState, ModelHandle, PromptCache, auth};
+use crate::store;
+
+/// A built, bound, not yet running service.
+pub struct Application {
+    port: u16,
+    listener: TcpListener,
+    state: AppState,
+    shutdown: ShutdownHandle,
+}
+
+/// Asks a running [`Application`] to stop gracefully (the tests' Ctrl-C).
+#[derive(Debug, Clone)]
+pub struct ShutdownHandle {
+    sender: Arc<watch::Sender<bool>>,
+}
+
+impl ShutdownHandle {
+    fn new() -> Self {
+        Self {
+            sender: Arc::new(watch::channel(false).0),
+        }
+    }
+
+    /// Starts a graceful shutdown: no new connections, requests in flight finish.
+    pub fn trigger(&self) {
+        self.sender.send_replace(true);
+    }
+
+    /// Resolves once [`trigger`](Self::trigger) has been called.
+    pub async fn triggered(&self) {
+        let mut receiver = self.sender.subscribe();
+        // An error means the sender is gone, which cannot happen while self lives.
+        let _ = receiver.wait_for(|stop| *stop).await;
+    }
+}
+
+impl Application {
+    /// Opens the database, prepares the state and binds `settings.addr`.
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        let metrics = http::metrics::prometheus_handle();
+        let db = store::open(&settings.database, settings.db_max_connections).await?;
+
+        let (admin_digest, generated) =
+            auth::resolve_admin_token(&db, settings.admin_token.as_deref())
+                .await
+                .context("settling the admin token")?;
+        if let Some(token) = generated {
+            // Printed once, on the first start of this database: only its
+            // digest is kept, so it cannot be shown again.
+            println!(
+                "\n  essay-grader admin token (shown only now; store it safely):\n\n    {token}\n\n  \
+                 Or set ESSAY_GRADER_ADMIN_TOKEN to choose your own.\n"
+            );
+        }
+        let credentials = auth::Credentials {
+            admin: admin_digest,
+            api_keys: settings.api_keys.iter().map(|k| auth::digest(k)).collect(),
+        };
+
+        let model = ModelHandle::default();
+        load_active_model(&db, &model).await?;
+
+        let prompts = PromptCache::default();
+        let warmed = prompts
+            .warm(&db)
+            .await
+            .map_err(|e| anyhow::anyhow!("preparing the registered prompts: {e}"))?;
+
+        let listener = TcpListener::bind(settings.addr)
+            .await
+            .with_context(|| format!("cannot listen on {}", settings.addr))?;
+        let port = listener.local_addr()?.port();
+        tracing::info!(addr = %listener.local_addr()?, prompts = warmed, "essay-grader is listening");
+
+        let state = AppState {
+            db,
+            model,
+            prompts,
+            settings: Arc::new(settings),
+            credentials: Arc::new(credentials),
+            metrics,
+            activation_lock: Arc::default(),
+        };
+        Ok(Self {
+            port,
+            listener,
+            state,
+            shutdown: ShutdownHandle::new(),
+        })
+    }
+
+    /// The port the service listens on (useful with port 0).
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The shared state, for tests that inspect the database or the model.
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// A handle that stops [`run_until_stopped`](Self::run_until_stopped) gracefully.
+    pub fn shutdown_handle(&self) -> ShutdownHandle {
+        self.shutdown.clone()
+    }
+
+    /// Serves until SIGINT, SIGTERM or the shutdown handle; then stops
+    /// accepting connections, lets the requests in flight finish, and closes
+    /// the database.
+    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        let Self {
+            listener,
+            state,
+            shutdown,
+            ..
+        } = self;
+        let app = http::router(state.clone());
+        let stop = shutdown.clone();
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async move {
+                tokio::select! {
+                    () = stop.triggered() => {}
+                    () = os_signal() => {}
+                }
+                tracing::info!("shutting down: finishing requests in flight");
+            })
+            .await
+            .context("serving HTTP")?;
+        state.db.close().await;
+        tracing::info!("stopped");
+        Ok(())
+    }
+}
+
+/// Loads the active model into `handle`. (The default model is registered
+/// here on a fresh database once models/default.json exists on main.)
+async fn load_active_model(db: &sqlx::SqlitePool, handle: &ModelHandle) -> anyhow::Result<()> {
+    let Some((record, artifact)) = store::models::active_model(db).await? else {
+        tracing::warn!("no model is active: grading will answer 503 until one is activated");
+        return Ok(());
+    };
+    let loaded = http::models::load_off_executor(record, artifact)
+        .await
+        .map_err(|e| anyhow::anyhow!("loading the active model: {e}"))?;
+    tracing::info!(model_id = %loaded.id, version = loaded.version, "active model loaded");
+    handle.swap(loaded);
+    Ok(())
+}
+
+/// Resolves on SIGINT (Ctrl-C) or, on Unix, SIGTERM (what `docker stop` and
+/// orchestrators send).
+async fn os_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            // No signal handling available: never resolve from here.
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut sig) => {
+                sig.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = terminate => {}
+    }
+}

@@ -1,0 +1,315 @@
+//! Who may call what: the admin token (and the session cookie it buys), and
+//! the optional API keys that protect grading.
+//!
+//! Secrets are never compared directly: both sides are hashed with SHA-256 and
+//! the digests compared in constant time (`subtle`), so response timing says
+//! nothing about how much of a guess was right. Only digests are stored.
+//!
+//! - [`AdminAuth`]: an extractor for admin routes; accepts
+//!   `Authorization: Bearer <admin token>` or a live session cookie.
+//! - [`GradingAccess`]: an extractor for grading and prompts; open unless API
+//!   keys are configured, then needs a key (or admin credentials).
+//! - `POST /api/v1/session` / `DELETE /api/v1/session`: exchange the admin token
+//!   for an HttpOnly, SameSite=Strict cookie (browsers' EventSource cannot send
+//!   an Authorization header), and end it.
+
+use axum::Router;
+use axum::extract::{FromRequestParts, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use rand::Rng;
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+use super::AppState;
+use super::error::ApiError;
+use super::extract::Json;
+use crate::store;
+
+/// The cookie that carries an admin session.
+pub const SESSION_COOKIE: &str = "essay_grader_session";
+
+/// SHA-256 of a secret.
+pub fn digest(secret: &str) -> [u8; 32] {
+    let mut out = [0u8; 32];
+    out.copy_from_slice(&Sha256::digest(secret.as_bytes()));
+    out
+}
+
+/// A fresh random secret: 32 bytes from the thread's CSPRNG, as hex.
+pub fn random_secret() -> String {
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    hex::encode(bytes)
+}
+
+/// The digests the service checks credentials against.
+#[derive(Debug, Clone)]
+pub struct Credentials {
+    /// SHA-256 of the admin token.
+    pub admin: [u8; 32],
+    /// SHA-256 of each API key; empty means grading is open.
+    pub api_keys: Vec<[u8; 32]>,
+}
+
+impl Credentials {
+    /// Whether `secret` is the admin token (constant time).
+    pub fn is_admin_token(&self, secret: &str) -> bool {
+        digest(secret).ct_eq(&self.admin).into()
+    }
+
+    /// Whether `secret` is one of the API keys. Every key is compared, so the
+    /// time taken does not reveal which one matched.
+    pub fn is_api_key(&self, secret: &str) -> bool {
+        let d = digest(secret);
+        self.api_keys
+            .iter()
+            .fold(subtle::Choice::from(0), |acc, k| acc | d.ct_eq(k))
+            .into()
+    }
+}
+
+/// Settles the admin token at start-up: the configured one if given;
+/// otherwise the stored digest; otherwise a new token, stored as a digest and
+/// returned in clear (the only time it exists in clear) to be printed once.
+pub async fn resolve_admin_token(
+    pool: &sqlx::SqlitePool,
+    configured: Option<&str>,
+) -> Result<([u8; 32], Option<String>), sqlx::Error> {
+    if let Some(token) = configured {
+        return Ok((digest(token), None));
+    }
+    if let Some(stored) = stored_digest(pool).await? {
+        return Ok((stored, None));
+    }
+    let token = random_secret();
+    let d = digest(&token);
+    if store::admin::store_admin_token_digest(pool, &hex::encode(d)).await? {
+        return Ok((d, Some(token)));
+    }
+    // Another process initialised the same database first: use its token.
+    let stored = stored_digest(pool).await?.ok_or(sqlx::Error::RowNotFound)?;
+    Ok((stored, None))
+}
+
+async fn stored_digest(pool: &sqlx::SqlitePool) -> Result<Option<[u8; 32]>, sqlx::Error> {
+    let Some(hex_digest) = store::admin::admin_token_digest(pool).await? else {
+        return Ok(None);
+    };
+    let mut out = [0u8; 32];
+    hex::decode_to_slice(&hex_digest, &mut out)
+        .map_err(|e| sqlx::Error::Decode(format!("stored admin token digest: {e}").into()))?;
+    Ok(Some(out))
+}
+
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+}
+
+fn session_cookie(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, _)| *name == SESSION_COOKIE)
+        .map(|(_, value)| value)
+}
+
+/// Proof that the request carries admin credentials: the admin token as a
+/// bearer token, or a live session cookie. Put it first among a handler's
+/// arguments to protect the route.
+#[derive(Debug, Clone, Copy)]
+pub struct AdminAuth;
+
+impl FromRequestParts<AppState> for AdminAuth {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        if is_admin(&parts.headers, state).await? {
+            Ok(AdminAuth)
+        } else {
+            Err(ApiError::Unauthorized {
+                message: "this route needs the admin token (`Authorization: Bearer <token>`) \
+                          or an admin session cookie"
+                    .to_owned(),
+            })
+        }
+    }
+}
+
+async fn is_admin(headers: &HeaderMap, state: &AppState) -> Result<bool, ApiError> {
+    if let Some(token) = bearer(headers)
+        && state.credentials.is_admin_token(token)
+    {
+        return Ok(true);
+    }
+    if let Some(cookie) = session_cookie(headers) {
+        return Ok(store::admin::session_is_live(&state.db, &hex::encode(digest(cookie))).await?);
+    }
+    Ok(false)
+}
+
+/// Permission to grade and to manage prompts: always granted when no API
+/// keys are configured; otherwise the request must carry one
+/// (`Authorization: Bearer <key>` or `X-Api-Key: <key>`) or admin credentials.
+#[derive(Debug, Clone, Copy)]
+pub struct GradingAccess;
+
+impl FromRequestParts<AppState> for GradingAccess {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        if state.credentials.api_keys.is_empty() {
+            return Ok(GradingAccess);
+        }
+        let presented = bearer(&parts.headers)
+            .or_else(|| parts.headers.get("x-api-key").and_then(|v| v.to_str().ok()));
+        if presented.is_some_and(|key| state.credentials.is_api_key(key))
+            || is_admin(&parts.headers, state).await?
+        {
+            return Ok(GradingAccess);
+        }
+        Err(ApiError::Unauthorized {
+            message:
+                "grading needs an API key: send `Authorization: Bearer <key>` or `X-Api-Key: <key>`"
+                    .to_owned(),
+        })
+    }
+}
+
+/// The routes of this module.
+pub fn router() -> Router<AppState> {
+    Router::new().route(
+        "/api/v1/session",
+        post(create_session).delete(delete_session),
+    )
+}
+
+/// Body of `POST /api/v1/session`.
+#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SessionRequest {
+    /// The admin token.
+    pub token: String,
+}
+
+/// Answer of `POST /api/v1/session`.
+#[derive(Debug, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct SessionResponse {
+    /// When the session cookie stops working (RFC 3339, UTC).
+    pub expires_at: String,
+}
+
+/// Exchanges the admin token for a session cookie.
+#[utoipa::path(
+    post,
+    path = "/api/v1/session",
+    tag = "admin",
+    request_body = SessionRequest,
+    responses(
+        (status = 200, description = "Session created; the cookie is set", body = SessionResponse),
+        (status = 401, description = "Wrong token", body = super::error::ErrorBody),
+    )
+)]
+pub async fn create_session(
+    State(state): State<AppState>,
+    Json(request): Json<SessionRequest>,
+) -> Result<Response, ApiError> {
+    if !state.credentials.is_admin_token(&request.token) {
+        return Err(ApiError::Unauthorized {
+            message: "token: this is not the admin token".to_owned(),
+        });
+    }
+    store::admin::delete_expired_sessions(&state.db).await?;
+    let secret = random_secret();
+    let lifetime = state.settings.session_lifetime();
+    let expires_at = store::format_time(time::OffsetDateTime::now_utc() + lifetime);
+    store::admin::insert_session(&state.db, &hex::encode(digest(&secret)), &expires_at).await?;
+    let cookie = format!(
+        "{SESSION_COOKIE}={secret}; HttpOnly; SameSite=Strict; Path=/; Max-Age={}",
+        lifetime.as_secs()
+    );
+    let mut response = axum::Json(SessionResponse { expires_at }).into_response();
+    response.headers_mut().insert(
+        header::SET_COOKIE,
+        HeaderValue::from_str(&cookie).map_err(|e| ApiError::Internal(e.into()))?,
+    );
+    Ok(response)
+}
+
+/// Ends the caller's session (idempotent) and clears the cookie.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/session",
+    tag = "admin",
+    responses((status = 204, description = "Session ended"))
+)]
+pub async fn delete_session(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    if let Some(cookie) = session_cookie(&headers) {
+        store::admin::delete_session(&state.db, &hex::encode(digest(cookie))).await?;
+    }
+    let clear = format!("{SESSION_COOKIE}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0");
+    let mut response = StatusCode::NO_CONTENT.into_response();
+    response.headers_mut().insert(
+        header::SET_COOKIE,
+        HeaderValue::from_str(&clear).map_err(|e| ApiError::Internal(e.into()))?,
+    );
+    Ok(response)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn credentials_accept_only_the_right_secrets() {
+        let creds = Credentials {
+            admin: digest("admin-secret"),
+            api_keys: vec![digest("k1"), digest("k2")],
+        };
+        assert!(creds.is_admin_token("admin-secret"));
+        assert!(!creds.is_admin_token("admin-secreT"));
+        assert!(creds.is_api_key("k2"));
+        assert!(!creds.is_api_key("k3"));
+        assert!(!creds.is_api_key("admin-secret"));
+    }
+
+    #[test]
+    fn the_session_cookie_is_found_among_others() {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            header::COOKIE,
+            HeaderValue::from_static("a=1; essay_grader_session=abc; b=2"),
+        );
+        assert_eq!(session_cookie(&headers), Some("abc"));
+        headers.insert(
+            header::AUTHORIZATION,
+            HeaderValue::from_static("bearer  tok "),
+        );
+        assert_eq!(bearer(&headers), Some("tok"));
+    }
+
+    #[tokio::test]
+    async fn a_generated_admin_token_is_stored_hashed_and_kept_across_starts() {
+        let (pool, _dir) = crate::store::test_db::fresh().await;
+        let (first, printed) = resolve_admin_token(&pool, None).await.unwrap();
+        let token = printed.expect("a new token is returned once");
+        assert_eq!(first, digest(&token));
+        let (again, printed_again) = resolve_admin_token(&pool, None).await.unwrap();
+        assert_eq!((again, printed_again), (first, None));
+        let stored = crate::store::admin::admin_token_digest(&pool)
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(!stored.contains(&token));
+    }
+}

@@ -1,0 +1,258 @@
+//! Request parsing at the edge: the JSON extractor every handler uses, and the
+//! per-route body-size limit. After these, handlers get typed values and never
+//! see raw bytes.
+//!
+//! Why our own extractor: axum's `Json` answers some mistakes in plain text and
+//! with messages that do not say which field was wrong. This one answers every
+//! mistake with the [`ApiError`] JSON shape, and names the JSON path
+//! (`items[2].essay`) of the offending value.
+
+use std::collections::BTreeMap;
+use std::error::Error as StdError;
+
+use axum::body::Body;
+use axum::extract::{FromRequest, Request, State};
+use axum::http::{Method, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use http_body_util::{LengthLimitError, Limited};
+use serde::de::DeserializeOwned;
+
+use super::AppState;
+use super::error::ApiError;
+
+/// A JSON body deserialized into `T`, or an [`ApiError`] saying what was wrong:
+/// 415 without a JSON content type, 413 over the route's size limit, 400 for
+/// invalid UTF-8 or malformed JSON, 422 for wrong types, missing or unknown
+/// fields (with the field's path).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Json<T>(pub T);
+
+impl<T, S> FromRequest<S> for Json<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, _state: &S) -> Result<Self, Self::Rejection> {
+        if !has_json_content_type(&req) {
+            return Err(ApiError::UnsupportedMediaType {
+                message: "the body must be JSON: send the header `Content-Type: application/json`"
+                    .to_owned(),
+            });
+        }
+        let limit = req.extensions().get::<BodyLimit>().copied();
+        let bytes = read_body(req.into_body(), limit).await?;
+        parse_json(&bytes).map(Json)
+    }
+}
+
+impl<T: serde::Serialize> IntoResponse for Json<T> {
+    fn into_response(self) -> Response {
+        axum::Json(self.0).into_response()
+    }
+}
+
+fn has_json_content_type(req: &Request) -> bool {
+    let Some(value) = req.headers().get(header::CONTENT_TYPE) else {
+        return false;
+    };
+    let Ok(value) = value.to_str() else {
+        return false;
+    };
+    let essence = value
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    essence == "application/json"
+        || (essence.starts_with("application/") && essence.ends_with("+json"))
+}
+
+/// The body-size limit [`limit_body`] set for this request, kept in the
+/// request's extensions so that extractors can say which limit was passed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BodyLimit(pub usize);
+
+/// Reads the whole body, turning the limit set by [`limit_body`] into a 413.
+pub async fn read_body(
+    body: Body,
+    limit: Option<BodyLimit>,
+) -> Result<axum::body::Bytes, ApiError> {
+    axum::body::to_bytes(body, usize::MAX).await.map_err(|err| {
+        if is_body_limit_error(&err) {
+            return ApiError::PayloadTooLarge {
+                limit: limit.map_or(0, |l| l.0),
+            };
+        }
+        ApiError::BadRequest {
+            code: "unreadable_body",
+            message: format!("the request body could not be read: {err}"),
+        }
+    })
+}
+
+/// Whether an error (or one of its causes) is the body-size limit set by
+/// [`limit_body`] being passed. Extractors other than [`Json`] (multipart
+/// uploads) use this to answer 413.
+pub fn is_body_limit_error(err: &(dyn StdError + 'static)) -> bool {
+    let mut cause: Option<&(dyn StdError + 'static)> = Some(err);
+    while let Some(e) = cause {
+        if e.downcast_ref::<LengthLimitError>().is_some() {
+            return true;
+        }
+        cause = e.source();
+    }
+    false
+}
+
+/// Parses JSON text into `T`, reporting where it went wrong.
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let text = std::str::from_utf8(bytes).map_err(|err| ApiError::BadRequest {
+        code: "invalid_utf8",
+        message: format!(
+            "the body is not valid UTF-8: the byte at offset {} starts an invalid sequence",
+            err.valid_up_to()
+        ),
+    })?;
+    let mut de = serde_json::Deserializer::from_str(text);
+    let value = serde_path_to_error::deserialize(&mut de).map_err(path_error_to_api)?;
+    de.end().map_err(|err| ApiError::BadRequest {
+        code: "malformed_json",
+        message: format!("the body is not valid JSON: {err}"),
+    })?;
+    Ok(value)
+}
+
+fn path_error_to_api(err: serde_path_to_error::Error<serde_json::Error>) -> ApiError {
+    let path = err.path().to_string();
+    let inner = err.into_inner();
+    match inner.classify() {
+        serde_json::error::Category::Data => {
+            let full = inner.to_string();
+            let suffix = format!(" at line {} column {}", inner.line(), inner.column());
+            let message = full.strip_suffix(&suffix).unwrap_or(&full).to_owned();
+            let field = field_path(&path, &message);
+            ApiError::Validation {
+                message: format!("{field}: {message}"),
+                fields: BTreeMap::from([(field, message)]),
+            }
+        }
+        _ => ApiError::BadRequest {
+            code: "malformed_json",
+            message: format!("the body is not valid JSON: {inner}"),
+        },
+    }
+}
+
+/// The path of the offending value. serde reports a missing field at its
+/// parent's path ("missing field `essay`" at "."), so the name is appended.
+fn field_path(path: &str, message: &str) -> String {
+    let parent = if path == "." { "" } else { path };
+    let named = ["missing field `", "unknown field `"]
+        .iter()
+        .find_map(|prefix| message.strip_prefix(prefix))
+        .and_then(|rest| rest.split('`').next());
+    match named {
+        // serde_path_to_error already includes an unknown field in the path.
+        Some(name) if !parent.ends_with(name) => {
+            if parent.is_empty() {
+                name.to_owned()
+            } else {
+                format!("{parent}.{name}")
+            }
+        }
+        _ if parent.is_empty() => "body".to_owned(),
+        _ => parent.to_owned(),
+    }
+}
+
+/// The body-size limit of a request, by route: the batch endpoint and dataset
+/// uploads legitimately carry megabytes; everything else is one essay at most.
+pub fn body_limit_for(settings: &crate::config::Settings, method: &Method, path: &str) -> usize {
+    if path == "/api/v1/grade/batch" {
+        settings.batch_body_limit
+    } else if method == Method::POST && path.starts_with("/api/v1/datasets") {
+        settings.upload_body_limit
+    } else {
+        settings.grade_body_limit
+    }
+}
+
+/// Middleware: refuses a body over its route's limit with 413 before reading
+/// it when `Content-Length` already says so, and otherwise caps the body so
+/// that reading stops (and answers 413) as soon as the limit is passed.
+pub async fn limit_body(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let limit = body_limit_for(&state.settings, req.method(), req.uri().path());
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return ApiError::PayloadTooLarge { limit }.into_response();
+    }
+    let mut req = req.map(|body| Body::new(Limited::new(body, limit)));
+    req.extensions_mut().insert(BodyLimit(limit));
+    next.run(req).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Item {
+        essay: String,
+        n: Option<u32>,
+    }
+
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Batch {
+        items: Vec<Item>,
+    }
+
+    fn fields_of(err: ApiError) -> BTreeMap<String, String> {
+        match err {
+            ApiError::Validation { fields, .. } => fields,
+            other => panic!("expected a validation error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_missing_field_is_named_with_its_path() {
+        let err = parse_json::<Batch>(br#"{"items": [{"essay": "a"}, {}]}"#).unwrap_err();
+        let fields = fields_of(err);
+        assert_eq!(fields.keys().collect::<Vec<_>>(), ["items[1].essay"]);
+    }
+
+    #[test]
+    fn an_unknown_field_is_named_with_its_path() {
+        let err = parse_json::<Item>(br#"{"essay": "a", "colour": 1}"#).unwrap_err();
+        let fields = fields_of(err);
+        assert_eq!(fields.keys().collect::<Vec<_>>(), ["colour"]);
+    }
+
+    #[test]
+    fn a_wrong_type_is_named_with_its_path() {
+        let err = parse_json::<Item>(br#"{"essay": "a", "n": "three"}"#).unwrap_err();
+        let fields = fields_of(err);
+        assert!(fields["n"].contains("invalid type"), "{fields:?}");
+    }
+
+    #[test]
+    fn malformed_json_and_invalid_utf8_are_400s() {
+        let err = parse_json::<Item>(br#"{"essay": "#).unwrap_err();
+        assert_eq!(err.code(), "malformed_json");
+        let err = parse_json::<Item>(b"{\"essay\": \"\xff\"}").unwrap_err();
+        assert_eq!(err.code(), "invalid_utf8");
+        let err = parse_json::<Item>(br#"{"essay": "a"} trailing"#).unwrap_err();
+        assert_eq!(err.code(), "malformed_json");
+    }
+}

@@ -1,0 +1,76 @@
+//! The OpenAPI document (`GET /api/openapi.json`) and Swagger UI (`/docs`,
+//! served from files compiled into the binary: nothing is fetched at run
+//! time).
+//!
+//! Each resource module documents its handlers with `#[utoipa::path]`; this
+//! file lists them. A module that keeps its own `#[derive(OpenApi)]` struct is
+//! merged in [`document`] instead.
+
+use axum::Router;
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, Http, HttpAuthScheme, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+use utoipa_swagger_ui::SwaggerUi;
+
+use super::AppState;
+use super::{auth, error, health, metrics, models, prompts};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "essay-grader",
+        description = "Grades student essays against their source text; admins retrain it through queued jobs."
+    ),
+    paths(
+        health::health,
+        health::ready,
+        metrics::render_metrics,
+        auth::create_session,
+        auth::delete_session,
+        prompts::create_prompt,
+        prompts::list_prompts,
+        prompts::get_prompt,
+        models::list_models,
+        models::list_activations,
+        models::get_model,
+        models::download_artifact,
+        models::activate_model,
+    ),
+    components(schemas(error::ErrorBody, error::ErrorDetail)),
+    modifiers(&SecuritySchemes),
+    tags(
+        (name = "grading", description = "Grade essays (open, or API keys)"),
+        (name = "prompts", description = "Registered prompts"),
+        (name = "models", description = "The model registry (admin)"),
+        (name = "admin", description = "Admin sessions"),
+        (name = "operations", description = "Health, readiness, metrics"),
+    )
+)]
+struct ApiDoc;
+
+/// Declares the two ways to authenticate, referenced by the handlers'
+/// `security(...)` attributes.
+struct SecuritySchemes;
+
+impl Modify for SecuritySchemes {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "admin",
+            SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
+        );
+        components.add_security_scheme(
+            "api_key",
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::new("X-Api-Key"))),
+        );
+    }
+}
+
+/// The whole OpenAPI document.
+pub fn document() -> utoipa::openapi::OpenApi {
+    ApiDoc::openapi()
+}
+
+/// `GET /api/openapi.json` and the Swagger UI under `/docs`.
+pub fn router() -> Router<AppState> {
+    Router::new().merge(SwaggerUi::new("/docs").url("/api/openapi.json", document()))
+}

@@ -1,0 +1,113 @@
+//! The `prompts` table: prompts registered once and graded against many
+//! times. Their prepared form is cached in memory by `http::prompts`; this
+//! file only stores and reads the text.
+
+use sqlx::SqlitePool;
+
+/// A registered prompt as stored.
+#[derive(
+    Debug, Clone, PartialEq, sqlx::FromRow, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
+)]
+pub struct PromptRecord {
+    /// The prompt's id (a UUID unless the client chose one).
+    pub id: String,
+    /// Short title of the source text.
+    pub title: String,
+    /// The question the students answer.
+    pub question: String,
+    /// The full source text the students read.
+    pub text: String,
+    /// When it was registered (RFC 3339, UTC).
+    pub created_at: String,
+}
+
+/// Inserts a prompt. Returns `Ok(None)` when the id is already taken, so the
+/// caller can answer 409 without a race between a check and the insert.
+pub async fn insert_prompt(
+    pool: &SqlitePool,
+    id: &str,
+    title: &str,
+    question: &str,
+    text: &str,
+) -> Result<Option<PromptRecord>, sqlx::Error> {
+    sqlx::query_as::<_, PromptRecord>(
+        "INSERT INTO prompts (id, title, question, text, created_at) VALUES (?, ?, ?, ?, ?) \
+         ON CONFLICT (id) DO NOTHING \
+         RETURNING id, title, question, text, created_at",
+    )
+    .bind(id)
+    .bind(title)
+    .bind(question)
+    .bind(text)
+    .bind(super::now())
+    .fetch_optional(pool)
+    .await
+}
+
+/// One prompt by id.
+pub async fn get_prompt(pool: &SqlitePool, id: &str) -> Result<Option<PromptRecord>, sqlx::Error> {
+    sqlx::query_as::<_, PromptRecord>(
+        "SELECT id, title, question, text, created_at FROM prompts WHERE id = ?",
+    )
+    .bind(id)
+    .fetch_optional(pool)
+    .await
+}
+
+/// A page of prompts, oldest first (registration order is stable, so paging
+/// by offset does not skip rows).
+pub async fn list_prompts(
+    pool: &SqlitePool,
+    limit: i64,
+    offset: i64,
+) -> Result<Vec<PromptRecord>, sqlx::Error> {
+    sqlx::query_as::<_, PromptRecord>(
+        "SELECT id, title, question, text, created_at FROM prompts \
+         ORDER BY created_at, id LIMIT ? OFFSET ?",
+    )
+    .bind(limit)
+    .bind(offset)
+    .fetch_all(pool)
+    .await
+}
+
+/// Every prompt, to warm the in-memory cache at start-up.
+pub async fn all_prompts(pool: &SqlitePool) -> Result<Vec<PromptRecord>, sqlx::Error> {
+    sqlx::query_as::<_, PromptRecord>(
+        "SELECT id, title, question, text, created_at FROM prompts ORDER BY created_at, id",
+    )
+    .fetch_all(pool)
+    .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::test_db;
+
+    #[tokio::test]
+    async fn a_prompt_id_can_be_registered_only_once() {
+        let (pool, _dir) = test_db::fresh().await;
+        let first = insert_prompt(&pool, "p1", "T", "Q", "Text").await.unwrap();
+        assert!(first.is_some());
+        let second = insert_prompt(&pool, "p1", "T2", "Q2", "Text2")
+            .await
+            .unwrap();
+        assert!(second.is_none());
+        let stored = get_prompt(&pool, "p1").await.unwrap().unwrap();
+        assert_eq!(stored.title, "T");
+    }
+
+    #[tokio::test]
+    async fn listing_pages_in_registration_order() {
+        let (pool, _dir) = test_db::fresh().await;
+        for id in ["a", "b", "c"] {
+            insert_prompt(&pool, id, "T", "Q", "X").await.unwrap();
+        }
+        let page = list_prompts(&pool, 2, 1).await.unwrap();
+        let ids: Vec<_> = page.iter().map(|p| p.id.as_str()).collect();
+        assert_eq!(ids, ["b", "c"]);
+        assert_eq!(all_prompts(&pool).await.unwrap().len(), 3);
+        assert!(get_prompt(&pool, "zzz").await.unwrap().is_none());
+    }
+}

@@ -1,0 +1,9 @@
+//! The API tests: one test binary (faster to link than one per file), one
+//! module per resource. Each test starts its own service with `spawn_app()`.
+
+mod auth;
+mod bad_input;
+mod health;
+mod helpers;
+mod models;
+mod prompts;
