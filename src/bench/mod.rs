@@ -1,12 +1,17 @@
 //! The `bench` subcommand: speed measurements printed with the machine they
 //! ran on. Figures in the README come from here, never from timed tests.
 
+pub mod http;
+
 /// Arguments of `essay-grader bench`.
 #[derive(Debug, clap::Args)]
 pub struct BenchArgs {
     /// What to measure.
     #[arg(value_enum)]
     pub what: BenchTarget,
+    /// Options of `bench http`.
+    #[command(flatten)]
+    pub http: http::HttpBenchArgs,
 }
 
 /// The measurable parts of the system.
@@ -16,10 +21,13 @@ pub enum BenchTarget {
     Nn,
     /// Feature extraction, with the prompt prepared once.
     Features,
+    /// The HTTP service on loopback: single-essay and batch grading, and grading while training.
+    Http,
 }
 
 pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     match args.what {
+        BenchTarget::Http => http::run(args.http),
         BenchTarget::Nn | BenchTarget::Features => {
             anyhow::bail!("bench {:?} is not built yet", args.what)
         }
