@@ -10,9 +10,30 @@
 
 use std::ops::ControlFlow;
 
+use serde::{Deserialize, Serialize};
+
 use crate::jobs::JobKind;
 use crate::jobs::progress::EpochReport;
 use crate::store::datasets::{DatasetRow, EssayRow, PromptRow};
+
+/// What a job was asked to do beyond its kind and dataset, as stored in the
+/// job's row (checked by `http::jobs` before it was queued).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JobSpec {
+    /// Train and cv: the partial train config, merged over the default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config: Option<serde_json::Value>,
+    /// Sweep: the grid.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grid: Option<serde_json::Value>,
+    /// Cv: `"prompt"` or K (leave one prompt out when absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub folds: Option<String>,
+    /// Cv: the model family (the network when absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model_kind: Option<crate::training::ModelKind>,
+}
 
 /// Everything a job needs, loaded before its training thread starts.
 #[derive(Debug, Clone)]
@@ -21,8 +42,8 @@ pub struct JobInput {
     pub job_id: String,
     /// Train, cross-validate or sweep.
     pub kind: JobKind,
-    /// The config as submitted: partial, merged over the default here.
-    pub config: serde_json::Value,
+    /// What it was asked to do.
+    pub spec: JobSpec,
     /// The dataset's summary (targets, score grid).
     pub dataset: DatasetRow,
     /// The dataset's prompts.

@@ -19,7 +19,7 @@ pub mod executor;
 pub mod progress;
 pub mod queue;
 
-pub use executor::{Executor, JobInput, JobOutput, TrainingExecutor};
+pub use executor::{Executor, JobInput, JobOutput, JobSpec, TrainingExecutor};
 pub use progress::{EpochReport, JobProgress};
 pub use queue::{JobQueue, JobSnapshot, QueueSettings, WorkerPool};
 

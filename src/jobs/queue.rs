@@ -32,7 +32,7 @@ use sqlx::SqlitePool;
 use tokio::sync::{Notify, mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
-use crate::jobs::executor::{Executor, JobInput, JobOutput};
+use crate::jobs::executor::{Executor, JobInput, JobOutput, JobSpec};
 use crate::jobs::progress::{EpochReport, JobProgress, Throttle};
 use crate::jobs::{JobKind, JobStatus, MAX_ATTEMPTS};
 use crate::store;
@@ -199,6 +199,21 @@ impl JobQueue {
         Ok(outcome)
     }
 
+    /// Begins a graceful shutdown: running jobs stop at their next epoch and
+    /// go back in the queue, idle workers stop, and event streams end (so
+    /// the HTTP server is not kept waiting by them). [`WorkerPool::shutdown`]
+    /// waits for the workers to finish.
+    pub fn begin_shutdown(&self) {
+        self.inner.shutdown.send_replace(true);
+    }
+
+    /// Resolves once a shutdown has begun.
+    pub async fn stopping(&self) {
+        let mut receiver = self.inner.shutdown.subscribe();
+        // The sender lives as long as the queue, so this only ends by the flag.
+        let _ = receiver.wait_for(|stop| *stop).await;
+    }
+
     /// A live view of a job running in this process, or `None` when it is not
     /// running here (read the row instead).
     pub fn watch(&self, id: &str) -> Option<watch::Receiver<JobSnapshot>> {
@@ -215,9 +230,9 @@ impl JobQueue {
                         .iter()
                         .find(|(s, _)| s == status.as_str())
                         .map_or(0, |(_, n)| *n);
-                    metrics::gauge!("essay_grader_jobs", "status" => status.as_str()).set(n as f64);
+                    metrics::gauge!("jobs", "status" => status.as_str()).set(n as f64);
                     if status == JobStatus::Queued {
-                        metrics::gauge!("essay_grader_job_queue_depth").set(n as f64);
+                        metrics::gauge!("job_queue_depth").set(n as f64);
                     }
                 }
             }
@@ -407,8 +422,8 @@ impl JobQueue {
     async fn load_input(&self, job: &JobRow) -> Result<JobInput, String> {
         let kind =
             JobKind::parse(&job.kind).ok_or_else(|| format!("unknown job kind {:?}", job.kind))?;
-        let config: serde_json::Value = serde_json::from_str(&job.config)
-            .map_err(|e| format!("the stored config is not JSON: {e}"))?;
+        let spec: JobSpec = serde_json::from_str(&job.config)
+            .map_err(|e| format!("the stored job request is unreadable: {e}"))?;
         let pool = &self.inner.pool;
         let dataset = match store::datasets::get_dataset(pool, &job.dataset_id).await {
             Ok(Some(dataset)) if dataset.deleted_at.is_none() => dataset,
@@ -426,7 +441,7 @@ impl JobQueue {
         Ok(JobInput {
             job_id: job.id.clone(),
             kind,
-            config,
+            spec,
             dataset,
             prompts,
             essays,
@@ -585,7 +600,7 @@ impl WorkerPool {
     /// Stops the workers: running jobs stop at their next epoch (or after the
     /// grace period) and go back in the queue. Returns when all have stopped.
     pub async fn shutdown(self) {
-        self.queue.inner.shutdown.send_replace(true);
+        self.queue.begin_shutdown();
         for worker in self.workers {
             if let Err(err) = worker.await {
                 tracing::error!(error = %err, "a job worker ended abnormally");
