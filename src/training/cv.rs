@@ -277,3 +277,136 @@ fn predict_baseline(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::training::config::TrainConfig;
+    use crate::training::test_data::tiny_dataset;
+    use serde_json::json;
+
+    fn quick_config() -> ValidTrainConfig {
+        TrainConfig::from_json_value(json!({
+            "network": {"layers": [{"units": 8, "activation": "relu"}]},
+            "epochs": 15, "ensemble": 2, "early_stopping": null, "batch_size": 16
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn leave_one_prompt_out_reports_every_fold_and_pools_all_rows() {
+        let ds = tiny_dataset(24);
+        let mut reports = 0;
+        let cv = cross_validate(
+            &ds,
+            &quick_config(),
+            FoldSpec::LeaveOnePromptOut,
+            ModelKind::Mlp,
+            &mut |p| {
+                reports += 1;
+                assert!(p.done <= p.total && p.fold <= p.folds);
+                Control::Continue
+            },
+        )
+        .unwrap();
+        let held: Vec<_> = cv.folds.iter().map(|f| f.held_out.as_str()).collect();
+        assert_eq!(held, vec!["bees", "rivers", "tides"]);
+        assert!(cv.folds.iter().all(|f| f.metrics.n == 24));
+        assert_eq!(cv.pooled.n, 72);
+        // 3 folds × 2 members × 15 epochs, no early stopping.
+        assert_eq!(reports, 90);
+        let m = cv.pooled.mcrmse.unwrap();
+        assert!(m.is_finite() && m > 0.0, "{m}");
+        let json = serde_json::to_value(&cv).unwrap();
+        assert_eq!(json["folds"][0]["held_out"], "bees");
+        assert!(json["folds"][0]["targets"]["content"]["pearson"].is_f64());
+        assert!(json["pooled"]["mcrmse"].is_f64());
+        assert!(json["seconds"].is_f64());
+    }
+
+    #[test]
+    fn cross_validation_is_the_same_for_one_and_two_threads() {
+        let ds = tiny_dataset(12);
+        let run = |threads| {
+            let mut cv = cross_validate(
+                &ds,
+                &quick_config().with_threads(threads),
+                FoldSpec::KFold(3),
+                ModelKind::Mlp,
+                &mut |_| Control::Continue,
+            )
+            .unwrap();
+            cv.seconds = 0.0;
+            cv
+        };
+        assert_eq!(run(1), run(2));
+    }
+
+    #[test]
+    fn stopping_from_the_progress_callback_cancels_the_run() {
+        let ds = tiny_dataset(12);
+        let err = cross_validate(
+            &ds,
+            &quick_config(),
+            FoldSpec::LeaveOnePromptOut,
+            ModelKind::Mlp,
+            &mut |p| {
+                if p.done >= 3 {
+                    Control::Stop
+                } else {
+                    Control::Continue
+                }
+            },
+        )
+        .unwrap_err();
+        assert!(matches!(err, TrainingError::Cancelled), "{err}");
+    }
+
+    #[test]
+    fn a_dataset_without_targets_or_with_one_prompt_is_refused() {
+        let mut ds = tiny_dataset(4);
+        ds.essays.retain(|e| e.prompt_id == "bees");
+        ds.prompts.retain(|id, _| id == "bees");
+        let err = cross_validate(
+            &ds,
+            &quick_config(),
+            FoldSpec::LeaveOnePromptOut,
+            ModelKind::Mlp,
+            &mut |_| Control::Continue,
+        )
+        .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "leave-one-prompt-out needs at least 2 prompts, the dataset has 1"
+        );
+        ds.target_names.clear();
+        let err = cross_validate(
+            &ds,
+            &quick_config(),
+            FoldSpec::KFold(2),
+            ModelKind::Mlp,
+            &mut |_| Control::Continue,
+        )
+        .unwrap_err();
+        assert!(matches!(err, TrainingError::NoTargets));
+    }
+
+    #[test]
+    fn a_config_with_the_wrong_output_width_is_refused() {
+        let config =
+            TrainConfig::from_json_value(json!({"network": {"output": {"units": 3}}})).unwrap();
+        let err = cross_validate(
+            &tiny_dataset(4),
+            &config,
+            FoldSpec::KFold(2),
+            ModelKind::Mlp,
+            &mut |_| Control::Continue,
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("network.output.units is 3 but the dataset has 2 target(s)"),
+            "{err}"
+        );
+    }
+}

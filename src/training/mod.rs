@@ -27,6 +27,8 @@ pub mod metrics;
 pub mod model;
 pub mod progress;
 pub mod regressor;
+#[cfg(test)]
+mod test_data;
 
 pub use atomic_file::write_atomic;
 pub use config::{ConfigError, FeatureSubset, TrainConfig, ValidTrainConfig};
