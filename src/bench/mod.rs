@@ -1,6 +1,8 @@
 //! The `bench` subcommand: speed measurements printed with the machine they
 //! ran on. Figures in the README come from here, never from timed tests.
 
+mod nn;
+
 /// Arguments of `essay-grader bench`.
 #[derive(Debug, clap::Args)]
 pub struct BenchArgs {
@@ -20,7 +22,8 @@ pub enum BenchTarget {
 
 pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     match args.what {
-        BenchTarget::Nn | BenchTarget::Features => {
+        BenchTarget::Nn => nn::run(),
+        BenchTarget::Features => {
             anyhow::bail!("bench {:?} is not built yet", args.what)
         }
     }

@@ -497,6 +497,22 @@ mod tests {
     }
 
     #[test]
+    fn a_network_can_be_shared_across_threads() {
+        fn assert_send_sync<T: Send + Sync>() {}
+        assert_send_sync::<Network<f32>>();
+        let net =
+            Network::<f32>::new(&two_hidden("mse", OutputConfig::new(2, "identity")), 3).unwrap();
+        let x = random_matrix(4, 3, 9, 1.0).mapv(|v| v as f32);
+        let expected = net.predict(x.view());
+        std::thread::scope(|s| {
+            let handles: Vec<_> = (0..2).map(|_| s.spawn(|| net.predict(x.view()))).collect();
+            for h in handles {
+                assert_eq!(h.join().unwrap(), expected);
+            }
+        });
+    }
+
+    #[test]
     fn predicting_with_the_wrong_width_is_an_error_naming_the_widths() {
         let net =
             Network::<f32>::new(&two_hidden("mse", OutputConfig::new(2, "identity")), 3).unwrap();
