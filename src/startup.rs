@@ -69,7 +69,13 @@ impl Application {
         }
         let credentials = auth::Credentials {
             admin: admin_digest,
-            api_keys: settings.api_keys.iter().map(|k| auth::digest(k)).collect(),
+            api_keys: settings
+                .api_keys
+                .iter()
+                .map(|k| k.trim())
+                .filter(|k| !k.is_empty())
+                .map(auth::digest)
+                .collect(),
         };
 
         let model = ModelHandle::default();

@@ -1,12 +1,24 @@
 //! The `bench` subcommand: speed measurements printed with the machine they
 //! ran on. Figures in the README come from here, never from timed tests.
 
+pub mod http;
+mod nn;
+
 /// Arguments of `essay-grader bench`.
 #[derive(Debug, clap::Args)]
 pub struct BenchArgs {
     /// What to measure.
     #[arg(value_enum)]
     pub what: BenchTarget,
+    /// Essays CSV (CommonLit layout) for `bench features` on real data.
+    #[arg(long)]
+    pub essays: Option<std::path::PathBuf>,
+    /// Prompts CSV (CommonLit layout) to go with `--essays`.
+    #[arg(long)]
+    pub prompts: Option<std::path::PathBuf>,
+    /// Options of `bench http`.
+    #[command(flatten)]
+    pub http: http::HttpBenchArgs,
 }
 
 /// The measurable parts of the system.
@@ -16,12 +28,16 @@ pub enum BenchTarget {
     Nn,
     /// Feature extraction, with the prompt prepared once.
     Features,
+    /// The HTTP service on loopback: single-essay and batch grading, and grading while training.
+    Http,
 }
+
+mod features;
 
 pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     match args.what {
-        BenchTarget::Nn | BenchTarget::Features => {
-            anyhow::bail!("bench {:?} is not built yet", args.what)
-        }
+        BenchTarget::Features => features::run(args.essays.as_deref(), args.prompts.as_deref()),
+        BenchTarget::Http => http::run(args.http),
+        BenchTarget::Nn => nn::run(),
     }
 }

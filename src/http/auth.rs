@@ -78,7 +78,9 @@ pub async fn resolve_admin_token(
     pool: &sqlx::SqlitePool,
     configured: Option<&str>,
 ) -> Result<([u8; 32], Option<String>), sqlx::Error> {
-    if let Some(token) = configured {
+    // A blank token (e.g. `ESSAY_GRADER_ADMIN_TOKEN=` from a compose file)
+    // counts as unset: accepting it would open the admin API to anyone.
+    if let Some(token) = configured.map(str::trim).filter(|t| !t.is_empty()) {
         return Ok((digest(token), None));
     }
     if let Some(stored) = stored_digest(pool).await? {
@@ -296,6 +298,15 @@ mod tests {
             HeaderValue::from_static("bearer  tok "),
         );
         assert_eq!(bearer(&headers), Some("tok"));
+    }
+
+    #[tokio::test]
+    async fn a_blank_configured_admin_token_counts_as_unset() {
+        let (pool, _dir) = crate::store::test_db::fresh().await;
+        let (d, printed) = resolve_admin_token(&pool, Some("  ")).await.unwrap();
+        assert_ne!(d, digest("  "));
+        assert_ne!(d, digest(""));
+        assert!(printed.is_some());
     }
 
     #[tokio::test]

@@ -126,6 +126,27 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     Ok(value)
 }
 
+/// Deserializes one part of a larger body (a batch item) whose JSON path is
+/// `prefix`, naming fields by their full path (`items[3].essay`).
+pub fn from_value<T: DeserializeOwned>(
+    value: serde_json::Value,
+    prefix: &str,
+) -> Result<T, ApiError> {
+    serde_path_to_error::deserialize(value).map_err(|err| {
+        let path = err.path().to_string();
+        // Errors from a Value carry no line and column, so the text is clean.
+        let message = err.into_inner().to_string();
+        let field = match field_path(&path, &message).as_str() {
+            "body" => prefix.to_owned(),
+            inner => format!("{prefix}.{inner}"),
+        };
+        ApiError::Validation {
+            message: format!("{field}: {message}"),
+            fields: BTreeMap::from([(field, message)]),
+        }
+    })
+}
+
 fn path_error_to_api(err: serde_path_to_error::Error<serde_json::Error>) -> ApiError {
     let path = err.path().to_string();
     let inner = err.into_inner();
@@ -244,6 +265,17 @@ mod tests {
         let err = parse_json::<Item>(br#"{"essay": "a", "n": "three"}"#).unwrap_err();
         let fields = fields_of(err);
         assert!(fields["n"].contains("invalid type"), "{fields:?}");
+    }
+
+    #[test]
+    fn a_batch_item_error_is_named_with_its_full_path() {
+        let err = from_value::<Item>(serde_json::json!({"essay": 3}), "items[7]").unwrap_err();
+        assert_eq!(
+            fields_of(err).keys().collect::<Vec<_>>(),
+            ["items[7].essay"]
+        );
+        let err = from_value::<Item>(serde_json::json!("just text"), "items[2]").unwrap_err();
+        assert_eq!(fields_of(err).keys().collect::<Vec<_>>(), ["items[2]"]);
     }
 
     #[test]

@@ -23,6 +23,7 @@ use crate::config::Settings;
 
 pub mod active_model;
 pub mod auth;
+pub mod datasets;
 pub mod error;
 pub mod extract;
 pub mod health;
@@ -31,6 +32,7 @@ pub mod models;
 pub mod openapi;
 pub mod pages;
 pub mod prompts;
+pub mod runs;
 
 pub use active_model::{ActiveModel, ModelHandle};
 pub use auth::{AdminAuth, GradingAccess};
@@ -69,6 +71,8 @@ pub fn router(state: AppState) -> Router {
         .merge(auth::router())
         .merge(prompts::router())
         .merge(models::router())
+        .merge(datasets::router())
+        .merge(runs::router())
         .fallback(no_route)
         // Innermost first: the limit must wrap the handlers' body reads.
         .layer(middleware::from_fn_with_state(

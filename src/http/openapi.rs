@@ -12,7 +12,7 @@ use utoipa::{Modify, OpenApi};
 use utoipa_swagger_ui::SwaggerUi;
 
 use super::AppState;
-use super::{auth, error, health, metrics, models, prompts};
+use super::{auth, datasets, error, health, metrics, models, prompts, runs};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -34,6 +34,13 @@ use super::{auth, error, health, metrics, models, prompts};
         models::get_model,
         models::download_artifact,
         models::activate_model,
+        datasets::create_dataset,
+        datasets::list_datasets,
+        datasets::get_dataset,
+        datasets::delete_dataset,
+        runs::get_run,
+        runs::get_run_metrics,
+        runs::get_run_curves,
     ),
     components(schemas(error::ErrorBody, error::ErrorDetail)),
     modifiers(&SecuritySchemes),
@@ -41,6 +48,9 @@ use super::{auth, error, health, metrics, models, prompts};
         (name = "grading", description = "Grade essays (open, or API keys)"),
         (name = "prompts", description = "Registered prompts"),
         (name = "models", description = "The model registry (admin)"),
+        (name = "datasets", description = "Training datasets (admin)"),
+        (name = "jobs", description = "The training-job queue (admin)"),
+        (name = "runs", description = "Runs and their metrics, as MLflow keeps them (admin)"),
         (name = "admin", description = "Admin sessions"),
         (name = "operations", description = "Health, readiness, metrics"),
     )

@@ -16,19 +16,37 @@ use super::AppState;
 use super::auth::GradingAccess;
 use super::error::ApiError;
 use super::extract::Json;
+use crate::features::{PreparedPrompt, Prompt};
 use crate::store::{self, prompts::PromptRecord};
 
 /// A registered prompt with everything grading needs, computed once.
-#[derive(Debug)]
 pub struct CachedPrompt {
     /// The stored prompt.
     pub record: PromptRecord,
+    /// Its tokens, n-grams and TF-IDF vectors, shared with the requests
+    /// grading against it.
+    pub prepared: Arc<PreparedPrompt>,
+}
+
+impl std::fmt::Debug for CachedPrompt {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The prepared form is large and says nothing a reader needs.
+        f.debug_struct("CachedPrompt")
+            .field("id", &self.record.id)
+            .finish_non_exhaustive()
+    }
 }
 
 impl CachedPrompt {
-    /// Prepares a stored prompt for grading.
+    /// Prepares a stored prompt for grading (CPU work proportional to the
+    /// prompt's length: call it off the async executor).
     pub fn new(record: PromptRecord) -> Self {
-        Self { record }
+        let prepared = Arc::new(PreparedPrompt::new(&Prompt {
+            title: record.title.clone(),
+            question: record.question.clone(),
+            text: record.text.clone(),
+        }));
+        Self { record, prepared }
     }
 }
 

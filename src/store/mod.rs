@@ -15,8 +15,11 @@ use sqlx::SqlitePool;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
 pub mod admin;
+pub mod datasets;
+pub mod jobs;
 pub mod models;
 pub mod prompts;
+pub mod runs;
 
 /// The migrations of migrations/, compiled into the binary so that a fresh
 /// install needs no files beside it.

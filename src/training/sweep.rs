@@ -481,6 +481,102 @@ impl SweepReport {
     }
 }
 
+/// The scores one cross-validation run yields, before the sweep adds its cell,
+/// curve and timing.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct CvScores {
+    /// Pooled MCRMSE (`None` for pass/fail kinds).
+    pub mcrmse: Option<f64>,
+    /// Pooled RMSE per target.
+    pub target_rmse: Vec<(String, f64)>,
+    /// MCRMSE per held-out fold.
+    pub folds: Vec<(String, f64)>,
+    /// Per target (accuracy, AUC) for pass/fail kinds.
+    pub pass_fail: Vec<(String, f64, Option<f64>)>,
+}
+
+/// One epoch seen by the sweep: (0-based fold, 1-based epoch, validation loss).
+pub type EpochSeen = (usize, usize, Option<f64>);
+
+/// What a sweep asks its runner to cross-validate.
+#[derive(Debug, Clone, Copy)]
+pub enum Job<'a> {
+    /// A grid cell (an MLP config).
+    Cell(&'a SweepCell),
+    /// A baseline with the grid's base config.
+    Baseline(ModelKind),
+}
+
+/// Runs every cell and baseline of `grid` through `run`, in order, and ranks
+/// the results. `run` cross-validates one job; it reports each epoch through
+/// the callback it is given (the sweep keeps the validation losses for the
+/// curves) and returns `Ok(Ok(scores))`, `Ok(Err(message))` for a run that
+/// failed on its own (a diverged network: recorded, the sweep goes on), or
+/// `Err(e)` to end the sweep (cancelled, unreadable data).
+pub fn sweep_with<E>(
+    grid: &SweepGrid,
+    mut run: impl FnMut(Job<'_>, &mut dyn FnMut(EpochSeen)) -> Result<Result<CvScores, String>, E>,
+) -> Result<SweepReport, E> {
+    let started = std::time::Instant::now();
+    let mut scored = |kind: ModelKind, job: Job<'_>| -> Result<ScoredRun, E> {
+        let t0 = std::time::Instant::now();
+        // (fold, epoch) → validation loss, averaged over folds afterwards.
+        let mut seen: Vec<EpochSeen> = Vec::new();
+        let outcome = run(job, &mut |e| seen.push(e))?;
+        let cell = match job {
+            Job::Cell(c) => Some(c.clone()),
+            Job::Baseline(_) => None,
+        };
+        let (scores, error) = match outcome {
+            Ok(s) => (s, None),
+            Err(message) => (CvScores::default(), Some(message)),
+        };
+        Ok(ScoredRun {
+            kind,
+            cell,
+            mcrmse: scores.mcrmse,
+            target_rmse: scores.target_rmse,
+            folds: scores.folds,
+            pass_fail: scores.pass_fail,
+            error,
+            val_curve: mean_curve(&seen),
+            seconds: t0.elapsed().as_secs_f64(),
+        })
+    };
+    let mut cells = Vec::new();
+    for cell in grid.cells() {
+        cells.push(scored(ModelKind::Mlp, Job::Cell(&cell))?);
+    }
+    rank(&mut cells);
+    let mut baselines = Vec::new();
+    for &kind in &grid.baselines {
+        baselines.push(scored(kind, Job::Baseline(kind))?);
+    }
+    Ok(SweepReport {
+        grid: grid.clone(),
+        cells,
+        baselines,
+        seconds: started.elapsed().as_secs_f64(),
+    })
+}
+
+/// Mean validation loss per epoch over the folds that reached that epoch
+/// (early stopping ends folds at different epochs).
+fn mean_curve(seen: &[EpochSeen]) -> Vec<(usize, f64)> {
+    let mut by_epoch: std::collections::BTreeMap<usize, (f64, usize)> = Default::default();
+    for &(_, epoch, val) in seen {
+        if let Some(v) = val.filter(|v| v.is_finite()) {
+            let e = by_epoch.entry(epoch).or_insert((0.0, 0));
+            e.0 += v;
+            e.1 += 1;
+        }
+    }
+    by_epoch
+        .into_iter()
+        .map(|(e, (sum, n))| (e, sum / n as f64))
+        .collect()
+}
+
 /// Writes DIR/report.md, DIR/results.json and the SVGs, each file atomically
 /// (temp file in DIR, then rename). Creates DIR if needed.
 pub fn write_report(dir: &Path, report: &SweepReport, command: &str) -> Result<(), std::io::Error> {
@@ -643,5 +739,69 @@ mod tests {
             .filter(|n| !n.ends_with(".svg") && n != "report.md" && n != "results.json")
             .collect();
         assert!(leftovers.is_empty(), "temp files left: {leftovers:?}");
+    }
+
+    #[test]
+    fn sweep_with_runs_every_cell_and_baseline_records_failures_and_ranks() {
+        let g = grid();
+        let mut calls = 0;
+        let report = sweep_with::<String>(&g, |job, on_epoch| {
+            calls += 1;
+            match job {
+                Job::Cell(c) => {
+                    for fold in 0..2 {
+                        for epoch in 1..=3 {
+                            on_epoch((fold, epoch, Some(1.0 / epoch as f64 + fold as f64)));
+                        }
+                    }
+                    if c.activation == "maxout" && c.optimizer == "sgd" {
+                        return Ok(Err("non-finite loss".into()));
+                    }
+                    // Deeper and faster is better in this fake world.
+                    let m = 1.0 - 0.1 * c.depth as f64 - c.lr;
+                    Ok(Ok(CvScores {
+                        mcrmse: Some(m),
+                        folds: vec![("a".into(), m - 0.01), ("b".into(), m + 0.01)],
+                        ..Default::default()
+                    }))
+                }
+                Job::Baseline(kind) => Ok(Ok(CvScores {
+                    mcrmse: Some(if kind == ModelKind::Mean { 1.0 } else { 0.7 }),
+                    ..Default::default()
+                })),
+            }
+        })
+        .unwrap();
+        assert_eq!(calls, 12 + 2);
+        assert_eq!(report.cells.len(), 12);
+        let best = report.cells[0].cell.as_ref().unwrap();
+        assert_eq!((best.depth, best.lr), (3, 0.1));
+        let failed: Vec<_> = report.cells.iter().filter(|r| r.error.is_some()).collect();
+        assert_eq!(failed.len(), 2);
+        assert!(report.cells[10].error.is_some() && report.cells[11].error.is_some());
+        assert_eq!(
+            report.cells[0].val_curve,
+            vec![(1, 1.5), (2, 1.0), (3, 0.5 + 1.0 / 3.0)]
+        );
+        assert_eq!(
+            report.baselines.iter().map(|b| b.kind).collect::<Vec<_>>(),
+            vec![ModelKind::Mean, ModelKind::Ridge]
+        );
+    }
+
+    #[test]
+    fn sweep_with_stops_at_a_fatal_error() {
+        let mut calls = 0;
+        let err = sweep_with::<&str>(&grid(), |_, _| {
+            calls += 1;
+            if calls == 3 {
+                Err("cancelled")
+            } else {
+                Ok(Ok(CvScores::default()))
+            }
+        })
+        .unwrap_err();
+        assert_eq!(err, "cancelled");
+        assert_eq!(calls, 3);
     }
 }

@@ -3,7 +3,9 @@
 
 mod auth;
 mod bad_input;
+mod datasets;
 mod health;
 mod helpers;
 mod models;
 mod prompts;
+mod runs;

@@ -1,0 +1,475 @@
+//! `essay-grader bench http`: the service's speed over real HTTP on loopback.
+//!
+//! It starts the whole application in-process on 127.0.0.1:0 with a fresh
+//! temporary database (so the built-in default model is registered and
+//! active), registers the prompts, and drives it with a Rust HTTP client:
+//!
+//! 1. single-essay grading, `--requests` requests over `--connections`
+//!    concurrent keep-alive connections: gradings/s, p50/p99/max latency;
+//! 2. the batch endpoint, `--batches` requests of `--batch-size` essays: essays/s;
+//! 3. with `--while-training` (needs `--commonlit`): single-essay grading
+//!    again while a train job on the CommonLit data runs in the job queue.
+//!
+//! Everything is bounded by count, and the client shares the machine with the
+//! server, so the figures are a floor for a server with the machine to itself.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use serde_json::{Value, json};
+
+use crate::config::Settings;
+use crate::startup::Application;
+
+/// Options of `bench http`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct HttpBenchArgs {
+    /// bench http: single-essay grading requests to send (after 500 warm-up requests).
+    #[arg(long, default_value_t = 20_000)]
+    pub requests: usize,
+    /// bench http: concurrent connections for single-essay grading.
+    #[arg(long, default_value_t = 64)]
+    pub connections: usize,
+    /// bench http: batch requests to send.
+    #[arg(long, default_value_t = 20)]
+    pub batches: usize,
+    /// bench http: essays per batch request.
+    #[arg(long, default_value_t = 1000)]
+    pub batch_size: usize,
+    /// bench http: the CommonLit folder (summaries.csv, prompts.csv); its essays
+    /// and prompts are graded. Without it, essays are generated from a short
+    /// built-in text.
+    #[arg(long)]
+    pub commonlit: Option<PathBuf>,
+    /// bench http: also measure grading while a train job runs (needs --commonlit).
+    #[arg(long)]
+    pub while_training: bool,
+}
+
+/// A prompt to register and the essays to grade against it.
+struct Workload {
+    prompts: Vec<Value>,
+    /// (prompt id, essay text)
+    essays: Vec<(String, String)>,
+}
+
+/// Latency summary of a run.
+struct Summary {
+    requests: usize,
+    errors: usize,
+    seconds: f64,
+    p50: Duration,
+    p99: Duration,
+    max: Duration,
+}
+
+impl Summary {
+    fn print(&self, label: &str, unit: &str, per_request: usize) {
+        println!(
+            "{label}: {} requests in {:.2} s = {:.0} {unit}/s; latency p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms; errors {}",
+            self.requests,
+            self.seconds,
+            (self.requests * per_request) as f64 / self.seconds,
+            ms(self.p50),
+            ms(self.p99),
+            ms(self.max),
+            self.errors
+        );
+    }
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+/// Runs the HTTP benchmark.
+pub fn run(args: HttpBenchArgs) -> anyhow::Result<()> {
+    if args.while_training && args.commonlit.is_none() {
+        bail!("--while-training needs --commonlit DIR (the train job's data)");
+    }
+    if args.connections == 0 || args.requests == 0 || args.batch_size == 0 {
+        bail!("--requests, --connections and --batch-size must be at least 1");
+    }
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    println!(
+        "bench http: {cores} cores, {} {}; server and client in one process on 127.0.0.1",
+        std::env::consts::OS,
+        std::env::consts::ARCH
+    );
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(bench(args))
+}
+
+async fn bench(args: HttpBenchArgs) -> anyhow::Result<()> {
+    let workload = match &args.commonlit {
+        Some(dir) => commonlit_workload(dir)?,
+        None => generated_workload(),
+    };
+    let dir = tempfile::tempdir().context("creating a temporary folder")?;
+    let token = crate::http::auth::random_secret();
+    let settings = Settings {
+        addr: "127.0.0.1:0".parse()?,
+        database: format!("sqlite://{}", dir.path().join("bench.db").display()),
+        admin_token: Some(token.clone()),
+        batch_max_items: args.batch_size.max(1000),
+        ..Settings::default()
+    };
+    let app = Application::build(settings).await?;
+    let base = format!("http://127.0.0.1:{}", app.port());
+    let shutdown = app.shutdown_handle();
+    let server = tokio::spawn(app.run_until_stopped());
+
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(args.connections)
+        .build()?;
+    for prompt in &workload.prompts {
+        let response = client
+            .post(format!("{base}/api/v1/prompts"))
+            .json(prompt)
+            .send()
+            .await?;
+        if !response.status().is_success() {
+            bail!("registering a prompt failed: {}", response.text().await?);
+        }
+    }
+    let ready: Value = client
+        .get(format!("{base}/ready"))
+        .send()
+        .await?
+        .json()
+        .await?;
+    println!(
+        "model version {}, {} prompts, {} distinct essays",
+        ready["model_version"],
+        workload.prompts.len(),
+        workload.essays.len()
+    );
+    let workload = Arc::new(workload);
+
+    // Warm-up: connections opened, caches and allocator settled.
+    single(&client, &base, &workload, 500, args.connections).await?;
+    let idle = single(&client, &base, &workload, args.requests, args.connections).await?;
+    idle.print(
+        &format!("single essay, {} connections", args.connections),
+        "gradings",
+        1,
+    );
+
+    let batch = batches(&client, &base, &workload, args.batches, args.batch_size).await?;
+    batch.print(
+        &format!("batch of {}", args.batch_size),
+        "essays",
+        args.batch_size,
+    );
+
+    if args.while_training {
+        let dir = args.commonlit.as_ref().expect("checked above");
+        let busy = while_training(&client, &base, &token, &workload, dir, &args).await?;
+        busy.print(
+            &format!(
+                "single essay while training, {} connections",
+                args.connections
+            ),
+            "gradings",
+            1,
+        );
+        println!(
+            "p99 while training / p99 idle = {:.2}",
+            busy.p99.as_secs_f64() / idle.p99.as_secs_f64()
+        );
+    }
+
+    shutdown.trigger();
+    server.await??;
+    Ok(())
+}
+
+/// `requests` single-essay gradings over `connections` concurrent tasks.
+async fn single(
+    client: &reqwest::Client,
+    base: &str,
+    workload: &Arc<Workload>,
+    requests: usize,
+    connections: usize,
+) -> anyhow::Result<Summary> {
+    let next = Arc::new(AtomicUsize::new(0));
+    let url = format!("{base}/api/v1/grade");
+    let started = Instant::now();
+    let mut tasks = Vec::with_capacity(connections);
+    for _ in 0..connections {
+        let (client, next, workload, url) =
+            (client.clone(), next.clone(), workload.clone(), url.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            let mut errors = 0usize;
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if i >= requests {
+                    break;
+                }
+                let (prompt_id, essay) = &workload.essays[i % workload.essays.len()];
+                let body = json!({"prompt_id": prompt_id, "essay": essay});
+                let t = Instant::now();
+                let ok = match client.post(&url).json(&body).send().await {
+                    Ok(response) => {
+                        let ok = response.status().is_success();
+                        // Read the whole body: the latency includes the answer.
+                        ok && response.bytes().await.is_ok()
+                    }
+                    Err(_) => false,
+                };
+                latencies.push(t.elapsed());
+                errors += usize::from(!ok);
+            }
+            (latencies, errors)
+        }));
+    }
+    let mut latencies = Vec::with_capacity(requests);
+    let mut errors = 0;
+    for task in tasks {
+        let (l, e) = task.await?;
+        latencies.extend(l);
+        errors += e;
+    }
+    Ok(summarise(latencies, errors, started.elapsed()))
+}
+
+/// `batches` batch requests of `size` essays, one after another.
+async fn batches(
+    client: &reqwest::Client,
+    base: &str,
+    workload: &Workload,
+    batches: usize,
+    size: usize,
+) -> anyhow::Result<Summary> {
+    let url = format!("{base}/api/v1/grade/batch");
+    let mut latencies = Vec::with_capacity(batches);
+    let mut errors = 0;
+    let started = Instant::now();
+    for b in 0..batches {
+        let items: Vec<Value> = (0..size)
+            .map(|k| {
+                let (prompt_id, essay) = &workload.essays[(b * size + k) % workload.essays.len()];
+                json!({"prompt_id": prompt_id, "essay": essay})
+            })
+            .collect();
+        let body = json!({ "items": items });
+        let t = Instant::now();
+        let response = client.post(&url).json(&body).send().await?;
+        let ok = response.status().is_success();
+        let answer: Value = response.json().await?;
+        latencies.push(t.elapsed());
+        if !ok || answer["failed"] != 0 {
+            errors += 1;
+            eprintln!(
+                "batch {b} failed: {}",
+                &answer.to_string()[..answer.to_string().len().min(300)]
+            );
+        }
+    }
+    Ok(summarise(latencies, errors, started.elapsed()))
+}
+
+/// Uploads the CommonLit data, starts a train job, and grades while it runs.
+async fn while_training(
+    client: &reqwest::Client,
+    base: &str,
+    token: &str,
+    workload: &Arc<Workload>,
+    dir: &std::path::Path,
+    args: &HttpBenchArgs,
+) -> anyhow::Result<Summary> {
+    let essays = std::fs::read(dir.join("summaries.csv")).context("reading summaries.csv")?;
+    let prompts = std::fs::read(dir.join("prompts.csv")).context("reading prompts.csv")?;
+    let form = reqwest::multipart::Form::new()
+        .part(
+            "essays",
+            reqwest::multipart::Part::bytes(essays).file_name("summaries.csv"),
+        )
+        .part(
+            "prompts",
+            reqwest::multipart::Part::bytes(prompts).file_name("prompts.csv"),
+        )
+        .text("name", "bench");
+    let response = client
+        .post(format!("{base}/api/v1/datasets"))
+        .bearer_auth(token)
+        .multipart(form)
+        .send()
+        .await?;
+    if !response.status().is_success() {
+        bail!("uploading the dataset failed: {}", response.text().await?);
+    }
+    let dataset: Value = response.json().await?;
+    let response = client
+        .post(format!("{base}/api/v1/jobs"))
+        .bearer_auth(token)
+        .json(&json!({"kind": "train", "dataset_id": dataset["id"], "config": {}}))
+        .send()
+        .await?;
+    if !response.status().is_success() {
+        bail!("starting the train job failed: {}", response.text().await?);
+    }
+    let job: Value = response.json().await?;
+    let job_url = format!(
+        "{base}/api/v1/jobs/{}",
+        job["id"].as_str().unwrap_or_default()
+    );
+    // Wait until the job is really training before measuring.
+    let waited = Instant::now();
+    loop {
+        let status: Value = client
+            .get(&job_url)
+            .bearer_auth(token)
+            .send()
+            .await?
+            .json()
+            .await?;
+        match status["status"].as_str() {
+            Some("running") => break,
+            Some("queued") if waited.elapsed() < Duration::from_secs(30) => {
+                tokio::time::sleep(Duration::from_millis(50)).await
+            }
+            other => bail!("the train job did not start running (status {other:?}): {status}"),
+        }
+    }
+    let summary = single(client, base, workload, args.requests, args.connections).await?;
+    let status: Value = client
+        .get(&job_url)
+        .bearer_auth(token)
+        .send()
+        .await?
+        .json()
+        .await?;
+    println!(
+        "train job status after the measurement: {} (progress {})",
+        status["status"], status["progress"]
+    );
+    if status["status"] != "running" {
+        println!("note: the job ended before the measurement did; part of it ran without training");
+    }
+    // Do not leave it running: the bench is bounded.
+    let _ = client
+        .post(format!("{job_url}/cancel"))
+        .bearer_auth(token)
+        .send()
+        .await;
+    Ok(summary)
+}
+
+fn summarise(mut latencies: Vec<Duration>, errors: usize, wall: Duration) -> Summary {
+    latencies.sort_unstable();
+    let at = |q: f64| {
+        if latencies.is_empty() {
+            Duration::ZERO
+        } else {
+            latencies[((latencies.len() - 1) as f64 * q).round() as usize]
+        }
+    };
+    Summary {
+        requests: latencies.len(),
+        errors,
+        seconds: wall.as_secs_f64(),
+        p50: at(0.50),
+        p99: at(0.99),
+        max: at(1.0),
+    }
+}
+
+/// The CommonLit essays and prompts, read with the training module's reader.
+fn commonlit_workload(dir: &std::path::Path) -> anyhow::Result<Workload> {
+    let dataset = crate::training::Dataset::from_paths(
+        &dir.join("summaries.csv"),
+        Some(&dir.join("prompts.csv")),
+        &crate::training::DatasetLayout::default(),
+    )?;
+    let prompts = dataset
+        .prompts
+        .iter()
+        .map(|(id, p)| json!({"id": id, "title": p.title, "question": p.question, "text": p.text}))
+        .collect();
+    let essays = dataset
+        .essays
+        .iter()
+        .map(|e| (e.prompt_id.clone(), e.text.clone()))
+        .collect();
+    Ok(Workload { prompts, essays })
+}
+
+/// A prompt and 200 essays assembled from its sentences and some of our own,
+/// for running without the data. Written for this benchmark.
+fn generated_workload() -> Workload {
+    const SOURCE: &[&str] = &[
+        "Bees carry pollen from flower to flower, and in doing so they let plants make seeds.",
+        "A single hive can visit millions of blossoms in one summer.",
+        "Farmers who grow almonds, apples and berries rent hives each spring.",
+        "When bee colonies collapse, harvests shrink and food prices rise.",
+        "Scientists blame a mix of pesticides, parasites and the loss of wild meadows.",
+        "Planting native flowers along fields gives bees food between crops.",
+        "Some cities now keep hives on rooftops to study how bees adapt.",
+        "Protecting bees, the author argues, is protecting the food on our tables.",
+    ];
+    const OWN: &[&str] = &[
+        "I think the article shows that bees matter more than people know.",
+        "The text says farmers need bees to grow fruit.",
+        "one reason is pesticides and another is parasites",
+        "In conclusion we should plant more flowers for them.",
+        "This reminded me of my grandmothers garden wich had alot of bees.",
+        "The author uses facts about almonds and apples to make the point clear.",
+    ];
+    let prompt = json!({
+        "id": "bench-bees",
+        "title": "Why Bees Matter",
+        "question": "Summarise the main reasons the author gives for protecting bees.",
+        "text": SOURCE.join(" "),
+    });
+    // A small linear congruential generator: reproducible, no dependency.
+    let mut state: u64 = 42;
+    let mut next = move |n: usize| {
+        state = state
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        ((state >> 33) as usize) % n
+    };
+    let essays = (0..200)
+        .map(|_| {
+            let sentences = 3 + next(10);
+            let text: Vec<&str> = (0..sentences)
+                .map(|_| {
+                    if next(2) == 0 {
+                        SOURCE[next(SOURCE.len())]
+                    } else {
+                        OWN[next(OWN.len())]
+                    }
+                })
+                .collect();
+            ("bench-bees".to_owned(), text.join(" "))
+        })
+        .collect();
+    Workload {
+        prompts: vec![prompt],
+        essays,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_has_no_clashing_options() {
+        crate::cli::Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn the_generated_workload_has_varied_essays() {
+        let w = super::generated_workload();
+        let distinct: std::collections::HashSet<_> = w.essays.iter().map(|(_, e)| e).collect();
+        assert!(distinct.len() > 150);
+    }
+}

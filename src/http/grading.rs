@@ -1,0 +1,387 @@
+//! Grading: `POST /api/v1/grade` (one essay) and `POST /api/v1/grade/batch`
+//! (up to `--batch-max-items` essays, results in order, one item's error does
+//! not fail the others).
+//!
+//! A request names a registered prompt (`prompt_id`, prepared once and cached)
+//! or carries the prompt inline (`prompt`: prepared per request, with a small
+//! cache because a teacher pastes the same prompt again and again). The model
+//! is taken from the [`ModelHandle`](super::ModelHandle) once per request, so a
+//! request started before an activation finishes on the old model.
+//!
+//! A single essay is graded on the async executor: it takes well under a
+//! millisecond, less than a hop to a blocking thread would cost. A batch is
+//! CPU work of up to a second and goes to blocking threads, split across the
+//! cores.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use axum::Router;
+use axum::extract::State;
+use axum::routing::post;
+use serde::{Deserialize, Serialize};
+
+use super::AppState;
+use super::active_model::ActiveModel;
+use super::auth::GradingAccess;
+use super::error::{ApiError, ErrorBody};
+use super::extract::Json;
+use crate::features::{Prompt, PreparedPrompt};
+use crate::training::{Grade, TargetExplanation, Warning};
+
+/// The routes of this module.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/grade", post(grade_essay))
+        .route("/api/v1/grade/batch", post(grade_batch))
+}
+
+/// A prompt given inline instead of by id.
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InlinePrompt {
+    /// Short title of the source text (may be empty).
+    #[serde(default)]
+    pub title: String,
+    /// The question the students answer (may be empty).
+    #[serde(default)]
+    pub question: String,
+    /// The source text the students read (may be empty, but then the
+    /// comparison with the source is lost and a warning says so).
+    #[serde(default)]
+    pub text: String,
+}
+
+/// One essay to grade: `{"prompt_id", "essay"}` or `{"prompt": {...}, "essay"}`.
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GradeRequest {
+    /// A registered prompt's id. Give this or `prompt`, not both.
+    pub prompt_id: Option<String>,
+    /// The prompt itself. Give this or `prompt_id`, not both.
+    pub prompt: Option<InlinePrompt>,
+    /// The student's essay (must contain something besides white space).
+    pub essay: String,
+}
+
+/// The model that graded.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ModelRef {
+    /// Its id in the registry.
+    pub id: String,
+    /// Its version number.
+    pub version: i64,
+}
+
+/// The grade of one essay.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct GradeResponse {
+    /// Predicted score per target, e.g. `{"content": 0.41, "wording": -0.12}`.
+    #[schema(value_type = BTreeMap<String, f64>)]
+    pub scores: crate::training::ByTarget<f64>,
+    /// Where each score stands among the training essays (0 to 100).
+    #[schema(value_type = BTreeMap<String, f64>)]
+    pub percentiles: crate::training::ByTarget<f64>,
+    /// The model that graded.
+    pub model: ModelRef,
+    /// Per target, the features that raised and lowered the score most, with
+    /// the essay's value and the training mean.
+    #[schema(value_type = Object)]
+    pub explanation: crate::training::ByTarget<TargetExplanation>,
+    /// Things a teacher should know, e.g. "mostly copied from the source".
+    #[schema(value_type = Vec<Object>)]
+    pub warnings: Vec<Warning>,
+}
+
+impl GradeResponse {
+    fn new(grade: Grade, model: &ActiveModel) -> Self {
+        Self {
+            scores: grade.scores,
+            percentiles: grade.percentiles,
+            model: ModelRef {
+                id: model.id.clone(),
+                version: model.version,
+            },
+            explanation: grade.explanation,
+            warnings: grade.warnings,
+        }
+    }
+}
+
+/// Grades one essay.
+#[utoipa::path(
+    post,
+    path = "/api/v1/grade",
+    tag = "grading",
+    request_body = GradeRequest,
+    security((), ("api_key" = [])),
+    responses(
+        (status = 200, description = "The grade", body = GradeResponse),
+        (status = 404, description = "Unknown prompt_id", body = ErrorBody),
+        (status = 413, description = "Body over the single-essay limit", body = ErrorBody),
+        (status = 422, description = "Invalid fields (empty essay, both or neither prompt forms)", body = ErrorBody),
+        (status = 503, description = "No model loaded", body = ErrorBody),
+    )
+)]
+pub async fn grade_essay(
+    _access: GradingAccess,
+    State(state): State<AppState>,
+    Json(request): Json<GradeRequest>,
+) -> Result<Json<GradeResponse>, ApiError> {
+    let started = Instant::now();
+    let model = current_model(&state)?;
+    let essay = check_essay(&request.essay, "essay")?;
+    let prompt = resolve_prompt(&state, request.prompt_id, request.prompt, "").await?;
+    let grade = model.grader.grade(&prompt, essay);
+    metrics::histogram!("grading_duration_seconds", "kind" => "single").record(started.elapsed().as_secs_f64());
+    metrics::counter!("graded_essays_total").increment(1);
+    Ok(Json(GradeResponse::new(grade, &model)))
+}
+
+/// Body of `POST /api/v1/grade/batch`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BatchRequest {
+    /// The essays, each shaped like a `POST /api/v1/grade` body. Items are
+    /// checked one by one, so a malformed item fails only itself.
+    #[schema(value_type = Vec<GradeRequest>)]
+    pub items: Vec<serde_json::Value>,
+}
+
+/// One item's outcome: `grade` or `error`.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct BatchItem {
+    /// The item's position in the request (0-based).
+    pub index: usize,
+    /// The grade, when the item could be graded.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub grade: Option<GradeResponse>,
+    /// Why not, in the same shape as an error response's `error`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<super::error::ErrorDetail>)]
+    pub error: Option<super::error::ErrorDetail>,
+}
+
+/// Answer of `POST /api/v1/grade/batch`.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct BatchResponse {
+    /// One entry per item, in request order.
+    pub results: Vec<BatchItem>,
+    /// The model that graded every item of this batch.
+    pub model: ModelRef,
+    /// How many items were graded, and how many failed.
+    pub graded: usize,
+    /// How many items failed (see their `error`).
+    pub failed: usize,
+}
+
+/// Grades up to `--batch-max-items` essays in one request.
+#[utoipa::path(
+    post,
+    path = "/api/v1/grade/batch",
+    tag = "grading",
+    request_body = BatchRequest,
+    security((), ("api_key" = [])),
+    responses(
+        (status = 200, description = "One result per item, in order", body = BatchResponse),
+        (status = 413, description = "Body over the batch limit", body = ErrorBody),
+        (status = 422, description = "No items, or more than the maximum", body = ErrorBody),
+        (status = 503, description = "No model loaded", body = ErrorBody),
+    )
+)]
+pub async fn grade_batch(
+    _access: GradingAccess,
+    State(state): State<AppState>,
+    Json(request): Json<BatchRequest>,
+) -> Result<Json<BatchResponse>, ApiError> {
+    let started = Instant::now();
+    let max = state.settings.batch_max_items;
+    let n = request.items.len();
+    if n == 0 {
+        return Err(ApiError::field("items", "must contain at least one essay"));
+    }
+    if n > max {
+        return Err(ApiError::field(
+            "items",
+            format!("holds {n} essays; a batch takes at most {max}"),
+        ));
+    }
+    let model = current_model(&state)?;
+
+    // Parse and resolve every item first (cheap, may touch the database for
+    // uncached prompts); only the valid ones go on to be graded.
+    let mut errors: Vec<Option<ApiError>> = Vec::with_capacity(n);
+    let mut work: Vec<(usize, Arc<PreparedPrompt>, String)> = Vec::with_capacity(n);
+    for (index, item) in request.items.into_iter().enumerate() {
+        let path = format!("items[{index}]");
+        match resolve_item(&state, item, &path).await {
+            Ok((prompt, essay)) => {
+                work.push((index, prompt, essay));
+                errors.push(None);
+            }
+            Err(err) => errors.push(Some(err)),
+        }
+    }
+
+    let grader = model.clone();
+    let graded: Vec<(usize, Grade)> = tokio::task::spawn_blocking(move || grade_in_parallel(&grader, &work))
+        .await
+        .map_err(|e| ApiError::Internal(anyhow::Error::new(e).context("grading a batch")))?;
+
+    let mut grades: Vec<Option<Grade>> = (0..n).map(|_| None).collect();
+    for (index, grade) in graded {
+        grades[index] = Some(grade);
+    }
+    let mut failed = 0;
+    let results = grades
+        .into_iter()
+        .zip(errors)
+        .enumerate()
+        .map(|(index, (grade, error))| {
+            let error = error.map(|e| e.body().error);
+            failed += usize::from(error.is_some());
+            BatchItem {
+                index,
+                grade: grade.map(|g| GradeResponse::new(g, &model)),
+                error,
+            }
+        })
+        .collect();
+    metrics::histogram!("grading_duration_seconds", "kind" => "batch").record(started.elapsed().as_secs_f64());
+    metrics::counter!("graded_essays_total").increment((n - failed) as u64);
+    Ok(Json(BatchResponse {
+        results,
+        model: ModelRef {
+            id: model.id.clone(),
+            version: model.version,
+        },
+        graded: n - failed,
+        failed,
+    }))
+}
+
+/// Grades the items on up to one thread per core, each thread taking a
+/// contiguous slice and running the networks once over it.
+fn grade_in_parallel(model: &ActiveModel, work: &[(usize, Arc<PreparedPrompt>, String)]) -> Vec<(usize, Grade)> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    // Below a few dozen essays a thread costs more than it saves.
+    let chunk = work.len().div_ceil(threads).max(32);
+    let grade_chunk = |items: &[(usize, Arc<PreparedPrompt>, String)]| {
+        let pairs: Vec<(&PreparedPrompt, &str)> = items.iter().map(|(_, p, e)| (p.as_ref(), e.as_str())).collect();
+        let grades = model.grader.grade_batch(&pairs);
+        items.iter().map(|(i, _, _)| *i).zip(grades).collect::<Vec<_>>()
+    };
+    if work.len() <= chunk {
+        return grade_chunk(work);
+    }
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = work.chunks(chunk).map(|c| scope.spawn(move || grade_chunk(c))).collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().expect("grading does not panic"))
+            .collect()
+    })
+}
+
+async fn resolve_item(
+    state: &AppState,
+    item: serde_json::Value,
+    path: &str,
+) -> Result<(Arc<PreparedPrompt>, String), ApiError> {
+    let request: GradeRequest = super::extract::from_value(item, path)?;
+    check_essay(&request.essay, &format!("{path}.essay"))?;
+    let prompt = resolve_prompt(state, request.prompt_id, request.prompt, path).await?;
+    Ok((prompt, request.essay))
+}
+
+fn current_model(state: &AppState) -> Result<Arc<ActiveModel>, ApiError> {
+    state.model.current().ok_or_else(|| ApiError::Unavailable {
+        message: "no model is loaded yet; activate one with POST /api/v1/models/{id}/activate".to_owned(),
+    })
+}
+
+/// The essay, if it has something besides white space.
+fn check_essay<'a>(essay: &'a str, field: &str) -> Result<&'a str, ApiError> {
+    if essay.trim().is_empty() {
+        return Err(ApiError::field(field, "must not be empty or only white space"));
+    }
+    Ok(essay)
+}
+
+/// The prepared prompt named by exactly one of `prompt_id` and `prompt`.
+async fn resolve_prompt(
+    state: &AppState,
+    prompt_id: Option<String>,
+    inline: Option<InlinePrompt>,
+    path: &str,
+) -> Result<Arc<PreparedPrompt>, ApiError> {
+    let at = |field: &str| {
+        if path.is_empty() {
+            field.to_owned()
+        } else {
+            format!("{path}.{field}")
+        }
+    };
+    match (prompt_id, inline) {
+        (Some(id), None) => match state.prompts.get(&state.db, &id).await? {
+            Some(cached) => Ok(cached.prepared.clone()),
+            None => Err(ApiError::NotFound { what: "prompt", id }),
+        },
+        (None, Some(prompt)) => Ok(state.inline_prompts.prepare(prompt).await?),
+        (Some(_), Some(_)) => Err(ApiError::fields(BTreeMap::from([
+            (at("prompt_id"), "give either prompt_id or prompt, not both".to_owned()),
+            (at("prompt"), "give either prompt_id or prompt, not both".to_owned()),
+        ]))),
+        (None, None) => Err(ApiError::field(
+            at("prompt_id"),
+            "missing: give prompt_id (a registered prompt) or prompt ({title, question, text})",
+        )),
+    }
+}
+
+/// Prepared inline prompts, keyed by a digest of their text. Bounded: when
+/// full it is cleared, which is crude but keeps memory fixed without an LRU
+/// dependency, and a teacher's next request simply prepares the prompt again.
+#[derive(Debug, Clone, Default)]
+pub struct InlinePromptCache {
+    /// SHA-256 of (title, question, text) -> the prepared prompt.
+    entries: Arc<Mutex<HashMap<[u8; 32], Arc<PreparedPrompt>>>>,
+}
+
+/// Inline prompts kept prepared at most.
+const INLINE_PROMPT_CACHE: usize = 64;
+
+impl InlinePromptCache {
+    /// The prepared form of an inline prompt, from the cache or computed on a
+    /// blocking thread (the source text can run to thousands of words).
+    pub async fn prepare(&self, prompt: InlinePrompt) -> Result<Arc<PreparedPrompt>, ApiError> {
+        use sha2::{Digest, Sha256};
+        let mut hasher = Sha256::new();
+        for part in [&prompt.title, &prompt.question, &prompt.text] {
+            // Length-prefixed, so ("ab", "c") and ("a", "bc") differ.
+            hasher.update((part.len() as u64).to_le_bytes());
+            hasher.update(part.as_bytes());
+        }
+        let mut key = [0u8; 32];
+        key.copy_from_slice(&hasher.finalize());
+        if let Some(hit) = self.entries.lock().unwrap_or_else(|e| e.into_inner()).get(&key) {
+            return Ok(hit.clone());
+        }
+        let prepared = tokio::task::spawn_blocking(move || {
+            Arc::new(PreparedPrompt::new(&Prompt {
+                title: prompt.title,
+                question: prompt.question,
+                text: prompt.text,
+            }))
+        })
+        .await
+        .map_err(|e| ApiError::Internal(anyhow::Error::new(e).context("preparing an inline prompt")))?;
+        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        if entries.len() >= INLINE_PROMPT_CACHE {
+            entries.clear();
+        }
+        entries.insert(key, prepared.clone());
+        Ok(prepared)
+    }
+}

@@ -1,0 +1,989 @@
+//! The [`JobQueue`] handle and the pool of workers behind it.
+//!
+//! A worker loops: claim the oldest queued row (one atomic UPDATE, see
+//! `store::jobs::claim_next_job`), run it, repeat; when the queue is empty it
+//! sleeps until [`JobQueue::enqueue`] wakes it or the poll interval passes
+//! (the interval catches jobs queued by another process). Running a job:
+//!
+//! 1. load its dataset rows (async), then start a dedicated training thread
+//!    that runs the [`Executor`] inside `catch_unwind`, so a panic in
+//!    training fails the job instead of the server;
+//! 2. supervise it: every epoch report updates the live snapshot that
+//!    server-sent events watch, is buffered as run metrics, and is written to
+//!    the row at most once a second; every second the row gets a heartbeat,
+//!    whose answer carries cancel requests made through any process;
+//! 3. end it: one transaction registers the model (train jobs), appends the
+//!    last metrics and sets the final status. A cancelled job's training
+//!    stops at its next epoch boundary because the epoch callback returns
+//!    `Break` once the job's cancel flag is set.
+//!
+//! On shutdown the workers stop their training at the next epoch and put the
+//! job back in the queue; the next start picks it up from the beginning.
+
+use std::collections::HashMap;
+use std::ops::ControlFlow;
+use std::panic::AssertUnwindSafe;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+use sqlx::SqlitePool;
+use tokio::sync::{Notify, mpsc, oneshot, watch};
+use tokio::task::JoinHandle;
+
+use crate::jobs::executor::{Executor, JobInput, JobOutput, JobSpec};
+use crate::jobs::progress::{EpochReport, JobProgress, Throttle};
+use crate::jobs::{JobKind, JobStatus, MAX_ATTEMPTS};
+use crate::store;
+use crate::store::jobs::{CancelOutcome, Heartbeat, JobEnd, JobRow, NewJob};
+use crate::store::runs::MetricPoint;
+
+/// How the worker pool behaves.
+#[derive(Debug, Clone)]
+pub struct QueueSettings {
+    /// How many jobs train at once (each on its own thread).
+    pub workers: usize,
+    /// How often an idle worker looks for jobs it was not woken for.
+    pub poll_interval: Duration,
+    /// How often a running job's row gets a heartbeat (and progress, at most).
+    pub heartbeat_interval: Duration,
+    /// How long shutdown waits for a training thread to reach an epoch
+    /// boundary before requeueing its job anyway.
+    pub shutdown_grace: Duration,
+}
+
+impl Default for QueueSettings {
+    fn default() -> Self {
+        Self {
+            workers: 1,
+            poll_interval: Duration::from_secs(2),
+            heartbeat_interval: Duration::from_secs(1),
+            shutdown_grace: Duration::from_secs(10),
+        }
+    }
+}
+
+/// A job's state as its watchers see it: what `GET /jobs/{id}/events` sends.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct JobSnapshot {
+    /// The job's id.
+    pub id: String,
+    /// Its status.
+    pub status: JobStatus,
+    /// Its latest progress.
+    pub progress: Option<JobProgress>,
+    /// Why it failed.
+    pub error: Option<String>,
+    /// The model a successful train job registered.
+    pub model_id: Option<String>,
+}
+
+impl JobSnapshot {
+    /// The snapshot of a stored row.
+    pub fn from_row(row: &JobRow) -> Self {
+        Self {
+            id: row.id.clone(),
+            status: JobStatus::parse(&row.status).unwrap_or(JobStatus::Failed),
+            progress: row
+                .progress
+                .as_deref()
+                .and_then(|p| serde_json::from_str(p).ok()),
+            error: row.error.clone(),
+            model_id: row.model_id.clone(),
+        }
+    }
+}
+
+/// The handle to the queue: cheap to clone, shared by the HTTP handlers and
+/// the workers.
+#[derive(Clone)]
+pub struct JobQueue {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    /// Where the jobs live.
+    pool: SqlitePool,
+    /// Wakes one idle worker when a job is queued, so it starts at once
+    /// instead of at the next poll.
+    wake: Notify,
+    /// Live snapshots of the jobs running in this process, for server-sent
+    /// events; an entry exists from claim until the job ends.
+    live: Mutex<HashMap<String, watch::Sender<JobSnapshot>>>,
+    /// Cancel flags of the jobs running in this process: set by a cancel
+    /// request (or a heartbeat that saw one), read by the epoch callback.
+    cancel_flags: Mutex<HashMap<String, Arc<AtomicBool>>>,
+    /// Tells the workers to stop: true once shutdown began.
+    shutdown: watch::Sender<bool>,
+    /// What runs the jobs.
+    executor: Arc<dyn Executor>,
+    /// Pool size and timings.
+    settings: QueueSettings,
+}
+
+/// The running workers, returned by [`JobQueue::start`].
+pub struct WorkerPool {
+    queue: JobQueue,
+    workers: Vec<JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for JobQueue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("JobQueue")
+            .field("settings", &self.inner.settings)
+            .finish_non_exhaustive()
+    }
+}
+
+impl JobQueue {
+    /// A queue over `pool`; no worker runs until [`start`](Self::start).
+    pub fn new(pool: SqlitePool, settings: QueueSettings, executor: Arc<dyn Executor>) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                pool,
+                wake: Notify::new(),
+                live: Mutex::default(),
+                cancel_flags: Mutex::default(),
+                shutdown: watch::channel(false).0,
+                executor,
+                settings,
+            }),
+        }
+    }
+
+    /// Recovers the jobs a previous process left `running` (requeued, or
+    /// failed after [`MAX_ATTEMPTS`]) and starts the workers.
+    pub async fn start(&self) -> Result<WorkerPool, sqlx::Error> {
+        let recovery =
+            store::jobs::recover_abandoned_jobs(&self.inner.pool, MAX_ATTEMPTS, &store::now())
+                .await?;
+        if !recovery.requeued.is_empty() || !recovery.failed.is_empty() {
+            tracing::warn!(
+                requeued = ?recovery.requeued,
+                failed = ?recovery.failed,
+                "recovered jobs left running by a previous process"
+            );
+        }
+        self.refresh_gauges().await;
+        let workers = (0..self.inner.settings.workers.max(1))
+            .map(|n| {
+                let queue = self.clone();
+                tokio::spawn(async move { queue.work(n).await })
+            })
+            .collect();
+        Ok(WorkerPool {
+            queue: self.clone(),
+            workers,
+        })
+    }
+
+    /// Queues a job (and its run) and wakes a worker.
+    pub async fn enqueue(&self, new: &NewJob) -> Result<JobRow, sqlx::Error> {
+        let row = store::jobs::insert_job(&self.inner.pool, new).await?;
+        self.inner.wake.notify_one();
+        self.refresh_gauges().await;
+        Ok(row)
+    }
+
+    /// Cancels a queued job, or asks the worker of a running one to stop it
+    /// at its next epoch.
+    pub async fn cancel(&self, id: &str) -> Result<CancelOutcome, sqlx::Error> {
+        let outcome = store::jobs::request_cancel(&self.inner.pool, id, &store::now()).await?;
+        if outcome == CancelOutcome::Requested
+            && let Some(flag) = lock(&self.inner.cancel_flags).get(id)
+        {
+            flag.store(true, Ordering::Relaxed);
+        }
+        self.refresh_gauges().await;
+        Ok(outcome)
+    }
+
+    /// Begins a graceful shutdown: running jobs stop at their next epoch and
+    /// go back in the queue, idle workers stop, and event streams end (so
+    /// the HTTP server is not kept waiting by them). [`WorkerPool::shutdown`]
+    /// waits for the workers to finish.
+    pub fn begin_shutdown(&self) {
+        self.inner.shutdown.send_replace(true);
+    }
+
+    /// Resolves once a shutdown has begun.
+    pub async fn stopping(&self) {
+        let mut receiver = self.inner.shutdown.subscribe();
+        // The sender lives as long as the queue, so this only ends by the flag.
+        let _ = receiver.wait_for(|stop| *stop).await;
+    }
+
+    /// A live view of a job running in this process, or `None` when it is not
+    /// running here (read the row instead).
+    pub fn watch(&self, id: &str) -> Option<watch::Receiver<JobSnapshot>> {
+        lock(&self.inner.live).get(id).map(watch::Sender::subscribe)
+    }
+
+    /// Sets the `/metrics` gauges from the table: jobs by status, and the
+    /// queue depth (jobs waiting for a worker).
+    pub async fn refresh_gauges(&self) {
+        match store::jobs::count_jobs_by_status(&self.inner.pool).await {
+            Ok(counts) => {
+                for status in JobStatus::ALL {
+                    let n = counts
+                        .iter()
+                        .find(|(s, _)| s == status.as_str())
+                        .map_or(0, |(_, n)| *n);
+                    metrics::gauge!("jobs", "status" => status.as_str()).set(n as f64);
+                    if status == JobStatus::Queued {
+                        metrics::gauge!("job_queue_depth").set(n as f64);
+                    }
+                }
+            }
+            Err(err) => tracing::warn!(error = %err, "could not count jobs for the metrics"),
+        }
+    }
+
+    async fn work(&self, worker: usize) {
+        let mut shutdown = self.inner.shutdown.subscribe();
+        loop {
+            if *shutdown.borrow() {
+                return;
+            }
+            match store::jobs::claim_next_job(&self.inner.pool, &store::now()).await {
+                Ok(Some(job)) => {
+                    tracing::info!(worker, job_id = %job.id, kind = %job.kind, attempt = job.attempts, "job claimed");
+                    self.run(job).await;
+                    continue;
+                }
+                Ok(None) => {}
+                Err(err) => tracing::error!(worker, error = %err, "could not claim a job"),
+            }
+            tokio::select! {
+                () = self.inner.wake.notified() => {}
+                () = tokio::time::sleep(self.inner.settings.poll_interval) => {}
+                _ = shutdown.changed() => {}
+            }
+        }
+    }
+
+    /// Runs one claimed job to its end. Never panics and never returns an
+    /// error: whatever happens is written to the job's row.
+    async fn run(&self, job: JobRow) {
+        let started = Instant::now();
+        let id = job.id.clone();
+        let cancel = Arc::new(AtomicBool::new(job.cancel_requested));
+        let (live_tx, _) = watch::channel(JobSnapshot {
+            status: JobStatus::Running,
+            progress: None,
+            error: None,
+            ..JobSnapshot::from_row(&job)
+        });
+        lock(&self.inner.live).insert(id.clone(), live_tx.clone());
+        lock(&self.inner.cancel_flags).insert(id.clone(), cancel.clone());
+        self.refresh_gauges().await;
+
+        let ending = self.supervise(&job, started, &cancel, &live_tx).await;
+        let final_snapshot = self.end(&job, ending, started).await;
+
+        if let Some(snapshot) = final_snapshot {
+            live_tx.send_replace(snapshot);
+        }
+        lock(&self.inner.live).remove(&id);
+        lock(&self.inner.cancel_flags).remove(&id);
+        self.refresh_gauges().await;
+    }
+
+    /// Starts the training thread and relays its reports until it ends.
+    async fn supervise(
+        &self,
+        job: &JobRow,
+        started: Instant,
+        cancel: &Arc<AtomicBool>,
+        live: &watch::Sender<JobSnapshot>,
+    ) -> Ending {
+        let input = match self.load_input(job).await {
+            Ok(input) => input,
+            Err(message) => return Ending::failed(message, Vec::new(), None),
+        };
+        let stop = Arc::new(AtomicBool::new(false));
+        let (report_tx, mut reports) = mpsc::unbounded_channel::<EpochReport>();
+        let (done_tx, mut done) = oneshot::channel();
+        let executor = self.inner.executor.clone();
+        let (thread_cancel, thread_stop) = (cancel.clone(), stop.clone());
+        let spawned = std::thread::Builder::new()
+            .name(format!("job-{}", short(&job.id)))
+            .spawn(move || {
+                let mut on_epoch = |report: EpochReport| {
+                    // The receiver only goes away when the job is over.
+                    let _ = report_tx.send(report);
+                    if thread_cancel.load(Ordering::Relaxed) || thread_stop.load(Ordering::Relaxed)
+                    {
+                        ControlFlow::Break(())
+                    } else {
+                        ControlFlow::Continue(())
+                    }
+                };
+                let result = std::panic::catch_unwind(AssertUnwindSafe(|| {
+                    executor.execute(&input, &mut on_epoch)
+                }));
+                let _ = done_tx.send(result.map_err(|panic| panic_message(&*panic)));
+            });
+        if let Err(err) = spawned {
+            return Ending::failed(
+                format!("could not start a training thread: {err}"),
+                Vec::new(),
+                None,
+            );
+        }
+
+        let mut shutdown = self.inner.shutdown.subscribe();
+        let mut throttle = Throttle::new(self.inner.settings.heartbeat_interval);
+        let mut heartbeat = tokio::time::interval(self.inner.settings.heartbeat_interval);
+        heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut points: Vec<MetricPoint> = Vec::new();
+        let mut latest: Option<JobProgress> = None;
+        let mut unsaved = false;
+        let mut shutdown_deadline: Option<tokio::time::Instant> = None;
+        let outcome = loop {
+            let grace = async {
+                match shutdown_deadline {
+                    Some(deadline) => tokio::time::sleep_until(deadline).await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                Some(report) = reports.recv() => {
+                    let progress = report.with_eta(started.elapsed());
+                    points.extend(epoch_points(&report));
+                    live.send_modify(|s| s.progress = Some(progress.clone()));
+                    latest = Some(progress);
+                    unsaved = true;
+                    if throttle.ready(Instant::now()) {
+                        self.save(job, latest.as_ref(), &mut points, cancel).await;
+                        unsaved = false;
+                    }
+                }
+                _ = heartbeat.tick() => {
+                    let progress = (unsaved && throttle.ready(Instant::now())).then_some(latest.as_ref()).flatten();
+                    if progress.is_some() {
+                        unsaved = false;
+                    }
+                    self.save(job, progress, &mut points, cancel).await;
+                }
+                changed = shutdown.changed(), if shutdown_deadline.is_none() => {
+                    if changed.is_err() || *shutdown.borrow() {
+                        stop.store(true, Ordering::Relaxed);
+                        shutdown_deadline = Some(tokio::time::Instant::now() + self.inner.settings.shutdown_grace);
+                    }
+                }
+                () = grace => {
+                    tracing::warn!(job_id = %job.id, "training did not stop within the shutdown grace period");
+                    break None;
+                }
+                result = &mut done => break Some(result),
+            }
+        };
+        // Reports sent just before the thread ended are still in the channel.
+        while let Ok(report) = reports.try_recv() {
+            points.extend(epoch_points(&report));
+            latest = Some(report.with_eta(started.elapsed()));
+        }
+        if stop.load(Ordering::Relaxed) {
+            return Ending::Requeue;
+        }
+        if cancel.load(Ordering::Relaxed) {
+            return Ending::Finished {
+                end: JobEnd::Cancelled,
+                points,
+                progress: latest,
+                output: None,
+            };
+        }
+        match outcome {
+            Some(Ok(Ok(Ok(output)))) => Ending::Finished {
+                end: JobEnd::Succeeded {
+                    model_id: None,
+                    metrics: output.metrics.to_string(),
+                },
+                points,
+                progress: latest,
+                output: Some(output),
+            },
+            Some(Ok(Ok(Err(err)))) => Ending::failed(err.to_string(), points, latest),
+            Some(Ok(Err(panic))) => {
+                Ending::failed(format!("training panicked: {panic}"), points, latest)
+            }
+            Some(Err(_)) | None => Ending::failed(
+                "the training thread ended without a result".to_owned(),
+                points,
+                latest,
+            ),
+        }
+    }
+
+    /// Reads the job's dataset rows and config.
+    async fn load_input(&self, job: &JobRow) -> Result<JobInput, String> {
+        let kind =
+            JobKind::parse(&job.kind).ok_or_else(|| format!("unknown job kind {:?}", job.kind))?;
+        let spec: JobSpec = serde_json::from_str(&job.config)
+            .map_err(|e| format!("the stored job request is unreadable: {e}"))?;
+        let pool = &self.inner.pool;
+        let dataset = match store::datasets::get_dataset(pool, &job.dataset_id).await {
+            Ok(Some(dataset)) if dataset.deleted_at.is_none() => dataset,
+            Ok(_) => return Err(format!("dataset {} no longer exists", job.dataset_id)),
+            Err(err) => return Err(format!("could not read dataset {}: {err}", job.dataset_id)),
+        };
+        let (prompts, essays) = store::datasets::load_dataset_rows(pool, &job.dataset_id)
+            .await
+            .map_err(|err| {
+                format!(
+                    "could not read the rows of dataset {}: {err}",
+                    job.dataset_id
+                )
+            })?;
+        Ok(JobInput {
+            job_id: job.id.clone(),
+            kind,
+            spec,
+            dataset,
+            prompts,
+            essays,
+        })
+    }
+
+    /// Heartbeats the row, stores progress when given and flushes buffered
+    /// metrics. A heartbeat that finds a cancel request sets the cancel flag.
+    async fn save(
+        &self,
+        job: &JobRow,
+        progress: Option<&JobProgress>,
+        points: &mut Vec<MetricPoint>,
+        cancel: &AtomicBool,
+    ) {
+        let pool = &self.inner.pool;
+        let progress =
+            progress.map(|p| serde_json::to_string(p).expect("progress always serialises"));
+        match store::jobs::heartbeat(pool, &job.id, progress.as_deref(), &store::now()).await {
+            Ok(Heartbeat::Running { cancel_requested }) => {
+                if cancel_requested {
+                    cancel.store(true, Ordering::Relaxed);
+                }
+            }
+            Ok(Heartbeat::Lost) => {
+                // Someone else decided this job's fate (recovery by another
+                // process): stop training; ending it will change nothing.
+                cancel.store(true, Ordering::Relaxed);
+            }
+            Err(err) => tracing::warn!(job_id = %job.id, error = %err, "heartbeat failed"),
+        }
+        if !points.is_empty() {
+            match store::runs::append_metrics(pool, &job.run_id, points).await {
+                Ok(()) => points.clear(),
+                Err(err) => {
+                    tracing::warn!(job_id = %job.id, error = %err, "could not store run metrics; will retry")
+                }
+            }
+        }
+    }
+
+    /// Writes the job's end. Returns the final snapshot for the watchers.
+    async fn end(&self, job: &JobRow, ending: Ending, started: Instant) -> Option<JobSnapshot> {
+        let pool = &self.inner.pool;
+        let (mut end, mut points, progress, output) = match ending {
+            Ending::Requeue => {
+                match store::jobs::requeue_for_shutdown(pool, &job.id).await {
+                    Ok(_) => tracing::info!(job_id = %job.id, "job requeued for shutdown"),
+                    Err(err) => {
+                        tracing::error!(job_id = %job.id, error = %err, "could not requeue; the next start will")
+                    }
+                }
+                let row = store::jobs::get_job(pool, &job.id).await.ok().flatten();
+                return row.as_ref().map(JobSnapshot::from_row);
+            }
+            Ending::Finished {
+                end,
+                points,
+                progress,
+                output,
+            } => (end, points, progress, output),
+        };
+        let now = store::now();
+        if let Some(output) = &output {
+            points.extend(output.points.iter().map(|(name, step, value)| MetricPoint {
+                name: name.clone(),
+                step: *step,
+                value: *value,
+                timestamp: now.clone(),
+            }));
+        }
+        let timings = serde_json::json!({
+            "seconds": started.elapsed().as_secs_f64(),
+            "queued_at": job.created_at,
+            "started_at": job.started_at,
+            "finished_at": now,
+        })
+        .to_string();
+        let progress =
+            progress.map(|p| serde_json::to_string(&p).expect("progress always serialises"));
+        let result = self
+            .commit_end(
+                job,
+                &mut end,
+                &points,
+                output.as_ref(),
+                progress.as_deref(),
+                &timings,
+                &now,
+            )
+            .await;
+        if let Err(err) = result {
+            tracing::error!(job_id = %job.id, error = %err, "could not record the end of a job");
+            // The row is still `running`; try at least to fail it so it does
+            // not run again on the next start.
+            let end = JobEnd::Failed {
+                error: format!("the job finished but its result could not be stored: {err}"),
+            };
+            let _ =
+                store::jobs::finish_job(pool, &job.id, &end, progress.as_deref(), &timings, &now)
+                    .await;
+        }
+        match &end {
+            JobEnd::Failed { error } => tracing::warn!(job_id = %job.id, %error, "job failed"),
+            _ => {
+                tracing::info!(job_id = %job.id, seconds = started.elapsed().as_secs_f64(), "job ended")
+            }
+        }
+        let row = store::jobs::get_job(pool, &job.id).await.ok().flatten();
+        row.as_ref().map(JobSnapshot::from_row)
+    }
+
+    /// Registers the model (if any), appends the last metrics and finishes
+    /// the job, all or nothing.
+    #[allow(clippy::too_many_arguments)]
+    async fn commit_end(
+        &self,
+        job: &JobRow,
+        end: &mut JobEnd,
+        points: &[MetricPoint],
+        output: Option<&JobOutput>,
+        progress: Option<&str>,
+        timings: &str,
+        now: &str,
+    ) -> Result<(), sqlx::Error> {
+        let mut tx = self.inner.pool.begin().await?;
+        store::runs::append_metrics_in(&mut tx, &job.run_id, points).await?;
+        if let (JobEnd::Succeeded { model_id, .. }, Some(model)) =
+            (&mut *end, output.and_then(|o| o.model.as_ref()))
+        {
+            let record = store::models::insert_model(
+                &mut tx,
+                &store::models::NewModel {
+                    artifact: &model.artifact,
+                    metrics: model.metrics.clone(),
+                    run_id: Some(&job.run_id),
+                    dataset_id: Some(&job.dataset_id),
+                    source: "train",
+                },
+            )
+            .await?;
+            *model_id = Some(record.id);
+        }
+        if store::jobs::finish_job_in(&mut tx, &job.id, end, progress, timings, now).await? {
+            tx.commit().await?;
+        } else {
+            // The row left `running` under us (recovered elsewhere): keep
+            // whatever was decided there, register nothing.
+            tracing::warn!(job_id = %job.id, "job was no longer running when it ended; result dropped");
+        }
+        Ok(())
+    }
+}
+
+impl WorkerPool {
+    /// Stops the workers: running jobs stop at their next epoch (or after the
+    /// grace period) and go back in the queue. Returns when all have stopped.
+    pub async fn shutdown(self) {
+        self.queue.begin_shutdown();
+        for worker in self.workers {
+            if let Err(err) = worker.await {
+                tracing::error!(error = %err, "a job worker ended abnormally");
+            }
+        }
+        self.queue.refresh_gauges().await;
+    }
+}
+
+/// How supervising a job ended.
+enum Ending {
+    /// The server is stopping: put the job back in the queue.
+    Requeue,
+    /// The job reached a final status.
+    Finished {
+        end: JobEnd,
+        points: Vec<MetricPoint>,
+        progress: Option<JobProgress>,
+        output: Option<JobOutput>,
+    },
+}
+
+impl Ending {
+    fn failed(error: String, points: Vec<MetricPoint>, progress: Option<JobProgress>) -> Self {
+        Self::Finished {
+            end: JobEnd::Failed { error },
+            points,
+            progress,
+            output: None,
+        }
+    }
+}
+
+/// The run-history samples of one epoch report. A plain train of one
+/// network names its curves `train_loss`/`val_loss`; with several folds or
+/// ensemble members each network keeps its own curve, prefixed `fold_<k>/`
+/// and `member_<m>/`.
+fn epoch_points(report: &EpochReport) -> Vec<MetricPoint> {
+    let mut prefix = String::new();
+    if report.folds > 1 {
+        prefix.push_str(&format!("fold_{}/", report.fold));
+    }
+    if report.members > 1 {
+        prefix.push_str(&format!("member_{}/", report.member));
+    }
+    let timestamp = store::now();
+    let step = report.epoch as i64;
+    let mut points = vec![MetricPoint {
+        name: format!("{prefix}train_loss"),
+        step,
+        value: report.train_loss,
+        timestamp: timestamp.clone(),
+    }];
+    if let Some(val_loss) = report.val_loss {
+        points.push(MetricPoint {
+            name: format!("{prefix}val_loss"),
+            step,
+            value: val_loss,
+            timestamp,
+        });
+    }
+    points
+}
+
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = panic.downcast_ref::<&str>() {
+        (*s).to_owned()
+    } else if let Some(s) = panic.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "a panic without a message".to_owned()
+    }
+}
+
+fn short(id: &str) -> &str {
+    id.get(..8).unwrap_or(id)
+}
+
+/// Locks a std mutex, recovering it if a panic poisoned it: the maps hold
+/// plain handles whose state cannot be left half-updated.
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::jobs::executor::{ExecuteError, ModelOutput};
+    use crate::store::datasets::{insert_dataset, sample_dataset};
+    use std::sync::atomic::AtomicUsize;
+
+    /// An executor that reports `epochs` epochs, sleeping `epoch_ms` each,
+    /// then does what `finish` says.
+    struct FakeExecutor {
+        epochs: usize,
+        epoch_ms: u64,
+        finish: Finish,
+        /// Epochs actually run, across all jobs.
+        ran: AtomicUsize,
+    }
+
+    #[derive(Clone, Copy)]
+    enum Finish {
+        Succeed,
+        Fail,
+        Panic,
+    }
+
+    impl Executor for FakeExecutor {
+        fn execute(
+            &self,
+            input: &JobInput,
+            on_epoch: &mut dyn FnMut(EpochReport) -> ControlFlow<()>,
+        ) -> Result<JobOutput, ExecuteError> {
+            for epoch in 1..=self.epochs {
+                std::thread::sleep(Duration::from_millis(self.epoch_ms));
+                self.ran.fetch_add(1, Ordering::SeqCst);
+                let report = EpochReport {
+                    fold: 1,
+                    folds: 2,
+                    member: 1,
+                    members: 1,
+                    epoch,
+                    epochs: self.epochs,
+                    train_loss: 1.0 / epoch as f64,
+                    val_loss: Some(2.0 / epoch as f64),
+                    done: epoch,
+                    total: 2 * self.epochs,
+                };
+                if on_epoch(report).is_break() {
+                    return Err(ExecuteError::Training("cancelled".into()));
+                }
+            }
+            match self.finish {
+                Finish::Succeed => Ok(JobOutput {
+                    metrics: serde_json::json!({"mcrmse": 0.5, "essays": input.essays.len()}),
+                    points: vec![("fold_1/mcrmse".into(), 0, 0.5)],
+                    model: (input.kind == JobKind::Train).then(|| ModelOutput {
+                        artifact: b"{\"fake\": true}".to_vec(),
+                        metrics: serde_json::json!({"mcrmse": 0.5}),
+                    }),
+                }),
+                Finish::Fail => Err(ExecuteError::Training(
+                    "the loss became NaN at epoch 2".into(),
+                )),
+                Finish::Panic => panic!("index out of bounds in a fake layer"),
+            }
+        }
+    }
+
+    fn fake(epochs: usize, epoch_ms: u64, finish: Finish) -> Arc<FakeExecutor> {
+        Arc::new(FakeExecutor {
+            epochs,
+            epoch_ms,
+            finish,
+            ran: AtomicUsize::new(0),
+        })
+    }
+
+    fn settings() -> QueueSettings {
+        QueueSettings {
+            workers: 1,
+            poll_interval: Duration::from_millis(50),
+            heartbeat_interval: Duration::from_millis(100),
+            shutdown_grace: Duration::from_secs(5),
+        }
+    }
+
+    async fn setup(executor: Arc<FakeExecutor>) -> (tempfile::TempDir, SqlitePool, JobQueue) {
+        let (pool, dir) = crate::store::test_db::fresh().await;
+        insert_dataset(&pool, &sample_dataset("d1", 5))
+            .await
+            .unwrap();
+        let queue = JobQueue::new(pool.clone(), settings(), executor);
+        (dir, pool, queue)
+    }
+
+    async fn enqueue(queue: &JobQueue, kind: JobKind) -> String {
+        let id = store::new_id();
+        queue
+            .enqueue(&NewJob {
+                id: id.clone(),
+                run_id: store::new_id(),
+                kind: kind.as_str().into(),
+                dataset_id: "d1".into(),
+                config: "{}".into(),
+                resolved_config: "{}".into(),
+                created_at: store::now(),
+            })
+            .await
+            .unwrap();
+        id
+    }
+
+    async fn wait_for(pool: &SqlitePool, id: &str, done: impl Fn(&JobRow) -> bool) -> JobRow {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let row = store::jobs::get_job(pool, id).await.unwrap().unwrap();
+            if done(&row) {
+                return row;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "job {id} stuck in {}",
+                row.status
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    fn is_final(row: &JobRow) -> bool {
+        JobStatus::parse(&row.status).unwrap().is_final()
+    }
+
+    #[tokio::test]
+    async fn a_train_job_succeeds_registers_its_model_and_records_its_curves() {
+        let (_dir, pool, queue) = setup(fake(3, 1, Finish::Succeed)).await;
+        let workers = queue.start().await.unwrap();
+
+        let id = enqueue(&queue, JobKind::Train).await;
+        let job = wait_for(&pool, &id, is_final).await;
+        workers.shutdown().await;
+
+        assert_eq!(job.status, "succeeded");
+        let progress: JobProgress = serde_json::from_str(job.progress.as_deref().unwrap()).unwrap();
+        assert_eq!((progress.epoch, progress.epochs), (3, 3));
+        let model_id = job.model_id.expect("a train job registers a model");
+        let model = store::models::get_model(&pool, &model_id)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(model.run_id.as_deref(), Some(job.run_id.as_str()));
+        assert_eq!(model.dataset_id.as_deref(), Some("d1"));
+        let run = store::runs::get_run(&pool, &job.run_id)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(run.status, "succeeded");
+        assert!(run.metrics.unwrap().contains("\"essays\":5"));
+        let names: Vec<String> = store::runs::list_metrics(&pool, &job.run_id)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|p| format!("{}@{}", p.name, p.step))
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "fold_1/mcrmse@0",
+                "fold_1/train_loss@1",
+                "fold_1/train_loss@2",
+                "fold_1/train_loss@3",
+                "fold_1/val_loss@1",
+                "fold_1/val_loss@2",
+                "fold_1/val_loss@3",
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn a_panic_in_training_fails_the_job_and_the_worker_carries_on() {
+        let (_dir, pool, queue) = setup(fake(1, 1, Finish::Panic)).await;
+        let workers = queue.start().await.unwrap();
+
+        let first = enqueue(&queue, JobKind::Cv).await;
+        let second = enqueue(&queue, JobKind::Cv).await;
+        let first = wait_for(&pool, &first, is_final).await;
+        let second = wait_for(&pool, &second, is_final).await;
+        workers.shutdown().await;
+
+        assert_eq!(first.status, "failed");
+        assert_eq!(
+            first.error.as_deref(),
+            Some("training panicked: index out of bounds in a fake layer")
+        );
+        assert_eq!(second.status, "failed");
+    }
+
+    #[tokio::test]
+    async fn a_training_error_fails_the_job_with_its_message_and_no_model() {
+        let (_dir, pool, queue) = setup(fake(2, 1, Finish::Fail)).await;
+        let workers = queue.start().await.unwrap();
+
+        let id = enqueue(&queue, JobKind::Train).await;
+        let job = wait_for(&pool, &id, is_final).await;
+        workers.shutdown().await;
+
+        assert_eq!(job.status, "failed");
+        assert_eq!(
+            job.error.as_deref(),
+            Some("training failed: the loss became NaN at epoch 2")
+        );
+        assert!(job.model_id.is_none());
+        assert!(store::models::list_models(&pool).await.unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn cancelling_a_running_job_stops_it_within_one_epoch() {
+        let executor = fake(10_000, 5, Finish::Succeed);
+        let (_dir, pool, queue) = setup(executor.clone()).await;
+        let workers = queue.start().await.unwrap();
+        let id = enqueue(&queue, JobKind::Train).await;
+        wait_for(&pool, &id, |row| row.status == "running").await;
+        // Let a few epochs pass so the job is truly mid-training.
+        while executor.ran.load(Ordering::SeqCst) < 3 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+
+        assert_eq!(queue.cancel(&id).await.unwrap(), CancelOutcome::Requested);
+        let ran_at_cancel = executor.ran.load(Ordering::SeqCst);
+        let job = wait_for(&pool, &id, is_final).await;
+        let ran_in_all = executor.ran.load(Ordering::SeqCst);
+        workers.shutdown().await;
+
+        assert_eq!(job.status, "cancelled");
+        assert!(job.model_id.is_none());
+        // The epoch in flight when the flag was set may finish; no more.
+        assert!(
+            ran_in_all <= ran_at_cancel + 1,
+            "ran {ran_in_all} epochs, cancelled at {ran_at_cancel}"
+        );
+    }
+
+    #[tokio::test]
+    async fn shutting_down_requeues_the_running_job_without_counting_the_attempt() {
+        let executor = fake(10_000, 5, Finish::Succeed);
+        let (_dir, pool, queue) = setup(executor.clone()).await;
+        let workers = queue.start().await.unwrap();
+        let id = enqueue(&queue, JobKind::Cv).await;
+        wait_for(&pool, &id, |row| row.status == "running").await;
+
+        workers.shutdown().await;
+
+        let job = store::jobs::get_job(&pool, &id).await.unwrap().unwrap();
+        assert_eq!((job.status.as_str(), job.attempts), ("queued", 0));
+    }
+
+    #[tokio::test]
+    async fn a_job_left_running_by_a_dead_process_is_finished_by_the_next_start() {
+        let (_dir, pool, queue) = setup(fake(2, 1, Finish::Succeed)).await;
+        let id = enqueue(&queue, JobKind::Cv).await;
+        // A process claims it and dies without a word.
+        store::jobs::claim_next_job(&pool, &store::now())
+            .await
+            .unwrap()
+            .unwrap();
+
+        let workers = queue.start().await.unwrap();
+        let job = wait_for(&pool, &id, is_final).await;
+        workers.shutdown().await;
+
+        assert_eq!(job.status, "succeeded");
+        assert_eq!(job.attempts, 2);
+    }
+
+    #[tokio::test]
+    async fn live_watchers_see_progress_and_the_final_status() {
+        let executor = fake(30, 5, Finish::Succeed);
+        let (_dir, pool, queue) = setup(executor).await;
+        let workers = queue.start().await.unwrap();
+        let id = enqueue(&queue, JobKind::Cv).await;
+        let mut live = loop {
+            if let Some(live) = queue.watch(&id) {
+                break live;
+            }
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        };
+
+        let mut epochs_seen = Vec::new();
+        while live.changed().await.is_ok() {
+            if let Some(progress) = &live.borrow().progress {
+                epochs_seen.push(progress.epoch);
+            }
+        }
+        let last = live.borrow().clone();
+        workers.shutdown().await;
+
+        assert_eq!(last.status, JobStatus::Succeeded);
+        assert!(epochs_seen.len() >= 2, "saw {epochs_seen:?}");
+        assert!(epochs_seen.windows(2).all(|w| w[0] <= w[1]));
+        assert!(queue.watch(&id).is_none());
+        let _ = pool;
+    }
+}
