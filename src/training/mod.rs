@@ -38,7 +38,10 @@ pub use error::TrainingError;
 pub use featurize::FeaturedDataset;
 pub use folds::{Fold, FoldSpec};
 pub use metrics::{Metrics, TargetMetrics};
-pub use model::{Grade, GraderModel, ModelError, TrainOutcome, TrainingSummary, train};
+pub use model::{
+    ByTarget, FeatureEffect, Grade, GraderModel, ModelError, TargetExplanation, TrainOutcome,
+    TrainingSummary, Warning, train,
+};
 pub use progress::Progress;
 pub use regressor::{ModelKind, Regressor};
 
