@@ -343,9 +343,17 @@ mod tests {
         let (pool, _dir) = test_db::fresh().await;
         let mut default = new_model(b"default");
         default.source = "default";
-        let first = register_first_model(&pool, &default).await.unwrap().unwrap();
+        let first = register_first_model(&pool, &default)
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!((first.version, first.active), (1, true));
-        assert!(register_first_model(&pool, &default).await.unwrap().is_none());
+        assert!(
+            register_first_model(&pool, &default)
+                .await
+                .unwrap()
+                .is_none()
+        );
         assert_eq!(count_models(&pool).await.unwrap(), 1);
         assert_eq!(activation_history(&pool).await.unwrap().len(), 1);
     }
