@@ -53,6 +53,19 @@ pub struct SweepGrid {
     /// Other algorithms to run once with the base config (same features, same folds).
     #[serde(default)]
     pub baselines: Vec<ModelKind>,
+    /// Feature sets to compare under the base config: values of a train
+    /// config's `"features"` ("default", "all", or a list of names).
+    #[serde(default)]
+    pub feature_sets: Vec<Value>,
+    /// Feature-subset sizes K to compare under the base config. For each K and
+    /// each fold, the K features ranked first by mRMR on that fold's training
+    /// rows only (see `selection.rs`) are used; the held-out prompt never
+    /// takes part in choosing them.
+    #[serde(default)]
+    pub feature_k: Vec<usize>,
+    /// Worker threads for feature extraction and training (default: every core).
+    #[serde(default)]
+    pub threads: Option<usize>,
 }
 
 fn empty_object() -> Value {
@@ -228,6 +241,9 @@ pub struct SweepCell {
 /// The cross-validated score of one model: a sweep cell or a baseline.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ScoredRun {
+    /// What was run, for rows that are not grid cells ("ridge", "features=all", "K=30").
+    #[serde(default)]
+    pub label: String,
     /// "mlp" for grid cells, else the baseline's kind.
     pub kind: ModelKind,
     /// The cell, for grid runs.
@@ -267,6 +283,12 @@ pub struct SweepReport {
     pub cells: Vec<ScoredRun>,
     /// The other algorithms, in the grid's order.
     pub baselines: Vec<ScoredRun>,
+    /// The base config with each of the grid's feature sets.
+    #[serde(default)]
+    pub feature_sets: Vec<ScoredRun>,
+    /// The base config with each feature-subset size K (chosen per fold).
+    #[serde(default)]
+    pub feature_k: Vec<ScoredRun>,
     /// Wall time of the whole sweep.
     pub seconds: f64,
 }
@@ -353,7 +375,11 @@ impl SweepReport {
             for r in &self.baselines {
                 md.push_str(&format!(
                     "| {} | {} |",
-                    r.kind,
+                    if r.label.is_empty() {
+                        r.kind.to_string()
+                    } else {
+                        r.label.clone()
+                    },
                     r.error.as_ref().map_or_else(
                         || fmt_opt(r.mcrmse),
                         |e| format!("failed: {}", e.replace('|', "/"))
@@ -380,6 +406,48 @@ impl SweepReport {
                 "\nThe logistic row is a pass/fail classifier of each target > 0; its MCRMSE column is \
                  empty and its cells give accuracy and ROC AUC.\n",
             );
+        }
+        for (title, runs) in [
+            ("Feature sets (base config)", &self.feature_sets),
+            (
+                "Feature-subset size K (base config; the K features chosen by mRMR on each fold's training rows)",
+                &self.feature_k,
+            ),
+        ] {
+            if runs.is_empty() {
+                continue;
+            }
+            md.push_str(&format!("\n## {title}\n\n| run | MCRMSE |"));
+            for t in &target_names {
+                md.push_str(&format!(" {t} RMSE |"));
+            }
+            md.push_str(" worst fold | folds | s |\n|---|---:|");
+            md.push_str(&"---:|".repeat(target_names.len()));
+            md.push_str("---:|---|---:|\n");
+            for r in runs {
+                md.push_str(&format!(
+                    "| {} | {} |",
+                    r.label,
+                    r.error.as_ref().map_or_else(
+                        || fmt_opt(r.mcrmse),
+                        |e| format!("failed: {}", e.replace('|', "/"))
+                    )
+                ));
+                for t in &target_names {
+                    md.push_str(&format!(
+                        " {} |",
+                        fmt_opt(r.target_rmse.iter().find(|x| &x.0 == t).map(|x| x.1))
+                    ));
+                }
+                let folds: Vec<String> =
+                    r.folds.iter().map(|(p, m)| format!("{p} {m:.3}")).collect();
+                md.push_str(&format!(
+                    " {} | {} | {:.1} |\n",
+                    fmt_opt(r.worst_fold()),
+                    folds.join(", "),
+                    r.seconds
+                ));
+            }
         }
         md.push_str(
             "\n## Plots\n\n![validation loss per optimizer](loss_by_optimizer.svg)\n\n\
@@ -505,6 +573,25 @@ pub enum Job<'a> {
     Cell(&'a SweepCell),
     /// A baseline with the grid's base config.
     Baseline(ModelKind),
+    /// The base config with another `"features"` value.
+    FeatureSet(&'a Value),
+    /// The base config with the top K features chosen on each fold's training rows.
+    FeatureK(usize),
+}
+
+impl Job<'_> {
+    fn label(&self) -> String {
+        match self {
+            Job::Cell(_) => String::new(),
+            Job::Baseline(kind) => kind.to_string(),
+            Job::FeatureSet(v) => match v {
+                Value::String(s) => format!("features={s}"),
+                Value::Array(a) => format!("features=[{} names]", a.len()),
+                other => format!("features={other}"),
+            },
+            Job::FeatureK(k) => format!("K={k}"),
+        }
+    }
 }
 
 /// Runs every cell and baseline of `grid` through `run`, in order, and ranks
@@ -519,19 +606,21 @@ pub fn sweep_with<E>(
 ) -> Result<SweepReport, E> {
     let started = std::time::Instant::now();
     let mut scored = |kind: ModelKind, job: Job<'_>| -> Result<ScoredRun, E> {
+        let label = job.label();
         let t0 = std::time::Instant::now();
         // (fold, epoch) → validation loss, averaged over folds afterwards.
         let mut seen: Vec<EpochSeen> = Vec::new();
         let outcome = run(job, &mut |e| seen.push(e))?;
         let cell = match job {
             Job::Cell(c) => Some(c.clone()),
-            Job::Baseline(_) => None,
+            _ => None,
         };
         let (scores, error) = match outcome {
             Ok(s) => (s, None),
             Err(message) => (CvScores::default(), Some(message)),
         };
         Ok(ScoredRun {
+            label,
             kind,
             cell,
             mcrmse: scores.mcrmse,
@@ -552,10 +641,20 @@ pub fn sweep_with<E>(
     for &kind in &grid.baselines {
         baselines.push(scored(kind, Job::Baseline(kind))?);
     }
+    let mut feature_sets = Vec::new();
+    for set in &grid.feature_sets {
+        feature_sets.push(scored(ModelKind::Mlp, Job::FeatureSet(set))?);
+    }
+    let mut feature_k = Vec::new();
+    for &k in &grid.feature_k {
+        feature_k.push(scored(ModelKind::Mlp, Job::FeatureK(k))?);
+    }
     Ok(SweepReport {
         grid: grid.clone(),
         cells,
         baselines,
+        feature_sets,
+        feature_k,
         seconds: started.elapsed().as_secs_f64(),
     })
 }
@@ -674,6 +773,7 @@ mod tests {
         let mut cell = grid().cells()[index].clone();
         cell.index = index;
         ScoredRun {
+            label: String::new(),
             kind: ModelKind::Mlp,
             cell: Some(cell),
             mcrmse,
@@ -711,6 +811,8 @@ mod tests {
             grid: grid(),
             cells,
             baselines: vec![mean],
+            feature_sets: vec![],
+            feature_k: vec![],
             seconds: 3.0,
         };
         let dir = tempfile::tempdir().unwrap();
@@ -769,6 +871,7 @@ mod tests {
                     mcrmse: Some(if kind == ModelKind::Mean { 1.0 } else { 0.7 }),
                     ..Default::default()
                 })),
+                Job::FeatureSet(_) | Job::FeatureK(_) => Ok(Ok(CvScores::default())),
             }
         })
         .unwrap();
