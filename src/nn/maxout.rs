@@ -24,6 +24,8 @@ pub struct Maxout<F: Float = f32> {
 
 impl<F: Float> Maxout<F> {
     /// A maxout layer over an affine map with `units * pieces` outputs.
+    ///
+    /// Panics if the affine map has a different number of outputs.
     pub fn new(affine: Dense<F>, units: usize, pieces: usize) -> Self {
         assert_eq!(
             affine.units(),

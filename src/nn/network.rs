@@ -369,6 +369,23 @@ impl<F: Float> Network<F> {
             .sqrt()
     }
 
+    /// The name of the first parameter holding NaN or an infinity, if any.
+    pub(crate) fn first_non_finite_param(&self) -> Option<String> {
+        let names = self.param_names();
+        self.layers
+            .iter()
+            .flat_map(|l| {
+                let d = l.affine();
+                [
+                    d.weight.iter().all(|v| v.is_finite()),
+                    d.bias.iter().all(|v| v.is_finite()),
+                ]
+            })
+            .zip(names)
+            .find(|(finite, _)| !finite)
+            .map(|(_, name)| name)
+    }
+
     /// Multiplies every gradient by `factor`.
     pub(crate) fn scale_grads(&mut self, factor: F) {
         for layer in &mut self.layers {
