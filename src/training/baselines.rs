@@ -545,6 +545,28 @@ impl Regressor for LogisticModel {
     }
 }
 
+/// The model of a baseline kind, for the cross-validation harness
+/// (docs/architecture.md). Ridge and the pass/fail logistic model clip their
+/// standardised inputs at [`RIDGE_INPUT_CLIP`]; the trees use
+/// [`GbdtConfig::default`] seeded with the config's seed. `Mlp` is not a
+/// baseline: the harness trains the network itself.
+pub fn make_regressor(
+    kind: ModelKind,
+    config: &super::config::ValidTrainConfig,
+) -> Result<Box<dyn Regressor>, TrainingError> {
+    let seed = config.config().seed;
+    Ok(match kind {
+        ModelKind::Mean => Box::new(MeanModel::default()),
+        ModelKind::Ridge => Box::new(RidgeModel::default()),
+        ModelKind::Logistic => Box::new(LogisticModel::new(seed)),
+        ModelKind::Gbdt => Box::new(super::gbdt::GbdtModel::new(super::gbdt::GbdtConfig {
+            seed,
+            ..Default::default()
+        })),
+        ModelKind::Mlp => return Err(TrainingError::KindNotAvailable(kind)),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -807,5 +829,22 @@ mod tests {
             assert!(acc > 0.95, "target {t}: accuracy {acc}");
         }
         assert!(p.iter().all(|v| (0.0..=1.0).contains(v)));
+    }
+
+    #[test]
+    fn make_regressor_builds_every_baseline_and_refuses_the_network() {
+        let config = crate::training::config::TrainConfig::default_valid();
+        for kind in [
+            ModelKind::Mean,
+            ModelKind::Ridge,
+            ModelKind::Logistic,
+            ModelKind::Gbdt,
+        ] {
+            assert!(make_regressor(kind, &config).is_ok(), "{kind}");
+        }
+        assert!(matches!(
+            make_regressor(ModelKind::Mlp, &config),
+            Err(TrainingError::KindNotAvailable(ModelKind::Mlp))
+        ));
     }
 }

@@ -21,7 +21,16 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+use super::config::{TrainConfig, ValidTrainConfig, merge};
+use super::cv::{CvReport, FoldReport, cross_validate_featured};
+use super::dataset::Dataset;
+use super::error::TrainingError;
+use super::featurize::FeaturedDataset;
+use super::folds::{FoldSpec, make_folds};
+use super::progress::Progress;
 use super::regressor::ModelKind;
+use super::selection::{Method, rank_features, top_k};
+use crate::nn::Control;
 
 /// One optimizer axis entry: a name and the learning rates to try with it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -177,7 +186,7 @@ impl SweepGrid {
                             "optimizer": {"name": opt.name, "lr": lr},
                         });
                         let mut config = self.base.clone();
-                        merge(&mut config, &patch);
+                        merge(&mut config, patch);
                         out.push(SweepCell {
                             index: out.len(),
                             depth,
@@ -199,25 +208,6 @@ fn hidden_layer(activation: &str, units: usize) -> Value {
     match activation {
         "maxout" => json!({"kind": "maxout", "units": units, "pieces": 2}),
         other => json!({"units": units, "activation": other}),
-    }
-}
-
-/// Deep-merges `patch` into `target`: objects merge key by key, anything
-/// else (arrays included) replaces. This is how a cell's layers replace the
-/// base's while the rest of the base's network settings stay.
-pub fn merge(target: &mut Value, patch: &Value) {
-    match (target, patch) {
-        (Value::Object(t), Value::Object(p)) => {
-            for (k, v) in p {
-                match t.get_mut(k) {
-                    Some(slot) => merge(slot, v),
-                    None => {
-                        t.insert(k.clone(), v.clone());
-                    }
-                }
-            }
-        }
-        (t, p) => *t = p.clone(),
     }
 }
 
@@ -675,6 +665,231 @@ fn mean_curve(seen: &[EpochSeen]) -> Vec<(usize, f64)> {
         .map(|(e, (sum, n))| (e, sum / n as f64))
         .collect()
 }
+
+/// Runs a sweep on `dataset`: features are extracted once, then every cell,
+/// baseline, feature set and feature-subset size is cross-validated (leave one
+/// prompt out) through [`cross_validate_featured`]. Progress is reported as
+/// one long run: `fold`/`folds` count folds over all runs, and `done`/`total`
+/// member-epochs (the total is re-estimated as runs finish). A callback
+/// answering `Stop` cancels with [`TrainingError::Cancelled`]; a run that
+/// fails on its own (a diverged network) is recorded in the report and the
+/// sweep goes on.
+pub fn sweep(
+    dataset: &Dataset,
+    grid: &SweepGrid,
+    on_progress: &mut dyn FnMut(&Progress) -> Control,
+) -> Result<SweepReport, TrainingError> {
+    let threads = grid
+        .threads
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let featured = FeaturedDataset::new(dataset, threads);
+    let jobs =
+        grid.cells().len() + grid.baselines.len() + grid.feature_sets.len() + grid.feature_k.len();
+    let mut job_index = 0usize;
+    // Member-epochs of the runs already finished, so `done` only grows.
+    let mut offset = 0usize;
+    sweep_with(grid, |job, on_epoch| {
+        let mut last_total = 0usize;
+        let mut relay = |p: &Progress| {
+            on_epoch((p.fold.saturating_sub(1), p.epoch, p.val_loss));
+            last_total = p.total;
+            let outer = Progress {
+                fold: job_index * p.folds + p.fold,
+                folds: jobs * p.folds,
+                done: offset + p.done,
+                total: offset + p.total * (jobs - job_index),
+                ..*p
+            };
+            on_progress(&outer)
+        };
+        let result = run_job(&featured, grid, threads, job, &mut relay);
+        offset += last_total;
+        job_index += 1;
+        match result {
+            Ok(scores) => Ok(Ok(scores)),
+            Err(e) if is_fatal(&e) => Err(e),
+            Err(e) => Ok(Err(e.to_string())),
+        }
+    })
+}
+
+/// Errors that end a sweep: cancellation and data that no run can use.
+/// Anything else (a network that diverged, a config one cell made invalid)
+/// belongs to its run.
+fn is_fatal(e: &TrainingError) -> bool {
+    matches!(
+        e,
+        TrainingError::Cancelled
+            | TrainingError::Folds(_)
+            | TrainingError::NoTargets
+            | TrainingError::TooFewRows { .. }
+    )
+}
+
+/// The validated train config of a job: the default config, the grid's base,
+/// then the job's own changes.
+pub fn job_config(
+    grid: &SweepGrid,
+    job: Job<'_>,
+    threads: usize,
+) -> Result<ValidTrainConfig, String> {
+    let mut value = grid.base.clone();
+    match job {
+        Job::Cell(cell) => value = cell.config.clone(),
+        Job::FeatureSet(set) => merge(&mut value, json!({ "features": set })),
+        Job::Baseline(_) | Job::FeatureK(_) => {}
+    }
+    TrainConfig::from_json_value(value)
+        .map(|c| c.with_threads(threads))
+        .map_err(|e| format!("invalid config: {e}"))
+}
+
+fn run_job(
+    featured: &FeaturedDataset,
+    grid: &SweepGrid,
+    threads: usize,
+    job: Job<'_>,
+    on_progress: &mut dyn FnMut(&Progress) -> Control,
+) -> Result<CvScores, TrainingError> {
+    let config = job_config(grid, job, threads).map_err(|message| TrainingError::Model {
+        kind: ModelKind::Mlp,
+        fold: "all".into(),
+        message,
+    })?;
+    let kind = match job {
+        Job::Baseline(kind) => kind,
+        _ => ModelKind::Mlp,
+    };
+    if let Job::FeatureK(k) = job {
+        return nested_feature_k(featured, grid, &config, k, on_progress);
+    }
+    let report = cross_validate_featured(
+        featured,
+        &config,
+        FoldSpec::LeaveOnePromptOut,
+        kind,
+        on_progress,
+    )?;
+    Ok(scores_of(&report))
+}
+
+/// The scores of a cross-validation report.
+pub fn scores_of(report: &CvReport) -> CvScores {
+    let pooled = &report.pooled;
+    CvScores {
+        mcrmse: pooled.mcrmse,
+        target_rmse: pooled
+            .targets
+            .0
+            .iter()
+            .filter_map(|(name, m)| m.rmse.map(|r| (name.clone(), r)))
+            .collect(),
+        folds: report
+            .folds
+            .iter()
+            .filter_map(|f| f.metrics.mcrmse.map(|m| (f.held_out.clone(), m)))
+            .collect(),
+        pass_fail: pooled
+            .targets
+            .0
+            .iter()
+            .filter_map(|(name, m)| m.accuracy.map(|a| (name.clone(), a, m.auc)))
+            .collect(),
+    }
+}
+
+/// Cross-validates the base config with, in each fold, the `k` features that
+/// mRMR ranks first on that fold's training rows (the candidates are the base
+/// config's features). Each fold needs its own feature list, so each fold is
+/// one full cross-validation whose other folds are discarded; the pooled RMSE
+/// of each target is recombined exactly from the folds' RMSEs and sizes.
+fn nested_feature_k(
+    featured: &FeaturedDataset,
+    grid: &SweepGrid,
+    config: &ValidTrainConfig,
+    k: usize,
+    on_progress: &mut dyn FnMut(&Progress) -> Control,
+) -> Result<CvScores, TrainingError> {
+    let ds = featured.dataset;
+    let folds = make_folds(ds, FoldSpec::LeaveOnePromptOut, config.config().seed)?;
+    let candidates = config.feature_indices().to_vec();
+    let names = config.feature_names();
+    let mut per_fold = Vec::new();
+    for fold in &folds {
+        let x = featured.select(&fold.train, &candidates).mapv(f64::from);
+        let y = featured.targets(&fold.train);
+        let ranking = rank_features(x.view(), y.view(), &names, Method::Mrmr, SELECTION_BINS)
+            .map_err(|e| TrainingError::Model {
+                kind: ModelKind::Mlp,
+                fold: fold.held_out.clone(),
+                message: e.to_string(),
+            })?;
+        let mut value = grid.base.clone();
+        merge(&mut value, json!({ "features": top_k(&ranking, k) }));
+        let fold_config = TrainConfig::from_json_value(value)
+            .map_err(|e| TrainingError::Model {
+                kind: ModelKind::Mlp,
+                fold: fold.held_out.clone(),
+                message: format!("invalid config: {e}"),
+            })?
+            .with_threads(config.threads());
+        let report = cross_validate_featured(
+            featured,
+            &fold_config,
+            FoldSpec::LeaveOnePromptOut,
+            ModelKind::Mlp,
+            on_progress,
+        )?;
+        let fr = report
+            .folds
+            .into_iter()
+            .find(|f| f.held_out == fold.held_out)
+            .ok_or_else(|| TrainingError::Model {
+                kind: ModelKind::Mlp,
+                fold: fold.held_out.clone(),
+                message: "the fold is missing from its own cross-validation".into(),
+            })?;
+        per_fold.push(fr);
+    }
+    Ok(pool_folds(&ds.target_names, &per_fold))
+}
+
+/// Pooled scores from per-fold metrics: the pooled RMSE of a target is
+/// sqrt(Σ n_f·rmse_f² / Σ n_f), exactly what pooling the predictions gives.
+pub fn pool_folds(targets: &[String], folds: &[FoldReport]) -> CvScores {
+    let n: usize = folds.iter().map(|f| f.metrics.n).sum();
+    let target_rmse: Vec<(String, f64)> = targets
+        .iter()
+        .map(|t| {
+            let sse: f64 = folds
+                .iter()
+                .map(|f| {
+                    let r = f
+                        .metrics
+                        .targets
+                        .get(t)
+                        .and_then(|m| m.rmse)
+                        .unwrap_or(f64::NAN);
+                    f.metrics.n as f64 * r * r
+                })
+                .sum();
+            (t.clone(), (sse / n.max(1) as f64).sqrt())
+        })
+        .collect();
+    let mcrmse = target_rmse.iter().map(|t| t.1).sum::<f64>() / target_rmse.len().max(1) as f64;
+    CvScores {
+        mcrmse: Some(mcrmse),
+        target_rmse,
+        folds: folds
+            .iter()
+            .filter_map(|f| f.metrics.mcrmse.map(|m| (f.held_out.clone(), m)))
+            .collect(),
+        pass_fail: Vec::new(),
+    }
+}
+
+/// Quantile bins per feature and target for the mutual-information ranking.
+pub const SELECTION_BINS: usize = 16;
 
 /// Writes DIR/report.md, DIR/results.json and the SVGs, each file atomically
 /// (temp file in DIR, then rename). Creates DIR if needed.
