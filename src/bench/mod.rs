@@ -2,6 +2,7 @@
 //! ran on. Figures in the README come from here, never from timed tests.
 
 pub mod http;
+mod nn;
 
 /// Arguments of `essay-grader bench`.
 #[derive(Debug, clap::Args)]
@@ -37,6 +38,6 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     match args.what {
         BenchTarget::Features => features::run(args.essays.as_deref(), args.prompts.as_deref()),
         BenchTarget::Http => http::run(args.http),
-        BenchTarget::Nn => anyhow::bail!("bench {:?} is not built yet", args.what),
+        BenchTarget::Nn => nn::run(),
     }
 }
