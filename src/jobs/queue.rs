@@ -637,9 +637,12 @@ impl Ending {
 /// The run-history samples of one epoch report. A plain train of one
 /// network names its curves `train_loss`/`val_loss`; with several folds or
 /// ensemble members each network keeps its own curve, prefixed `fold_<k>/`
-/// and `member_<m>/`.
+/// and `member_<m>/`, and a sweep's runs are told apart by `cell_<i>/`.
 fn epoch_points(report: &EpochReport) -> Vec<MetricPoint> {
     let mut prefix = String::new();
+    if let Some(cell) = report.cell {
+        prefix.push_str(&format!("cell_{cell}/"));
+    }
     if report.folds > 1 {
         prefix.push_str(&format!("fold_{}/", report.fold));
     }
@@ -731,6 +734,7 @@ mod tests {
                     val_loss: Some(2.0 / epoch as f64),
                     done: epoch,
                     total: 2 * self.epochs,
+                    cell: None,
                 };
                 if on_epoch(report).is_break() {
                     return Err(ExecuteError::Training("cancelled".into()));
