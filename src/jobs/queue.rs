@@ -385,9 +385,8 @@ impl JobQueue {
             points.extend(epoch_points(&report));
             latest = Some(report.with_eta(started.elapsed()));
         }
-        if stop.load(Ordering::Relaxed) {
-            return Ending::Requeue;
-        }
+        // A cancel wins over everything; a shutdown only over an unfinished
+        // job (one that completed just as the server stopped keeps its result).
         if cancel.load(Ordering::Relaxed) {
             return Ending::Finished {
                 end: JobEnd::Cancelled,
@@ -395,6 +394,9 @@ impl JobQueue {
                 progress: latest,
                 output: None,
             };
+        }
+        if stop.load(Ordering::Relaxed) && !matches!(outcome, Some(Ok(Ok(Ok(_))))) {
+            return Ending::Requeue;
         }
         match outcome {
             Some(Ok(Ok(Ok(output)))) => Ending::Finished {
