@@ -7,9 +7,11 @@ use clap::{Parser, Subcommand};
 
 mod config_cmd;
 mod cv;
+mod dataset_args;
 mod evaluate;
 mod features;
 mod grade;
+mod report;
 mod serve;
 mod sweep;
 mod train;

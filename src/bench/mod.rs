@@ -2,6 +2,7 @@
 //! ran on. Figures in the README come from here, never from timed tests.
 
 pub mod http;
+mod nn;
 
 /// Arguments of `essay-grader bench`.
 #[derive(Debug, clap::Args)]
@@ -9,6 +10,12 @@ pub struct BenchArgs {
     /// What to measure.
     #[arg(value_enum)]
     pub what: BenchTarget,
+    /// Essays CSV (CommonLit layout) for `bench features` on real data.
+    #[arg(long)]
+    pub essays: Option<std::path::PathBuf>,
+    /// Prompts CSV (CommonLit layout) to go with `--essays`.
+    #[arg(long)]
+    pub prompts: Option<std::path::PathBuf>,
     /// Options of `bench http`.
     #[command(flatten)]
     pub http: http::HttpBenchArgs,
@@ -25,11 +32,12 @@ pub enum BenchTarget {
     Http,
 }
 
+mod features;
+
 pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     match args.what {
+        BenchTarget::Features => features::run(args.essays.as_deref(), args.prompts.as_deref()),
         BenchTarget::Http => http::run(args.http),
-        BenchTarget::Nn | BenchTarget::Features => {
-            anyhow::bail!("bench {:?} is not built yet", args.what)
-        }
+        BenchTarget::Nn => nn::run(),
     }
 }

@@ -184,6 +184,13 @@ catalogue! {
     REssayPromptLengthRatio "r_essay_prompt_length_ratio" Relation "Essay words / prompt text words.";
     RQuotesFromPrompt "r_quotes_from_prompt" Relation "Quoted passages of the essay whose words occur in order in the prompt text.";
     RQuotedFromPromptShare "r_quoted_from_prompt_share" Relation "Share of essay words inside quotations taken from the prompt text.";
+    RLogNovelWords "r_log_novel_words" Relation "ln(1 + essay words whose stem does not occur in the prompt text).";
+    RLogNovelBigrams "r_log_novel_bigrams" Relation "ln(1 + distinct essay stem bigrams that do not occur in the prompt text).";
+    RLogCopiedWords "r_log_copied_words" Relation "ln(1 + essay words inside copied runs of >= 4 words).";
+    RTfidfCosineSum "r_tfidf_cosine_sum" Relation "Sum over prompt sentences of their TF-IDF cosine with the essay (soft coverage).";
+    RSourceSentencesUsed "r_source_sentences_used" Relation "Distinct prompt sentences that are the best match (cosine >= 0.1) of some essay sentence.";
+    RSourceSentencesUsedShare "r_source_sentences_used_share" Relation "Source sentences used / prompt sentences.";
+    RSentenceGrounding "r_sentence_grounding" Relation "Mean over essay sentences of the best TF-IDF cosine to a prompt sentence.";
 }
 
 /// The catalogue: every feature in vector order.

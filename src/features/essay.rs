@@ -6,7 +6,7 @@
 //! never NaN.
 
 use super::catalogue::Feature;
-use super::hashing::{HashMap64, HashSet64, hash_ngram};
+use super::hashing::{HashMap64, hash_ngram, reset_map};
 use super::lexicon;
 use super::prompt::PreparedPrompt;
 use super::readability::{Readability, ReadabilityCounts};
@@ -33,15 +33,41 @@ pub(crate) struct SurfaceSummary {
     pub readability: Readability,
 }
 
-/// Summarises `tokens`; `type_counts` is a reusable buffer left holding the
-/// count of each distinct lower-cased word.
-pub(crate) fn surface_summary(tokens: &Tokens, type_counts: &mut HashMap64<u32>) -> SurfaceSummary {
-    type_counts.clear();
+/// The distinct lower-cased words of a text: an id per word type, the count
+/// of each type, and the type of each word. Reused between essays.
+#[derive(Debug, Default)]
+pub(crate) struct TypeIndex {
+    ids: HashMap64<u32>,
+    counts: Vec<u32>,
+    word_types: Vec<u32>,
+    /// Scratch for MTLD: the segment in which each type was last seen.
+    stamps: Vec<u32>,
+}
+
+impl TypeIndex {
+    fn build(&mut self, words: &[Word]) {
+        reset_map(&mut self.ids);
+        self.counts.clear();
+        self.word_types.clear();
+        for w in words {
+            let next = self.counts.len() as u32;
+            let id = *self.ids.entry(w.lower).or_insert(next);
+            if id == next {
+                self.counts.push(0);
+            }
+            self.counts[id as usize] += 1;
+            self.word_types.push(id);
+        }
+    }
+}
+
+/// Summarises `tokens`, leaving `types` describing its words.
+pub(crate) fn surface_summary(tokens: &Tokens, types: &mut TypeIndex) -> SurfaceSummary {
+    types.build(&tokens.words);
     let mut letters = 0u64;
     let mut syllables = 0u64;
     let mut polysyllables = 0u64;
     for w in &tokens.words {
-        *type_counts.entry(w.lower).or_default() += 1;
         letters += u64::from(w.chars);
         syllables += u64::from(w.syllables);
         if w.syllables >= 3 {
@@ -62,8 +88,8 @@ pub(crate) fn surface_summary(tokens: &Tokens, type_counts: &mut HashMap64<u32>)
         chars: tokens.stats.chars as f64,
         sentences,
         paragraphs: tokens.stats.paragraphs as f64,
-        unique_words: type_counts.len() as f64,
-        type_token_ratio: ratio(type_counts.len() as f64, words),
+        unique_words: types.counts.len() as f64,
+        type_token_ratio: ratio(types.counts.len() as f64, words),
         mean_word_length: ratio(letters as f64, words),
         mean_sentence_length: ratio(words, sentences),
         syllables_per_word: ratio(syllables as f64, words),
@@ -78,20 +104,28 @@ const MTLD_THRESHOLD: f64 = 0.72;
 /// One direction of MTLD: words per "factor", a factor being a stretch whose
 /// running type-token ratio falls to the threshold. The remainder counts as a
 /// partial factor. A text that never falls (all words distinct) gets its
-/// length, the most diverse value a text that long can have.
-fn mtld_pass<'a>(words: impl Iterator<Item = &'a Word>, n: usize, seen: &mut HashSet64) -> f64 {
-    seen.clear();
+/// length, the most diverse value a text that long can have. `stamps[t]`
+/// holds the last segment (1-based) in which type `t` was seen.
+fn mtld_pass(word_types: impl Iterator<Item = u32>, n: usize, stamps: &mut [u32]) -> f64 {
+    stamps.fill(0);
+    let mut segment = 1u32;
     let mut factors = 0.0f64;
     let mut count = 0usize;
+    let mut types = 0usize;
     let mut ttr = 1.0f64;
-    for w in words {
-        seen.insert(w.lower);
+    for t in word_types {
+        let stamp = &mut stamps[t as usize];
+        if *stamp != segment {
+            *stamp = segment;
+            types += 1;
+        }
         count += 1;
-        ttr = seen.len() as f64 / count as f64;
+        ttr = types as f64 / count as f64;
         if ttr <= MTLD_THRESHOLD {
             factors += 1.0;
-            seen.clear();
+            segment += 1;
             count = 0;
+            types = 0;
             ttr = 1.0;
         }
     }
@@ -105,34 +139,33 @@ fn mtld_pass<'a>(words: impl Iterator<Item = &'a Word>, n: usize, seen: &mut Has
     }
 }
 
-/// MTLD, the mean of a forward and a backward pass.
-pub(crate) fn mtld(words: &[Word], seen: &mut HashSet64) -> f64 {
-    if words.is_empty() {
+/// MTLD, the mean of a forward and a backward pass over the words of `types`.
+pub(crate) fn mtld(types: &mut TypeIndex) -> f64 {
+    let n = types.word_types.len();
+    if n == 0 {
         return 0.0;
     }
-    let forward = mtld_pass(words.iter(), words.len(), seen);
-    let backward = mtld_pass(words.iter().rev(), words.len(), seen);
+    types.stamps.clear();
+    types.stamps.resize(types.counts.len(), 0);
+    let forward = mtld_pass(types.word_types.iter().copied(), n, &mut types.stamps);
+    let backward = mtld_pass(types.word_types.iter().rev().copied(), n, &mut types.stamps);
     (forward + backward) / 2.0
 }
 
 /// Yule's K from the count of each distinct word.
-fn yules_k(type_counts: &HashMap64<u32>, n: usize) -> f64 {
-    if n == 0 {
+fn yules_k(counts: &[u32]) -> f64 {
+    let n: f64 = counts.iter().map(|&c| f64::from(c)).sum();
+    if n == 0.0 {
         return 0.0;
     }
-    let sum_sq: f64 = type_counts
-        .values()
-        .map(|&c| f64::from(c) * f64::from(c))
-        .sum();
-    let n = n as f64;
+    let sum_sq: f64 = counts.iter().map(|&c| f64::from(c) * f64::from(c)).sum();
     1e4 * (sum_sq - n) / (n * n)
 }
 
 /// Reusable buffers of the e_ features.
 #[derive(Debug, Default)]
 pub(crate) struct EssayScratch {
-    type_counts: HashMap64<u32>,
-    seen: HashSet64,
+    types: TypeIndex,
 }
 
 /// Writes the e_ features of `tokens` into `out` (a whole feature vector).
@@ -144,7 +177,7 @@ pub(crate) fn essay_features(
 ) {
     let words = &tokens.words;
     let stats = &tokens.stats;
-    let s = surface_summary(tokens, &mut scratch.type_counts);
+    let s = surface_summary(tokens, &mut scratch.types);
     let n = s.words;
 
     let mut sentence_sum_sq = 0.0f64;
@@ -185,9 +218,7 @@ pub(crate) fn essay_features(
         }
         if w.is(flag::ALPHABETIC) {
             alphabetic += 1;
-            let known = lexicon::is_english_word(w.spell)
-                || lexicon::is_english_word(w.lower)
-                || prompt.known_words.contains(&w.lower);
+            let known = w.is(flag::ENGLISH) || prompt.known_words.contains(&w.lower);
             if !known {
                 misspelt += 1;
             }
@@ -211,10 +242,12 @@ pub(crate) fn essay_features(
             if p.lower == w.lower {
                 repeated += 1;
             }
-            if lexicon::is_connective_bigram(hash_ngram(&[p.lower, w.lower])) {
+            if w.is(flag::CONNECTIVE_TAIL)
+                && lexicon::is_connective_bigram(hash_ngram(&[p.lower, w.lower]))
+            {
                 connectives += 1;
             }
-            if (p.lower == *lexicon::ITS && lexicon::follows_its_meaning_it_is(w.lower))
+            if (p.lower == *lexicon::ITS && w.is(flag::AFTER_ITS))
                 || (p.lower == *lexicon::IT_IS && w.lower == *lexicon::OWN)
             {
                 slips += 1;
@@ -248,8 +281,8 @@ pub(crate) fn essay_features(
     set(Feature::ELogUniqueWords, s.unique_words.ln_1p());
     set(Feature::ETypeTokenRatio, s.type_token_ratio);
     set(Feature::ERootTtr, ratio(s.unique_words, n.sqrt()));
-    set(Feature::EMtld, mtld(words, &mut scratch.seen));
-    set(Feature::EYulesK, yules_k(&scratch.type_counts, words.len()));
+    set(Feature::EMtld, mtld(&mut scratch.types));
+    set(Feature::EYulesK, yules_k(&scratch.types.counts));
     set(
         Feature::EFleschReadingEase,
         s.readability.flesch_reading_ease,
@@ -335,24 +368,27 @@ mod tests {
 
     #[test]
     fn mtld_of_a_repetitive_text_is_lower_than_of_a_varied_one() {
-        let mut seen = HashSet64::default();
+        let mtld_of = |t: &Tokens| {
+            let mut types = TypeIndex::default();
+            surface_summary(t, &mut types);
+            mtld(&mut types)
+        };
         let repetitive = tokens(&"the cat sat on the mat ".repeat(20));
         let varied = tokens(
             "Aristotle argues that tragedy imitates serious actions which arouse pity and fear, \
              purging those emotions through a complex plot with reversal and recognition, while \
              the hero falls through error rather than vice, so audiences feel sympathy.",
         );
-        assert!(mtld(&repetitive.words, &mut seen) < mtld(&varied.words, &mut seen));
-        assert_eq!(mtld(&[], &mut seen), 0.0);
+        assert!(mtld_of(&repetitive) < mtld_of(&varied));
+        assert_eq!(mtld_of(&tokens("")), 0.0);
     }
 
     #[test]
     fn yules_k_matches_a_hand_computed_value() {
         // "a a b": counts 2 and 1, N = 3: 10^4 (4 + 1 - 3) / 9.
-        let mut counts = HashMap64::default();
-        let t = tokens("a a b");
-        surface_summary(&t, &mut counts);
-        assert!((yules_k(&counts, 3) - 1e4 * 2.0 / 9.0).abs() < 1e-9);
+        let mut types = TypeIndex::default();
+        surface_summary(&tokens("a a b"), &mut types);
+        assert!((yules_k(&types.counts) - 1e4 * 2.0 / 9.0).abs() < 1e-9);
     }
 
     #[test]

@@ -38,6 +38,29 @@ pub type HashSet64 = HashSet<u64, BuildPrehashed>;
 /// A map keyed by word or n-gram hashes.
 pub type HashMap64<V> = HashMap<u64, V, BuildPrehashed>;
 
+/// Above this capacity a reused set or map is replaced rather than cleared:
+/// clearing and iterating cost time in proportion to capacity, so one huge
+/// essay must not slow every later one.
+const REUSE_CAPACITY_LIMIT: usize = 16_384;
+
+/// Empties a reused set, dropping its storage if one huge input grew it.
+pub fn reset_set(set: &mut HashSet64) {
+    if set.capacity() > REUSE_CAPACITY_LIMIT {
+        *set = HashSet64::default();
+    } else {
+        set.clear();
+    }
+}
+
+/// Empties a reused map, dropping its storage if one huge input grew it.
+pub fn reset_map<V>(map: &mut HashMap64<V>) {
+    if map.capacity() > REUSE_CAPACITY_LIMIT {
+        *map = HashMap64::default();
+    } else {
+        map.clear();
+    }
+}
+
 /// The 64-bit finaliser of MurmurHash3 (fmix64): spreads every input bit over
 /// every output bit, which the hash tables need in both the low bits (bucket)
 /// and the high bits (control byte).
@@ -76,6 +99,49 @@ pub fn hash_ngram(words: &[u64]) -> u64 {
     h
 }
 
+/// Combines two hashes into the hash of their sequence; `level` separates
+/// the n-gram lengths.
+fn pair(a: u64, b: u64, level: u64) -> u64 {
+    mix(a.rotate_left(23) ^ b ^ level.wrapping_mul(0x9e37_79b9_7f4a_7c15))
+}
+
+/// The 2-, 3-, 4- and 8-gram hashes of a sequence of word hashes, in text
+/// order. Built by pairing, so that each costs one mixing step per position
+/// however long the n-gram: a 4-gram is a pair of bigrams, an 8-gram a pair
+/// of 4-grams. Prompt and essay use this same scheme, so their hashes agree.
+#[derive(Debug, Clone, Default)]
+pub struct NgramHashes {
+    /// Hash of words i, i+1 at position i.
+    pub bigrams: Vec<u64>,
+    /// Hash of words i..i+3 at position i.
+    pub trigrams: Vec<u64>,
+    /// Hash of words i..i+4 at position i.
+    pub fourgrams: Vec<u64>,
+    /// Hash of words i..i+8 at position i.
+    pub eightgrams: Vec<u64>,
+}
+
+impl NgramHashes {
+    /// Replaces the content with the n-grams of `words`.
+    pub fn compute(&mut self, words: &[u64]) {
+        let n = words.len();
+        self.bigrams.clear();
+        self.bigrams
+            .extend(words.windows(2).map(|w| pair(w[0], w[1], 2)));
+        self.trigrams.clear();
+        self.trigrams
+            .extend((0..n.saturating_sub(2)).map(|i| pair(self.bigrams[i], words[i + 2], 3)));
+        self.fourgrams.clear();
+        self.fourgrams.extend(
+            (0..n.saturating_sub(3)).map(|i| pair(self.bigrams[i], self.bigrams[i + 2], 4)),
+        );
+        self.eightgrams.clear();
+        self.eightgrams.extend(
+            (0..n.saturating_sub(7)).map(|i| pair(self.fourgrams[i], self.fourgrams[i + 4], 8)),
+        );
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -91,6 +157,32 @@ mod tests {
     fn ngrams_of_different_lengths_hash_apart() {
         let a = hash_str("the");
         assert_ne!(hash_ngram(&[a]), hash_ngram(&[a, a]));
+    }
+
+    #[test]
+    fn ngram_hashes_have_one_entry_per_position_and_depend_on_order() {
+        let words: Vec<u64> = "a b c d e f g h i".split(' ').map(hash_str).collect();
+        let mut grams = NgramHashes::default();
+        grams.compute(&words);
+        assert_eq!(
+            (
+                grams.bigrams.len(),
+                grams.trigrams.len(),
+                grams.fourgrams.len(),
+                grams.eightgrams.len()
+            ),
+            (8, 7, 6, 2)
+        );
+        let mut reversed = NgramHashes::default();
+        let backwards: Vec<u64> = words.iter().rev().copied().collect();
+        reversed.compute(&backwards);
+        assert!(!grams.fourgrams.contains(&reversed.fourgrams[0]));
+        // The same words in the same order hash the same wherever they stand.
+        let mut shifted = NgramHashes::default();
+        shifted.compute(&words[1..]);
+        assert_eq!(shifted.fourgrams[0], grams.fourgrams[1]);
+        grams.compute(&words[..3]);
+        assert!(grams.fourgrams.is_empty() && grams.eightgrams.is_empty());
     }
 
     #[test]

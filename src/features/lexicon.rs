@@ -10,6 +10,7 @@
 use std::sync::LazyLock;
 
 use super::hashing::{HashSet64, hash_ngram, hash_str};
+use super::text::flag;
 
 /// The spelling dictionary: lower-case words of Debian's wamerican list.
 const ENGLISH_WORDS: &str = include_str!("../../assets/wordlist/english-words.txt");
@@ -374,40 +375,56 @@ pub static IT_IS: LazyLock<u64> = LazyLock::new(|| hash_str("it's"));
 /// Hash of "own" ("it's own" is a slip for "its own").
 pub static OWN: LazyLock<u64> = LazyLock::new(|| hash_str("own"));
 
+/// The words of the spelling dictionary, in sorted order (benchmarks draw
+/// synthetic text from them).
+pub fn dictionary_words() -> impl Iterator<Item = &'static str> {
+    ENGLISH_WORDS.lines()
+}
+
+static CONNECTIVE_TAIL_SET: LazyLock<HashSet64> = LazyLock::new(|| {
+    CONNECTIVE_BIGRAMS
+        .iter()
+        .map(|(_, b)| hash_str(b))
+        .collect()
+});
+
+/// The [`flag::LEXICAL`] flags of a lower-cased word, given the hash of the
+/// word and of its form without a possessive 's. Tokenisers cache the result,
+/// so these look-ups run once per distinct word.
+pub fn word_flags(lower_hash: u64, spell_hash: u64) -> u16 {
+    let checks = [
+        (STOPWORD_SET.contains(&lower_hash), flag::STOPWORD),
+        (FIRST_PERSON_SET.contains(&lower_hash), flag::FIRST_PERSON),
+        (CONNECTIVE_SET.contains(&lower_hash), flag::CONNECTIVE),
+        (
+            APOSTROPHE_SLIP_SET.contains(&lower_hash),
+            flag::APOSTROPHE_SLIP,
+        ),
+        (
+            is_english_word(lower_hash) || is_english_word(spell_hash),
+            flag::ENGLISH,
+        ),
+        (
+            CONNECTIVE_TAIL_SET.contains(&lower_hash),
+            flag::CONNECTIVE_TAIL,
+        ),
+        (AFTER_ITS_SET.contains(&lower_hash), flag::AFTER_ITS),
+    ];
+    checks
+        .iter()
+        .filter(|(yes, _)| *yes)
+        .fold(0, |flags, (_, f)| flags | f)
+}
+
 /// Is the lower-cased word (by hash) in the English dictionary?
 pub fn is_english_word(lower_hash: u64) -> bool {
     DICTIONARY.contains(&lower_hash)
-}
-
-/// Is the lower-cased word (by hash) a stopword?
-pub fn is_stopword(lower_hash: u64) -> bool {
-    STOPWORD_SET.contains(&lower_hash)
-}
-
-/// Is the lower-cased word (by hash) a one-word connective?
-pub fn is_connective(lower_hash: u64) -> bool {
-    CONNECTIVE_SET.contains(&lower_hash)
 }
 
 /// Is the bigram of lower-cased words (by `hash_ngram` of their hashes) a
 /// two-word connective?
 pub fn is_connective_bigram(bigram_hash: u64) -> bool {
     CONNECTIVE_BIGRAM_SET.contains(&bigram_hash)
-}
-
-/// Is the lower-cased word (by hash) a first-person word?
-pub fn is_first_person(lower_hash: u64) -> bool {
-    FIRST_PERSON_SET.contains(&lower_hash)
-}
-
-/// Is the lower-cased word (by hash) a contraction missing its apostrophe?
-pub fn is_apostrophe_slip(lower_hash: u64) -> bool {
-    APOSTROPHE_SLIP_SET.contains(&lower_hash)
-}
-
-/// After "its", does this word show that "it's" was meant?
-pub fn follows_its_meaning_it_is(lower_hash: u64) -> bool {
-    AFTER_ITS_SET.contains(&lower_hash)
 }
 
 /// Is the lower-cased word (by hash) an abbreviation whose full stop does not

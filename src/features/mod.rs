@@ -4,7 +4,8 @@
 //!
 //! - [`catalogue`]: every feature's name, group and definition, in vector order.
 //! - [`prompt`]: [`Prompt`] and [`PreparedPrompt`], the prompt-only work done once.
-//! - [`text`]: Unicode tokenising, stemming, sentence and paragraph splitting.
+//! - [`text`]: Unicode tokenising, stemming, sentence and paragraph splitting
+//!   (`segment`: a UAX #29-exact fast path for ASCII text).
 //! - [`lexicon`]: compiled-in word lists (spelling dictionary, stopwords, connectives).
 //! - [`readability`]: syllables and readability formulas.
 //! - [`question`]: the task kinds and element count a question asks for.
@@ -24,6 +25,7 @@ pub mod prompt;
 pub mod question;
 pub mod readability;
 mod relation;
+mod segment;
 pub mod text;
 pub mod tfidf;
 

@@ -9,8 +9,8 @@
 use serde::{Deserialize, Serialize};
 
 use super::catalogue::Feature;
-use super::essay::{SurfaceSummary, surface_summary};
-use super::hashing::{HashMap64, HashSet64, hash_ngram};
+use super::essay::{SurfaceSummary, TypeIndex, surface_summary};
+use super::hashing::{HashMap64, HashSet64, NgramHashes};
 use super::question::analyse_question;
 use super::text::{Tokeniser, Tokens};
 use super::tfidf::TfidfIndex;
@@ -79,10 +79,6 @@ pub struct PreparedPrompt {
     pub(crate) title_stems: HashSet64,
 }
 
-fn ngram_set(stems: &[u64], n: usize) -> HashSet64 {
-    stems.windows(n).map(hash_ngram).collect()
-}
-
 fn content_stem_set(tokens: &Tokens) -> HashSet64 {
     tokens
         .words
@@ -106,9 +102,11 @@ impl PreparedPrompt {
         let stems: Vec<u64> = text.words.iter().map(|w| w.stem).collect();
         let unigrams: HashSet64 = stems.iter().copied().collect();
         let content_stems = content_stem_set(&text);
+        let mut grams = NgramHashes::default();
+        grams.compute(&stems);
         let mut fourgrams: HashMap64<Vec<u32>> = HashMap64::default();
-        for (i, window) in stems.windows(4).enumerate() {
-            let positions = fourgrams.entry(hash_ngram(window)).or_default();
+        for (i, &gram) in grams.fourgrams.iter().enumerate() {
+            let positions = fourgrams.entry(gram).or_default();
             if positions.len() < MAX_POSITIONS_PER_NGRAM {
                 positions.push(i as u32);
             }
@@ -135,7 +133,7 @@ impl PreparedPrompt {
         let title_stems = content_stem_set(&title);
 
         let mut prompt_values = [0.0f32; PROMPT_FEATURES];
-        let summary = surface_summary(&text, &mut HashMap64::default());
+        let summary = surface_summary(&text, &mut TypeIndex::default());
         write_prompt_values(&summary, &mut prompt_values);
         let tasks = analyse_question(&prompt.question);
         let q_overlap = if question_stems.is_empty() {
@@ -172,9 +170,9 @@ impl PreparedPrompt {
             prompt: prompt.clone(),
             prompt_values,
             text_words: text.words.len(),
-            bigrams: ngram_set(&stems, 2),
-            trigrams: ngram_set(&stems, 3),
-            eightgrams: ngram_set(&stems, 8),
+            bigrams: grams.bigrams.iter().copied().collect(),
+            trigrams: grams.trigrams.iter().copied().collect(),
+            eightgrams: grams.eightgrams.iter().copied().collect(),
             stems,
             unigrams,
             content_stems,

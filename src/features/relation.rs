@@ -8,36 +8,41 @@
 
 use super::catalogue::Feature;
 use super::essay::ratio;
-use super::hashing::{HashMap64, HashSet64, hash_ngram};
+use super::hashing::{HashMap64, HashSet64, NgramHashes, reset_map, reset_set};
 use super::prompt::PreparedPrompt;
 use super::text::{Tokens, flag};
+
+/// An essay sentence draws on its best-matching prompt sentence at this
+/// cosine or above; lower than the essay-level threshold because one essay
+/// sentence is short.
+const SOURCE_SENTENCE_COSINE: f64 = 0.1;
 
 /// Reusable buffers of the r_ features.
 #[derive(Debug, Default)]
 pub(crate) struct RelationScratch {
     stems: Vec<u64>,
+    grams: NgramHashes,
     set: HashSet64,
     covered4: Vec<bool>,
     covered8: Vec<bool>,
     term_counts: HashMap64<u32>,
     terms: Vec<(u64, u32)>,
     dots: Vec<f32>,
+    /// Prompt sentences already used as some essay sentence's best match.
+    used: Vec<bool>,
 }
 
-/// Distinct n-grams of `stems` (n >= 1) and how many of them `reference` holds.
-fn ngram_overlap(
-    stems: &[u64],
-    n: usize,
-    reference: &HashSet64,
-    set: &mut HashSet64,
-) -> (usize, usize) {
-    set.clear();
-    if n == 1 {
-        set.extend(stems.iter().copied());
-    } else {
-        set.extend(stems.windows(n).map(hash_ngram));
+/// The number of distinct hashes in `grams` and how many of them `reference`
+/// holds. Counts while inserting: iterating a reused set would cost time in
+/// proportion to its capacity rather than to this essay.
+fn overlap(grams: &[u64], reference: &HashSet64, set: &mut HashSet64) -> (usize, usize) {
+    reset_set(set);
+    let mut shared = 0;
+    for &g in grams {
+        if set.insert(g) && reference.contains(&g) {
+            shared += 1;
+        }
     }
-    let shared = set.iter().filter(|g| reference.contains(g)).count();
     (set.len(), shared)
 }
 
@@ -54,10 +59,13 @@ pub(crate) fn relation_features(
     let mut set = |f: Feature, v: f64| out[f as usize] = v as f32;
 
     // Question and title overlap need no prompt text.
-    scratch.set.clear();
-    scratch
-        .set
-        .extend(words.iter().filter(|w| w.is_content()).map(|w| w.stem));
+    reset_set(&mut scratch.set);
+    let mut content_shared = 0usize;
+    for w in words.iter().filter(|w| w.is_content()) {
+        if scratch.set.insert(w.stem) && prompt.content_stems.contains(&w.stem) {
+            content_shared += 1;
+        }
+    }
     let essay_content = &scratch.set;
     let share_in_essay = |stems: &HashSet64| {
         ratio(
@@ -70,10 +78,7 @@ pub(crate) fn relation_features(
         share_in_essay(&prompt.question_stems),
     );
     set(Feature::RTitleOverlap, share_in_essay(&prompt.title_stems));
-    let content_shared = essay_content
-        .iter()
-        .filter(|s| prompt.content_stems.contains(s))
-        .count() as f64;
+    let content_shared = content_shared as f64;
     set(
         Feature::RContentPrecision,
         ratio(content_shared, essay_content.len() as f64),
@@ -117,6 +122,13 @@ pub(crate) fn relation_features(
         Feature::REssayPromptLengthRatio,
         Feature::RQuotesFromPrompt,
         Feature::RQuotedFromPromptShare,
+        Feature::RLogNovelWords,
+        Feature::RLogNovelBigrams,
+        Feature::RLogCopiedWords,
+        Feature::RTfidfCosineSum,
+        Feature::RSourceSentencesUsed,
+        Feature::RSourceSentencesUsedShare,
+        Feature::RSentenceGrounding,
     ];
     if !prompt.has_text() {
         for f in text_features {
@@ -128,20 +140,23 @@ pub(crate) fn relation_features(
     scratch.stems.clear();
     scratch.stems.extend(words.iter().map(|w| w.stem));
     let stems = &scratch.stems;
+    scratch.grams.compute(stems);
+    let grams = &scratch.grams;
 
-    let (e1, s1) = ngram_overlap(stems, 1, &prompt.unigrams, &mut scratch.set);
+    let (e1, s1) = overlap(stems, &prompt.unigrams, &mut scratch.set);
     set(Feature::RUnigramPrecision, ratio(s1 as f64, e1 as f64));
     set(
         Feature::RUnigramRecall,
         ratio(s1 as f64, prompt.unigrams.len() as f64),
     );
-    let (e2, s2) = ngram_overlap(stems, 2, &prompt.bigrams, &mut scratch.set);
+    let (e2, s2) = overlap(&grams.bigrams, &prompt.bigrams, &mut scratch.set);
     set(Feature::RBigramPrecision, ratio(s2 as f64, e2 as f64));
+    set(Feature::RLogNovelBigrams, ((e2 - s2) as f64).ln_1p());
     set(
         Feature::RBigramRecall,
         ratio(s2 as f64, prompt.bigrams.len() as f64),
     );
-    let (e3, s3) = ngram_overlap(stems, 3, &prompt.trigrams, &mut scratch.set);
+    let (e3, s3) = overlap(&grams.trigrams, &prompt.trigrams, &mut scratch.set);
     set(Feature::RTrigramPrecision, ratio(s3 as f64, e3 as f64));
     set(
         Feature::RTrigramRecall,
@@ -158,8 +173,8 @@ pub(crate) fn relation_features(
     covered8.resize(n, false);
     let mut longest = 0usize;
     let p = &prompt.stems;
-    for i in 0..n.saturating_sub(3) {
-        let Some(positions) = prompt.fourgrams.get(&hash_ngram(&stems[i..i + 4])) else {
+    for (i, gram) in grams.fourgrams.iter().enumerate() {
+        let Some(positions) = prompt.fourgrams.get(gram) else {
             continue;
         };
         covered4[i..i + 4].fill(true);
@@ -176,8 +191,8 @@ pub(crate) fn relation_features(
             longest = longest.max(len);
         }
     }
-    for i in 0..n.saturating_sub(7) {
-        if prompt.eightgrams.contains(&hash_ngram(&stems[i..i + 8])) {
+    for (i, gram) in grams.eightgrams.iter().enumerate() {
+        if prompt.eightgrams.contains(gram) {
             covered8[i..i + 8].fill(true);
         }
     }
@@ -205,13 +220,14 @@ pub(crate) fn relation_features(
     set(Feature::RLongestCommonRunShare, ratio(longest as f64, nf));
     let not_copied = (n - copied4) as f64;
     set(Feature::RWordsNotCopied, not_copied);
+    set(Feature::RLogCopiedWords, (copied4 as f64).ln_1p());
     set(Feature::RLogWordsNotCopied, not_copied.ln_1p());
 
     let mut novel = 0usize;
     let mut content = 0usize;
     let mut novel_content = 0usize;
     let term_counts = &mut scratch.term_counts;
-    term_counts.clear();
+    reset_map(term_counts);
     for w in words {
         let known = prompt.unigrams.contains(&w.stem);
         if !known {
@@ -226,6 +242,7 @@ pub(crate) fn relation_features(
         }
     }
     set(Feature::RNovelWordShare, ratio(novel as f64, nf));
+    set(Feature::RLogNovelWords, (novel as f64).ln_1p());
     set(
         Feature::RNovelContentWordShare,
         ratio(novel_content as f64, content as f64),
@@ -242,6 +259,45 @@ pub(crate) fn relation_features(
     set(Feature::RPromptSentencesCovered, tfidf.covered as f64);
     set(Feature::RPromptSentencesCoveredShare, tfidf.covered_share);
     set(Feature::RCoveredSpan, tfidf.covered_span);
+    set(Feature::RTfidfCosineSum, tfidf.cosine_sum);
+
+    // Which parts of the source the essay's sentences draw on.
+    let prompt_sentences = prompt.tfidf.sentence_count();
+    scratch.used.clear();
+    scratch.used.resize(prompt_sentences, false);
+    let mut grounding = 0.0f64;
+    for &(a, b) in &tokens.stats.sentences {
+        reset_map(&mut scratch.term_counts);
+        for w in words[a as usize..b as usize]
+            .iter()
+            .filter(|w| w.is_content())
+        {
+            *scratch.term_counts.entry(w.stem).or_default() += 1;
+        }
+        scratch.terms.clear();
+        scratch
+            .terms
+            .extend(scratch.term_counts.iter().map(|(&s, &c)| (s, c)));
+        if let Some((best, cosine)) = prompt
+            .tfidf
+            .best_sentence(&scratch.terms, &mut scratch.dots)
+        {
+            grounding += cosine;
+            if cosine >= SOURCE_SENTENCE_COSINE {
+                scratch.used[best] = true;
+            }
+        }
+    }
+    let used = scratch.used.iter().filter(|&&u| u).count() as f64;
+    set(Feature::RSourceSentencesUsed, used);
+    set(
+        Feature::RSourceSentencesUsedShare,
+        ratio(used, prompt_sentences as f64),
+    );
+    set(
+        Feature::RSentenceGrounding,
+        ratio(grounding, tokens.stats.sentences.len() as f64),
+    );
     set(
         Feature::REssayPromptLengthRatio,
         ratio(nf, prompt.text_words as f64),
@@ -261,16 +317,16 @@ pub(crate) fn relation_features(
         while i < n && words[i].is(flag::IN_QUOTE) {
             i += 1;
         }
-        let span = &stems[start..i];
-        let from_prompt = if span.len() == 1 {
-            prompt.unigrams.contains(&span[0])
+        let from_prompt = if i - start == 1 {
+            prompt.unigrams.contains(&stems[start])
         } else {
-            span.windows(2)
-                .all(|b| prompt.bigrams.contains(&hash_ngram(b)))
+            grams.bigrams[start..i - 1]
+                .iter()
+                .all(|b| prompt.bigrams.contains(b))
         };
         if from_prompt {
             quotes += 1;
-            quoted_words += span.len();
+            quoted_words += i - start;
         }
     }
     set(Feature::RQuotesFromPrompt, quotes as f64);
@@ -320,6 +376,9 @@ mod tests {
         assert!((f(Feature::RQuotedFromPromptShare) - 10.0 / 15.0).abs() < 1e-6);
         assert!(f(Feature::RTfidfCosineBestSentence) > 0.5);
         assert_eq!(f(Feature::RPromptSentencesCovered), 1.0);
+        assert_eq!(f(Feature::RSourceSentencesUsed), 1.0);
+        assert!(f(Feature::RSentenceGrounding) > 0.5);
+        assert!((f(Feature::RLogCopiedWords) - 11f32.ln()).abs() < 1e-6);
     }
 
     #[test]

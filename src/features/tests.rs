@@ -189,3 +189,109 @@ proptest! {
         }
     }
 }
+
+/// Ranks with ties averaged (for Spearman's rho).
+fn ranks(xs: &[f64]) -> Vec<f64> {
+    let mut order: Vec<usize> = (0..xs.len()).collect();
+    order.sort_by(|&a, &b| xs[a].total_cmp(&xs[b]));
+    let mut out = vec![0.0; xs.len()];
+    let mut i = 0;
+    while i < order.len() {
+        let mut j = i;
+        while j + 1 < order.len() && xs[order[j + 1]] == xs[order[i]] {
+            j += 1;
+        }
+        let rank = (i + j) as f64 / 2.0;
+        for &k in &order[i..=j] {
+            out[k] = rank;
+        }
+        i = j + 1;
+    }
+    out
+}
+
+fn pearson(a: &[f64], b: &[f64]) -> f64 {
+    let n = a.len() as f64;
+    let (ma, mb) = (a.iter().sum::<f64>() / n, b.iter().sum::<f64>() / n);
+    let (mut sab, mut saa, mut sbb) = (0.0, 0.0, 0.0);
+    for (x, y) in a.iter().zip(b) {
+        sab += (x - ma) * (y - mb);
+        saa += (x - ma) * (x - ma);
+        sbb += (y - mb) * (y - mb);
+    }
+    if saa > 0.0 && sbb > 0.0 {
+        sab / (saa * sbb).sqrt()
+    } else {
+        0.0
+    }
+}
+
+fn spearman(a: &[f64], b: &[f64]) -> f64 {
+    pearson(&ranks(a), &ranks(b))
+}
+
+#[test]
+fn spearman_of_a_monotone_relation_is_one() {
+    assert!((spearman(&[1.0, 2.0, 3.0, 10.0], &[0.1, 0.2, 0.25, 0.3]) - 1.0).abs() < 1e-12);
+    assert!((spearman(&[1.0, 2.0, 3.0], &[3.0, 2.0, 1.0]) + 1.0).abs() < 1e-12);
+}
+
+/// Prints, per feature, Spearman's rho with content and wording within each
+/// CommonLit prompt. A usefulness check for feature design, not a test of
+/// behaviour: run with
+/// `ESSAY_GRADER_COMMONLIT=../shared/data/commonlit cargo test --release features::tests::print_feature_correlations -- --ignored --nocapture`.
+#[test]
+#[ignore = "reads the CommonLit data and prints a report"]
+fn print_feature_correlations_on_commonlit() {
+    let Ok(dir) = std::env::var("ESSAY_GRADER_COMMONLIT") else {
+        println!("ESSAY_GRADER_COMMONLIT is unset; skipping");
+        return;
+    };
+    let dir = std::path::Path::new(&dir);
+    let mut prompts = std::collections::BTreeMap::new();
+    let mut reader = csv::Reader::from_path(dir.join("prompts.csv")).unwrap();
+    for row in reader.records() {
+        let row = row.unwrap();
+        let prompt = Prompt {
+            question: row[1].to_string(),
+            title: row[2].to_string(),
+            text: row[3].to_string(),
+        };
+        prompts.insert(row[0].to_string(), PreparedPrompt::new(&prompt));
+    }
+    // prompt id -> (feature rows, content, wording)
+    type Rows = (Vec<Vec<f32>>, Vec<f64>, Vec<f64>);
+    let mut by_prompt: std::collections::BTreeMap<String, Rows> = Default::default();
+    let mut extractor = Extractor::new();
+    let mut reader = csv::Reader::from_path(dir.join("summaries.csv")).unwrap();
+    for row in reader.records() {
+        let row = row.unwrap();
+        let entry = by_prompt.entry(row[1].to_string()).or_default();
+        entry
+            .0
+            .push(extractor.extract(&prompts[&row[1]], &row[2]).into_values());
+        entry.1.push(row[3].parse().unwrap());
+        entry.2.push(row[4].parse().unwrap());
+    }
+    let ids: Vec<&String> = by_prompt.keys().collect();
+    println!(
+        "{:<42} {:>28}   {:>28}",
+        "feature", "content rho per prompt", "wording rho per prompt"
+    );
+    for (f, def) in catalogue().iter().enumerate() {
+        if matches!(def.group, FeatureGroup::Prompt | FeatureGroup::Question) {
+            continue;
+        }
+        let mut line = format!("{:<42}", def.name);
+        for target in [1, 2] {
+            for id in &ids {
+                let rows = &by_prompt[*id];
+                let x: Vec<f64> = rows.0.iter().map(|r| f64::from(r[f])).collect();
+                let y = if target == 1 { &rows.1 } else { &rows.2 };
+                line.push_str(&format!(" {:>+8.3}", spearman(&x, y)));
+            }
+            line.push_str("  ");
+        }
+        println!("{line}");
+    }
+}

@@ -20,6 +20,7 @@ use unicode_segmentation::UnicodeSegmentation;
 use super::hashing::{HashMap64, hash_str};
 use super::lexicon;
 use super::readability::count_syllables;
+use super::segment::AsciiWordBounds;
 
 /// Bit flags of a [`Word`].
 pub mod flag {
@@ -39,6 +40,21 @@ pub mod flag {
     pub const APOSTROPHE_SLIP: u16 = 1 << 6;
     /// The word is the pronoun "i" written in lower case.
     pub const LOWER_I: u16 = 1 << 7;
+    /// The word (or its form without a possessive 's) is in the English word list.
+    pub const ENGLISH: u16 = 1 << 8;
+    /// The word can end a two-word connective ("example" in "for example").
+    pub const CONNECTIVE_TAIL: u16 = 1 << 9;
+    /// The word shows, after "its", that "it's" was meant ("its a").
+    pub const AFTER_ITS: u16 = 1 << 10;
+
+    /// The flags that depend only on the lower-cased word, cached with its stem.
+    pub const LEXICAL: u16 = STOPWORD
+        | FIRST_PERSON
+        | CONNECTIVE
+        | APOSTROPHE_SLIP
+        | ENGLISH
+        | CONNECTIVE_TAIL
+        | AFTER_ITS;
 }
 
 /// One word of a text. Words are kept as hashes so that no `String` is
@@ -131,13 +147,23 @@ impl Tokens {
 /// long-lived tokeniser fed random text keeps bounded memory.
 const STEM_CACHE_LIMIT: usize = 200_000;
 
-/// Turns text into [`Tokens`]. Holds the stemmer, a cache of stems and
-/// syllable counts by word, and a buffer for the lower-cased word, so that a
-/// tokeniser reused over many essays allocates almost nothing.
+/// What is known about a lower-cased word regardless of where it occurs.
+#[derive(Debug, Clone, Copy)]
+struct CachedWord {
+    stem: u64,
+    syllables: u8,
+    /// [`flag::LEXICAL`] bits.
+    flags: u16,
+}
+
+/// Turns text into [`Tokens`]. Holds the stemmer, a cache of what each word
+/// is (stem, syllables, word-list memberships), and a buffer for the
+/// lower-cased word, so that a tokeniser reused over many essays allocates
+/// almost nothing and does one hash look-up per word once warm.
 pub struct Tokeniser {
     stemmer: Stemmer,
-    /// Lower-cased word hash → (stem hash, syllables).
-    cache: HashMap64<(u64, u8)>,
+    /// Lower-cased word hash → what the word is.
+    cache: HashMap64<CachedWord>,
     lower: String,
 }
 
@@ -211,7 +237,16 @@ impl Tokeniser {
     /// Tokenises `text` into `out`, replacing its previous content.
     pub fn tokenise(&mut self, text: &str, out: &mut Tokens) {
         out.clear();
-        out.stats.chars = text.chars().count();
+        if text.is_ascii() {
+            out.stats.chars = text.len();
+            self.tokenise_segments(AsciiWordBounds::new(text), out);
+        } else {
+            out.stats.chars = text.chars().count();
+            self.tokenise_segments(text.split_word_bounds(), out);
+        }
+    }
+
+    fn tokenise_segments<'a>(&mut self, segments: impl Iterator<Item = &'a str>, out: &mut Tokens) {
         let mut pass = Pass {
             sentence_start: 0,
             pending_end: false,
@@ -221,7 +256,7 @@ impl Tokeniser {
             after_tight_punct: false,
             last_terminal: false,
         };
-        for segment in text.split_word_bounds() {
+        for segment in segments {
             let Some(first) = segment.chars().next() else {
                 continue;
             };
@@ -334,29 +369,49 @@ impl Tokeniser {
         let mut chars = 0u32;
         let mut alphabetic = true;
         let mut has_digit = false;
-        for c in piece.chars() {
-            if c.is_alphabetic() {
-                stats.letters += 1;
-                chars += 1;
-                if c.is_uppercase() {
-                    stats.uppercase += 1;
-                }
-            } else if c.is_numeric() {
-                has_digit = true;
-                alphabetic = false;
-                chars += 1;
-                if c.is_ascii_digit() {
+        if piece.is_ascii() {
+            // Fast path: byte classes instead of Unicode property look-ups.
+            for &b in piece.as_bytes() {
+                if b.is_ascii_alphabetic() {
+                    stats.letters += 1;
+                    chars += 1;
+                    stats.uppercase += usize::from(b.is_ascii_uppercase());
+                } else if b.is_ascii_digit() {
+                    has_digit = true;
+                    alphabetic = false;
+                    chars += 1;
                     stats.digits += 1;
+                } else if b != b'\'' {
+                    alphabetic = false;
                 }
-            } else if !matches!(c, '\'' | '’' | 'ʼ' | '‘') {
-                alphabetic = false;
             }
-            if c.is_ascii() {
-                self.lower.push(c.to_ascii_lowercase());
-            } else if matches!(c, '’' | 'ʼ' | '‘') {
-                self.lower.push('\'');
-            } else {
-                self.lower.extend(c.to_lowercase());
+            self.lower.push_str(piece);
+            self.lower.make_ascii_lowercase();
+        } else {
+            for c in piece.chars() {
+                if c.is_alphabetic() {
+                    stats.letters += 1;
+                    chars += 1;
+                    if c.is_uppercase() {
+                        stats.uppercase += 1;
+                    }
+                } else if c.is_numeric() {
+                    has_digit = true;
+                    alphabetic = false;
+                    chars += 1;
+                    if c.is_ascii_digit() {
+                        stats.digits += 1;
+                    }
+                } else if !matches!(c, '\'' | '’' | 'ʼ' | '‘') {
+                    alphabetic = false;
+                }
+                if c.is_ascii() {
+                    self.lower.push(c.to_ascii_lowercase());
+                } else if matches!(c, '’' | 'ʼ' | '‘') {
+                    self.lower.push('\'');
+                } else {
+                    self.lower.extend(c.to_lowercase());
+                }
             }
         }
         let lower = hash_str(&self.lower);
@@ -364,20 +419,23 @@ impl Tokeniser {
             Some(base) if !base.is_empty() => hash_str(base),
             _ => lower,
         };
-        let (stem, syllables) = match self.cache.get(&lower) {
+        let cached = match self.cache.get(&lower) {
             Some(&cached) => cached,
             None => {
-                let stem = hash_str(&self.stemmer.stem(&self.lower));
-                let syllables = count_syllables(&self.lower).min(255) as u8;
+                let cached = CachedWord {
+                    stem: hash_str(&self.stemmer.stem(&self.lower)),
+                    syllables: count_syllables(&self.lower).min(255) as u8,
+                    flags: lexicon::word_flags(lower, spell),
+                };
                 if self.cache.len() >= STEM_CACHE_LIMIT {
                     self.cache.clear();
                 }
-                self.cache.insert(lower, (stem, syllables));
-                (stem, syllables)
+                self.cache.insert(lower, cached);
+                cached
             }
         };
 
-        let mut flags = 0u16;
+        let mut flags = cached.flags;
         if alphabetic {
             flags |= flag::ALPHABETIC;
         }
@@ -387,27 +445,15 @@ impl Tokeniser {
         if pass.in_quote {
             flags |= flag::IN_QUOTE;
         }
-        if lexicon::is_stopword(lower) {
-            flags |= flag::STOPWORD;
-        }
-        if lexicon::is_first_person(lower) {
-            flags |= flag::FIRST_PERSON;
-        }
-        if lexicon::is_connective(lower) {
-            flags |= flag::CONNECTIVE;
-        }
-        if lexicon::is_apostrophe_slip(lower) {
-            flags |= flag::APOSTROPHE_SLIP;
-        }
         if piece == "i" {
             flags |= flag::LOWER_I;
         }
         out.words.push(Word {
             lower,
-            stem,
+            stem: cached.stem,
             spell,
             chars: chars.min(u32::from(u16::MAX)) as u16,
-            syllables,
+            syllables: cached.syllables,
             flags,
         });
     }

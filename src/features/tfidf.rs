@@ -29,6 +29,9 @@ pub struct TfidfScores {
     pub covered_share: f64,
     /// (last covered sentence − first covered sentence + 1) / prompt sentences.
     pub covered_span: f64,
+    /// Sum of the cosines to every prompt sentence: a soft count of the
+    /// sentences covered.
+    pub cosine_sum: f64,
 }
 
 /// A prompt sentence counts as covered by an essay at this cosine or above.
@@ -131,12 +134,13 @@ impl TfidfIndex {
         all.into_iter().take(k).map(|(s, _)| s).collect()
     }
 
-    /// Scores an essay given as (content stem, count) pairs with distinct
-    /// stems. `dots` is a reusable buffer.
-    pub fn score(&self, terms: &[(u64, u32)], dots: &mut Vec<f32>) -> TfidfScores {
+    /// Fills `dots` with the dot product of the essay with each prompt
+    /// sentence; returns the essay's norm and its dot with the whole prompt,
+    /// or None when either side is empty.
+    fn accumulate(&self, terms: &[(u64, u32)], dots: &mut Vec<f32>) -> Option<(f32, f32)> {
         let n = self.sentence_count();
         if n == 0 || terms.is_empty() {
-            return TfidfScores::default();
+            return None;
         }
         dots.clear();
         dots.resize(n, 0.0);
@@ -156,9 +160,32 @@ impl TfidfIndex {
             }
         }
         let essay_norm = essay_norm.sqrt();
-        if essay_norm <= 0.0 {
-            return TfidfScores::default();
+        (essay_norm > 0.0).then_some((essay_norm, whole_dot))
+    }
+
+    /// The prompt sentence most similar to a text given as (content stem,
+    /// count) pairs, with its cosine; None when nothing is shared.
+    pub fn best_sentence(&self, terms: &[(u64, u32)], dots: &mut Vec<f32>) -> Option<(usize, f64)> {
+        let (essay_norm, _) = self.accumulate(terms, dots)?;
+        let mut best: Option<(usize, f64)> = None;
+        for (s, (&dot, &norm)) in dots.iter().zip(&self.sentence_norms).enumerate() {
+            if dot > 0.0 && norm > 0.0 {
+                let c = f64::from((dot / (essay_norm * norm)).clamp(0.0, 1.0));
+                if best.is_none_or(|(_, b)| c > b) {
+                    best = Some((s, c));
+                }
+            }
         }
+        best
+    }
+
+    /// Scores an essay given as (content stem, count) pairs with distinct
+    /// stems. `dots` is a reusable buffer.
+    pub fn score(&self, terms: &[(u64, u32)], dots: &mut Vec<f32>) -> TfidfScores {
+        let n = self.sentence_count();
+        let Some((essay_norm, whole_dot)) = self.accumulate(terms, dots) else {
+            return TfidfScores::default();
+        };
         let cosine = |dot: f32, norm: f32| -> f64 {
             if norm > 0.0 {
                 f64::from((dot / (essay_norm * norm)).clamp(0.0, 1.0))
@@ -168,9 +195,11 @@ impl TfidfIndex {
         };
         let mut top = [0.0f64; 3];
         let mut covered = 0usize;
+        let mut cosine_sum = 0.0f64;
         let (mut first, mut last) = (usize::MAX, 0usize);
         for (s, (&dot, &norm)) in dots.iter().zip(&self.sentence_norms).enumerate() {
             let c = cosine(dot, norm);
+            cosine_sum += c;
             if c >= COVERED_COSINE {
                 covered += 1;
                 first = first.min(s);
@@ -198,6 +227,7 @@ impl TfidfIndex {
             } else {
                 0.0
             },
+            cosine_sum,
         }
     }
 }
@@ -224,6 +254,11 @@ mod tests {
         assert!((scores.covered_share - 0.5).abs() < 1e-12);
         assert!((scores.top3_sentences - 0.5).abs() < 1e-6);
         assert!(scores.whole > 0.5 && scores.whole < 1.0);
+        assert!((scores.cosine_sum - 1.0).abs() < 1e-6);
+        assert_eq!(
+            index.best_sentence(&terms, &mut Vec::new()).map(|(s, _)| s),
+            Some(1)
+        );
     }
 
     #[test]

@@ -237,7 +237,8 @@ mod tests {
 
     #[test]
     fn corrupted_or_mismatched_artifacts_are_refused_with_named_errors() {
-        let cases: Vec<(&str, Box<dyn Fn(&mut serde_json::Value)>, &str)> = vec![
+        type Corruption = Box<dyn Fn(&mut serde_json::Value)>;
+        let cases: Vec<(&str, Corruption, &str)> = vec![
             (
                 "version",
                 Box::new(|v| v["format_version"] = 2.into()),

@@ -25,6 +25,8 @@ pub struct Dense<F: Float = f32> {
 
 impl<F: Float> Dense<F> {
     /// A layer with the given parameters; the gradients start at zero.
+    ///
+    /// Panics if the bias length differs from the weight's column count.
     pub fn from_params(weight: Array2<F>, bias: Array1<F>) -> Self {
         assert_eq!(
             weight.ncols(),

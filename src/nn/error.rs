@@ -76,6 +76,24 @@ pub enum NnError {
         /// The value found.
         value: f64,
     },
+    /// A logistic-regression label outside [0, 1].
+    #[error("label {value} at row {row} is outside [0, 1]")]
+    InvalidLabel {
+        /// Row index (0-based).
+        row: usize,
+        /// The label found.
+        value: f64,
+    },
+    /// An update made a parameter NaN or infinite although the loss was still finite.
+    #[error(
+        "training diverged: parameter \"{name}\" became non-finite in epoch {epoch}; no model was produced (lower the learning rate or set clip_grad_norm)"
+    )]
+    NonFiniteWeights {
+        /// 1-based epoch.
+        epoch: usize,
+        /// The first parameter found non-finite, e.g. "layers.0.weight".
+        name: String,
+    },
     /// There are too few rows to do what was asked.
     #[error("too few rows: {0}")]
     TooFewRows(String),

@@ -288,6 +288,14 @@ pub fn fit<F: Float>(
             optimizer.step(&mut network.params_and_grads());
         }
         let train_loss = loss_sum / train_rows.len() as f64;
+        // The last update of an epoch can overflow without any loss having seen it yet.
+        if let Some(name) = network.first_non_finite_param() {
+            network.set_layers(initial);
+            return Err(NnError::NonFiniteWeights {
+                epoch: epoch + 1,
+                name,
+            });
+        }
 
         let val_loss = if spec.early_stopping.is_some() {
             let v = network.loss(x_val.view(), y_val.view())?;
@@ -389,7 +397,7 @@ mod tests {
     use super::*;
     use crate::nn::gradcheck::random_matrix;
     use crate::nn::{LayerConfig, LogisticRegression, LossConfig, NetworkConfig, OutputConfig};
-    use ndarray::{Array1, array};
+    use ndarray::array;
 
     fn regression_data(rows: usize, seed: u64) -> (Array2<f32>, Array2<f32>) {
         let x = random_matrix(rows, 3, seed, 1.0).mapv(|v| v as f32);
@@ -485,6 +493,67 @@ mod tests {
         assert!(matches!(err, NnError::NonFiniteLoss { .. }), "{err}");
         assert!(err.to_string().contains("no model was produced"), "{err}");
         assert_eq!(net, untouched, "the diverged weights must not be kept");
+    }
+
+    #[test]
+    fn weights_that_overflow_in_the_last_update_are_an_error_too() {
+        // One epoch of one batch: the loss is finite when measured, and only the update
+        // that follows overflows f32.
+        let (x, y) = regression_data(8, 4);
+        let y = y.mapv(|v| v * 1e6);
+        let mut net = small_net(4);
+        let untouched = net.clone();
+        let config = FitConfig {
+            optimizer: OptimizerConfig::named("sgd").with_lr(1e38),
+            epochs: 1,
+            batch_size: 8,
+            ..FitConfig::default()
+        };
+        let err = fit(&mut net, x.view(), y.view(), &config, &mut keep_going).unwrap_err();
+        assert!(
+            matches!(err, NnError::NonFiniteWeights { epoch: 1, .. }),
+            "{err}"
+        );
+        assert!(err.to_string().contains("layers.0.weight"), "{err}");
+        assert_eq!(net, untouched);
+    }
+
+    #[test]
+    fn a_softmax_classifier_learns_three_classes() {
+        // Three well-separated blobs around the vertices of a triangle.
+        let centres = [[2.0, 0.0], [-1.0, 1.7], [-1.0, -1.7]];
+        let noise = random_matrix(90, 2, 12, 0.6);
+        let x = Array2::from_shape_fn((90, 2), |(r, c)| centres[r % 3][c] + noise[[r, c]]);
+        let y = Array2::from_shape_fn((90, 3), |(r, c)| f64::from(r % 3 == c));
+        let config = NetworkConfig {
+            layers: vec![LayerConfig::dense(8, "leaky_relu")],
+            output: OutputConfig::new(3, "softmax"),
+            loss: LossConfig::Name("softmax_cross_entropy".into()),
+            seed: Some(2),
+            ..NetworkConfig::default()
+        };
+        let mut net = Network::<f64>::new(&config, 2).unwrap();
+        let fit_config = FitConfig {
+            optimizer: OptimizerConfig::named("rmsprop").with_lr(0.01),
+            epochs: 60,
+            batch_size: 16,
+            ..FitConfig::default()
+        };
+        fit(&mut net, x.view(), y.view(), &fit_config, &mut keep_going).unwrap();
+        let p = net.predict(x.view());
+        for row in p.rows() {
+            assert!((row.sum() - 1.0).abs() < 1e-12, "softmax rows sum to 1");
+        }
+        let right = p
+            .rows()
+            .into_iter()
+            .enumerate()
+            .filter(|(r, row)| {
+                let best = (0..3).max_by(|&a, &b| row[a].total_cmp(&row[b])).unwrap();
+                best == r % 3
+            })
+            .count();
+        assert!(right >= 88, "{right} of 90 classified right");
     }
 
     #[test]
@@ -668,6 +737,5 @@ mod tests {
         // No line separates XOR: at most 3 of 4 points, and the best log-loss is ln 2.
         assert!(right <= 3);
         assert!(logistic.log_loss(x.view(), y.view()).unwrap() > 0.69);
-        let _ = Array1::<f64>::zeros(0);
     }
 }

@@ -53,12 +53,7 @@ impl LogisticRegression {
             .enumerate()
             .find(|(_, v)| !(0.0..=1.0).contains(*v))
         {
-            return Err(NnError::NonFiniteInput {
-                what: "y (labels must lie in [0, 1])",
-                row,
-                column: 0,
-                value,
-            });
+            return Err(NnError::InvalidLabel { row, value });
         }
         let mut network = Network::new(&Self::network_config(config.seed), x.ncols())?;
         let y = y.insert_axis(Axis(1));
@@ -210,6 +205,6 @@ mod tests {
             Control::Continue
         })
         .unwrap_err();
-        assert!(err.to_string().contains("row 3"), "{err}");
+        assert_eq!(err.to_string(), "label 2 at row 3 is outside [0, 1]");
     }
 }

@@ -55,6 +55,9 @@ impl Loss {
 
     /// (mean loss, dJ/dinput), allocating the gradient. `input` is the output
     /// activation for MSE and Huber, the logits for the cross-entropies.
+    ///
+    /// Panics if `input` and `y` differ in shape (a caller bug: [`crate::nn::fit`]
+    /// and [`crate::nn::Network::loss`] check shapes and return errors first).
     pub fn evaluate<F: Float>(&self, input: ArrayView2<F>, y: ArrayView2<F>) -> (f64, Array2<F>) {
         let mut grad = Array2::zeros(input.raw_dim());
         let loss = self.evaluate_into(input, y, grad.view_mut());

@@ -24,6 +24,8 @@ pub struct Maxout<F: Float = f32> {
 
 impl<F: Float> Maxout<F> {
     /// A maxout layer over an affine map with `units * pieces` outputs.
+    ///
+    /// Panics if the affine map has a different number of outputs.
     pub fn new(affine: Dense<F>, units: usize, pieces: usize) -> Self {
         assert_eq!(
             affine.units(),
@@ -41,12 +43,10 @@ impl<F: Float> Maxout<F> {
 
     /// H = max over pieces; keeps what backward needs.
     pub fn forward(&mut self, x: ArrayView2<F>) -> Array2<F> {
-        let mut z = Array2::zeros((x.nrows(), self.units * self.pieces));
+        // Dense::forward also keeps x for the parameter gradients.
+        let z = self.affine.forward(x);
         let mut h = Array2::zeros((x.nrows(), self.units));
-        self.affine.forward_into(x, z.view_mut());
         self.max_into(z.view(), h.view_mut());
-        // Dense::forward is what caches the input for the parameter gradients.
-        self.affine.forward(x);
         self.z = Some(z);
         h
     }

@@ -369,6 +369,23 @@ impl<F: Float> Network<F> {
             .sqrt()
     }
 
+    /// The name of the first parameter holding NaN or an infinity, if any.
+    pub(crate) fn first_non_finite_param(&self) -> Option<String> {
+        let names = self.param_names();
+        self.layers
+            .iter()
+            .flat_map(|l| {
+                let d = l.affine();
+                [
+                    d.weight.iter().all(|v| v.is_finite()),
+                    d.bias.iter().all(|v| v.is_finite()),
+                ]
+            })
+            .zip(names)
+            .find(|(finite, _)| !finite)
+            .map(|(_, name)| name)
+    }
+
     /// Multiplies every gradient by `factor`.
     pub(crate) fn scale_grads(&mut self, factor: F) {
         for layer in &mut self.layers {
@@ -494,6 +511,22 @@ mod tests {
         assert_eq!(net.param_names()[7], "output.bias");
         let out = net.predict(random_matrix(3, 80, 1, 1.0).mapv(|v| v as f32).view());
         assert_eq!(out.shape(), [3, 2]);
+    }
+
+    #[test]
+    fn a_network_can_be_shared_across_threads() {
+        fn assert_send_sync<T: Send + Sync>() {}
+        assert_send_sync::<Network<f32>>();
+        let net =
+            Network::<f32>::new(&two_hidden("mse", OutputConfig::new(2, "identity")), 3).unwrap();
+        let x = random_matrix(4, 3, 9, 1.0).mapv(|v| v as f32);
+        let expected = net.predict(x.view());
+        std::thread::scope(|s| {
+            let handles: Vec<_> = (0..2).map(|_| s.spawn(|| net.predict(x.view()))).collect();
+            for h in handles {
+                assert_eq!(h.join().unwrap(), expected);
+            }
+        });
     }
 
     #[test]

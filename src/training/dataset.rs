@@ -16,19 +16,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-// Until `features::Prompt` lands on main this mirrors its contract
-// (docs/architecture.md: `Prompt { title, question, text }`, empty = unknown);
-// it becomes `pub use crate::features::Prompt` then, with no change for callers.
-/// A prompt: the source text the student read, its title and the question.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Prompt {
-    /// Short title of the source ("On Tragedy"); empty when unknown.
-    pub title: String,
-    /// The question the students answered; empty when unknown.
-    pub question: String,
-    /// The full source text; empty when unknown.
-    pub text: String,
-}
+pub use crate::features::Prompt;
 
 /// At most this many row problems are collected before reading stops: enough
 /// to show a pattern, few enough to read.

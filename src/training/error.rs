@@ -1,6 +1,8 @@
 //! The error of training, cross-validation and grading: one enum whose
 //! messages carry the values that explain them (fold, member, feature).
 
+use crate::nn::NnError;
+
 use super::folds::FoldError;
 use super::regressor::ModelKind;
 
@@ -40,5 +42,33 @@ pub enum TrainingError {
         fold: String,
         /// What went wrong.
         message: String,
+    },
+    /// A network failed to train (e.g. the loss became NaN: no model is produced).
+    #[error("fold {fold}, ensemble member {member}: {source}")]
+    Fit {
+        /// The held-out fold ("all" when training on every row).
+        fold: String,
+        /// 1-based ensemble member.
+        member: usize,
+        /// The NN core's error.
+        source: NnError,
+    },
+    /// The training rows could not be standardised (e.g. a non-finite value).
+    #[error("fold {fold}: {source}")]
+    Data {
+        /// The held-out fold ("all" when training on every row).
+        fold: String,
+        /// The NN core's error.
+        source: NnError,
+    },
+    /// The config fixes `network.output.units` to a number other than the targets'.
+    #[error(
+        "network.output.units is {configured} but the dataset has {targets} target(s); leave it out to use the number of targets"
+    )]
+    OutputUnits {
+        /// Units in the config.
+        configured: usize,
+        /// Targets in the dataset.
+        targets: usize,
     },
 }
