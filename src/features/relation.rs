@@ -46,7 +46,8 @@ fn overlap(grams: &[u64], reference: &HashSet64, set: &mut HashSet64) -> (usize,
     (set.len(), shared)
 }
 
-/// Writes the r_ features into `out` (a whole feature vector).
+/// Writes the r_ features into `out` (a whole feature vector), which must
+/// already hold the p_, q_ and e_ values: the style gaps compare them.
 pub(crate) fn relation_features(
     tokens: &Tokens,
     prompt: &PreparedPrompt,
@@ -129,6 +130,11 @@ pub(crate) fn relation_features(
         Feature::RSourceSentencesUsed,
         Feature::RSourceSentencesUsedShare,
         Feature::RSentenceGrounding,
+        Feature::RLogNovelTypes,
+        Feature::RNovelLongWordShare,
+        Feature::RLogWordsNotCopied8,
+        Feature::RWordLengthRatio,
+        Feature::RGradeLevelGap,
     ];
     if !prompt.has_text() {
         for f in text_features {
@@ -149,6 +155,7 @@ pub(crate) fn relation_features(
         Feature::RUnigramRecall,
         ratio(s1 as f64, prompt.unigrams.len() as f64),
     );
+    set(Feature::RLogNovelTypes, ((e1 - s1) as f64).ln_1p());
     let (e2, s2) = overlap(&grams.bigrams, &prompt.bigrams, &mut scratch.set);
     set(Feature::RBigramPrecision, ratio(s2 as f64, e2 as f64));
     set(Feature::RLogNovelBigrams, ((e2 - s2) as f64).ln_1p());
@@ -221,17 +228,22 @@ pub(crate) fn relation_features(
     let not_copied = (n - copied4) as f64;
     set(Feature::RWordsNotCopied, not_copied);
     set(Feature::RLogCopiedWords, (copied4 as f64).ln_1p());
+    set(Feature::RLogWordsNotCopied8, ((n - copied8) as f64).ln_1p());
     set(Feature::RLogWordsNotCopied, not_copied.ln_1p());
 
     let mut novel = 0usize;
     let mut content = 0usize;
     let mut novel_content = 0usize;
+    let mut novel_long = 0usize;
     let term_counts = &mut scratch.term_counts;
     reset_map(term_counts);
     for w in words {
         let known = prompt.unigrams.contains(&w.stem);
         if !known {
             novel += 1;
+            if w.chars >= 7 {
+                novel_long += 1;
+            }
         }
         if w.is_content() {
             content += 1;
@@ -243,6 +255,7 @@ pub(crate) fn relation_features(
     }
     set(Feature::RNovelWordShare, ratio(novel as f64, nf));
     set(Feature::RLogNovelWords, (novel as f64).ln_1p());
+    set(Feature::RNovelLongWordShare, ratio(novel_long as f64, nf));
     set(
         Feature::RNovelContentWordShare,
         ratio(novel_content as f64, content as f64),
@@ -302,6 +315,21 @@ pub(crate) fn relation_features(
         Feature::REssayPromptLengthRatio,
         ratio(nf, prompt.text_words as f64),
     );
+    // Essay against prompt style; the e_ and p_ values are already in `out`.
+    let essay_word_length = f64::from(out[Feature::EMeanWordLength as usize]);
+    let prompt_word_length = f64::from(prompt.prompt_values[Feature::PMeanWordLength as usize]);
+    let grade_gap = if n > 0 {
+        f64::from(out[Feature::EFleschKincaidGrade as usize])
+            - f64::from(prompt.prompt_values[Feature::PFleschKincaidGrade as usize])
+    } else {
+        0.0
+    };
+    let mut set = |f: Feature, v: f64| out[f as usize] = v as f32;
+    set(
+        Feature::RWordLengthRatio,
+        ratio(essay_word_length, prompt_word_length),
+    );
+    set(Feature::RGradeLevelGap, grade_gap);
 
     // Quotations: maximal stretches of quoted words whose every bigram (or,
     // for one word, whose stem) occurs in the prompt text.
