@@ -9,7 +9,7 @@ use anyhow::Context;
 use super::dataset_args::{DatasetArgs, TargetArgs};
 use super::report;
 use crate::nn::Control;
-use crate::training::sweep::{Job, SweepGrid, job_config, sweep, write_report};
+use crate::training::sweep::{Run, SweepGrid, job_config, sweep, write_report};
 
 /// Arguments of `essay-grader sweep`.
 #[derive(Debug, clap::Args)]
@@ -39,7 +39,7 @@ pub fn run(args: SweepArgs) -> anyhow::Result<()> {
     let threads = grid.threads.unwrap_or(1);
     let mut bad = Vec::new();
     for cell in grid.cells() {
-        if let Err(e) = job_config(&grid, Job::Cell(&cell), threads) {
+        if let Err(e) = job_config(&grid, Run::Cell(&cell), threads) {
             bad.push(format!(
                 "cell {} (depth {}, {}, {} lr {}): {e}",
                 cell.index, cell.depth, cell.activation, cell.optimizer, cell.lr
@@ -47,7 +47,7 @@ pub fn run(args: SweepArgs) -> anyhow::Result<()> {
         }
     }
     for set in &grid.feature_sets {
-        if let Err(e) = job_config(&grid, Job::FeatureSet(set), threads) {
+        if let Err(e) = job_config(&grid, Run::FeatureSet(set), threads) {
             bad.push(format!("feature set {set}: {e}"));
         }
     }

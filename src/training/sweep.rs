@@ -556,9 +556,19 @@ pub struct CvScores {
 /// One epoch seen by the sweep: (0-based fold, 1-based epoch, validation loss).
 pub type EpochSeen = (usize, usize, Option<f64>);
 
-/// What a sweep asks its runner to cross-validate.
+/// What a sweep asks its runner to cross-validate (the grid and the other
+/// algorithms; see [`Run`] for the feature studies too).
 #[derive(Debug, Clone, Copy)]
 pub enum Job<'a> {
+    /// A grid cell (an MLP config).
+    Cell(&'a SweepCell),
+    /// A baseline with the grid's base config.
+    Baseline(ModelKind),
+}
+
+/// Every kind of run a full [`sweep`] makes: a [`Job`], or a feature study.
+#[derive(Debug, Clone, Copy)]
+pub enum Run<'a> {
     /// A grid cell (an MLP config).
     Cell(&'a SweepCell),
     /// A baseline with the grid's base config.
@@ -569,17 +579,17 @@ pub enum Job<'a> {
     FeatureK(usize),
 }
 
-impl Job<'_> {
+impl Run<'_> {
     fn label(&self) -> String {
         match self {
-            Job::Cell(_) => String::new(),
-            Job::Baseline(kind) => kind.to_string(),
-            Job::FeatureSet(v) => match v {
+            Run::Cell(_) => String::new(),
+            Run::Baseline(kind) => kind.to_string(),
+            Run::FeatureSet(v) => match v {
                 Value::String(s) => format!("features={s}"),
                 Value::Array(a) => format!("features=[{} names]", a.len()),
                 other => format!("features={other}"),
             },
-            Job::FeatureK(k) => format!("K={k}"),
+            Run::FeatureK(k) => format!("K={k}"),
         }
     }
 }
@@ -594,15 +604,31 @@ pub fn sweep_with<E>(
     grid: &SweepGrid,
     mut run: impl FnMut(Job<'_>, &mut dyn FnMut(EpochSeen)) -> Result<Result<CvScores, String>, E>,
 ) -> Result<SweepReport, E> {
+    sweep_runs(grid, false, |r, on_epoch| match r {
+        Run::Cell(c) => run(Job::Cell(c), on_epoch),
+        Run::Baseline(k) => run(Job::Baseline(k), on_epoch),
+        Run::FeatureSet(_) | Run::FeatureK(_) => Ok(Err(
+            "feature studies run only in training::sweep::sweep".into(),
+        )),
+    })
+}
+
+/// [`sweep_with`] over every [`Run`]: with `studies`, the grid's feature sets
+/// and feature-subset sizes are run after the cells and baselines.
+fn sweep_runs<E>(
+    grid: &SweepGrid,
+    studies: bool,
+    mut run: impl FnMut(Run<'_>, &mut dyn FnMut(EpochSeen)) -> Result<Result<CvScores, String>, E>,
+) -> Result<SweepReport, E> {
     let started = std::time::Instant::now();
-    let mut scored = |kind: ModelKind, job: Job<'_>| -> Result<ScoredRun, E> {
+    let mut scored = |kind: ModelKind, job: Run<'_>| -> Result<ScoredRun, E> {
         let label = job.label();
         let t0 = std::time::Instant::now();
         // (fold, epoch) → validation loss, averaged over folds afterwards.
         let mut seen: Vec<EpochSeen> = Vec::new();
         let outcome = run(job, &mut |e| seen.push(e))?;
         let cell = match job {
-            Job::Cell(c) => Some(c.clone()),
+            Run::Cell(c) => Some(c.clone()),
             _ => None,
         };
         let (scores, error) = match outcome {
@@ -624,20 +650,22 @@ pub fn sweep_with<E>(
     };
     let mut cells = Vec::new();
     for cell in grid.cells() {
-        cells.push(scored(ModelKind::Mlp, Job::Cell(&cell))?);
+        cells.push(scored(ModelKind::Mlp, Run::Cell(&cell))?);
     }
     rank(&mut cells);
     let mut baselines = Vec::new();
     for &kind in &grid.baselines {
-        baselines.push(scored(kind, Job::Baseline(kind))?);
+        baselines.push(scored(kind, Run::Baseline(kind))?);
     }
     let mut feature_sets = Vec::new();
-    for set in &grid.feature_sets {
-        feature_sets.push(scored(ModelKind::Mlp, Job::FeatureSet(set))?);
-    }
     let mut feature_k = Vec::new();
-    for &k in &grid.feature_k {
-        feature_k.push(scored(ModelKind::Mlp, Job::FeatureK(k))?);
+    if studies {
+        for set in &grid.feature_sets {
+            feature_sets.push(scored(ModelKind::Mlp, Run::FeatureSet(set))?);
+        }
+        for &k in &grid.feature_k {
+            feature_k.push(scored(ModelKind::Mlp, Run::FeatureK(k))?);
+        }
     }
     Ok(SweepReport {
         grid: grid.clone(),
@@ -688,7 +716,7 @@ pub fn sweep(
     let mut job_index = 0usize;
     // Member-epochs of the runs already finished, so `done` only grows.
     let mut offset = 0usize;
-    sweep_with(grid, |job, on_epoch| {
+    sweep_runs(grid, true, |job, on_epoch| {
         let mut last_total = 0usize;
         let mut relay = |p: &Progress| {
             on_epoch((p.fold.saturating_sub(1), p.epoch, p.val_loss));
@@ -730,14 +758,14 @@ fn is_fatal(e: &TrainingError) -> bool {
 /// then the job's own changes.
 pub fn job_config(
     grid: &SweepGrid,
-    job: Job<'_>,
+    job: Run<'_>,
     threads: usize,
 ) -> Result<ValidTrainConfig, String> {
     let mut value = grid.base.clone();
     match job {
-        Job::Cell(cell) => value = cell.config.clone(),
-        Job::FeatureSet(set) => merge(&mut value, json!({ "features": set })),
-        Job::Baseline(_) | Job::FeatureK(_) => {}
+        Run::Cell(cell) => value = cell.config.clone(),
+        Run::FeatureSet(set) => merge(&mut value, json!({ "features": set })),
+        Run::Baseline(_) | Run::FeatureK(_) => {}
     }
     TrainConfig::from_json_value(value)
         .map(|c| c.with_threads(threads))
@@ -748,7 +776,7 @@ fn run_job(
     featured: &FeaturedDataset,
     grid: &SweepGrid,
     threads: usize,
-    job: Job<'_>,
+    job: Run<'_>,
     on_progress: &mut dyn FnMut(&Progress) -> Control,
 ) -> Result<CvScores, TrainingError> {
     let config = job_config(grid, job, threads).map_err(|message| TrainingError::Model {
@@ -757,10 +785,10 @@ fn run_job(
         message,
     })?;
     let kind = match job {
-        Job::Baseline(kind) => kind,
+        Run::Baseline(kind) => kind,
         _ => ModelKind::Mlp,
     };
-    if let Job::FeatureK(k) = job {
+    if let Run::FeatureK(k) = job {
         return nested_feature_k(featured, grid, &config, k, on_progress);
     }
     let report = cross_validate_featured(
@@ -1086,7 +1114,6 @@ mod tests {
                     mcrmse: Some(if kind == ModelKind::Mean { 1.0 } else { 0.7 }),
                     ..Default::default()
                 })),
-                Job::FeatureSet(_) | Job::FeatureK(_) => Ok(Ok(CvScores::default())),
             }
         })
         .unwrap();
