@@ -27,6 +27,7 @@ pub mod datasets;
 pub mod error;
 pub mod extract;
 pub mod health;
+pub mod jobs;
 pub mod metrics;
 pub mod models;
 pub mod openapi;
@@ -58,6 +59,9 @@ pub struct AppState {
     /// Serialises model activations so that the recorded order and the
     /// in-memory swaps agree.
     pub activation_lock: Arc<tokio::sync::Mutex<()>>,
+    /// The training-job queue: handlers enqueue and cancel jobs and follow
+    /// their live progress through it; its workers run in the background.
+    pub jobs: crate::jobs::JobQueue,
 }
 
 /// The whole application: every resource's routes and the shared layers.
@@ -72,6 +76,7 @@ pub fn router(state: AppState) -> Router {
         .merge(prompts::router())
         .merge(models::router())
         .merge(datasets::router())
+        .merge(jobs::router())
         .merge(runs::router())
         .fallback(no_route)
         // Innermost first: the limit must wrap the handlers' body reads.

@@ -6,6 +6,7 @@ mod bad_input;
 mod datasets;
 mod health;
 mod helpers;
+mod jobs;
 mod models;
 mod prompts;
 mod runs;
