@@ -13,6 +13,7 @@ use tokio::sync::watch;
 
 use crate::config::Settings;
 use crate::http::{self, AppState, ModelHandle, PromptCache, auth};
+use crate::jobs::{JobQueue, QueueSettings, TrainingExecutor};
 use crate::store;
 
 /// A built, bound, not yet running service.
@@ -93,7 +94,17 @@ impl Application {
         let port = listener.local_addr()?.port();
         tracing::info!(addr = %listener.local_addr()?, prompts = warmed, "essay-grader is listening");
 
+        // Each job trains on one thread, so grading keeps the other cores.
+        let jobs = JobQueue::new(
+            db.clone(),
+            QueueSettings {
+                workers: settings.workers,
+                ..QueueSettings::default()
+            },
+            Arc::new(TrainingExecutor::new(1)),
+        );
         let state = AppState {
+            jobs,
             db,
             model,
             prompts,
@@ -136,18 +147,29 @@ impl Application {
             shutdown,
             ..
         } = self;
+        let workers = state
+            .jobs
+            .start()
+            .await
+            .context("starting the job workers")?;
         let app = http::router(state.clone());
         let stop = shutdown.clone();
-        axum::serve(listener, app)
+        let jobs = state.jobs.clone();
+        let served = axum::serve(listener, app)
             .with_graceful_shutdown(async move {
                 tokio::select! {
                     () = stop.triggered() => {}
                     () = os_signal() => {}
                 }
                 tracing::info!("shutting down: finishing requests in flight");
+                // Running jobs stop at their next epoch and go back in the
+                // queue; job event streams end so they do not hold up the drain.
+                jobs.begin_shutdown();
             })
             .await
-            .context("serving HTTP")?;
+            .context("serving HTTP");
+        workers.shutdown().await;
+        served?;
         state.db.close().await;
         tracing::info!("stopped");
         Ok(())

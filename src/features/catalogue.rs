@@ -191,6 +191,11 @@ catalogue! {
     RSourceSentencesUsed "r_source_sentences_used" Relation "Distinct prompt sentences that are the best match (cosine >= 0.1) of some essay sentence.";
     RSourceSentencesUsedShare "r_source_sentences_used_share" Relation "Source sentences used / prompt sentences.";
     RSentenceGrounding "r_sentence_grounding" Relation "Mean over essay sentences of the best TF-IDF cosine to a prompt sentence.";
+    RLogNovelTypes "r_log_novel_types" Relation "ln(1 + distinct essay stems that do not occur in the prompt text).";
+    RNovelLongWordShare "r_novel_long_word_share" Relation "Share of essay words with 7 or more letters whose stem does not occur in the prompt text.";
+    RLogWordsNotCopied8 "r_log_words_not_copied_8" Relation "ln(1 + essay words outside every copied run of >= 8 words).";
+    RWordLengthRatio "r_word_length_ratio" Relation "Essay mean word length / prompt text mean word length.";
+    RGradeLevelGap "r_grade_level_gap" Relation "Essay Flesch-Kincaid grade minus prompt text Flesch-Kincaid grade.";
 }
 
 /// The catalogue: every feature in vector order.

@@ -11,11 +11,18 @@ use super::essay::ratio;
 use super::hashing::{HashMap64, HashSet64, NgramHashes, reset_map, reset_set};
 use super::prompt::PreparedPrompt;
 use super::text::{Tokens, flag};
+use super::tfidf::TfidfScratch;
 
 /// An essay sentence draws on its best-matching prompt sentence at this
 /// cosine or above; lower than the essay-level threshold because one essay
 /// sentence is short.
 const SOURCE_SENTENCE_COSINE: f64 = 0.1;
+
+/// Work allowed to the longest-run search, in word comparisons per essay
+/// word. Real essays use a small fraction of it; in degenerate repetitive
+/// text ("the the the ..." against a prompt of the same) the search stops
+/// there and the longest run found so far is reported, a lower bound.
+const RUN_SEARCH_STEPS_PER_WORD: usize = 64;
 
 /// Reusable buffers of the r_ features.
 #[derive(Debug, Default)]
@@ -27,7 +34,7 @@ pub(crate) struct RelationScratch {
     covered8: Vec<bool>,
     term_counts: HashMap64<u32>,
     terms: Vec<(u64, u32)>,
-    dots: Vec<f32>,
+    tfidf: TfidfScratch,
     /// Prompt sentences already used as some essay sentence's best match.
     used: Vec<bool>,
 }
@@ -46,7 +53,8 @@ fn overlap(grams: &[u64], reference: &HashSet64, set: &mut HashSet64) -> (usize,
     (set.len(), shared)
 }
 
-/// Writes the r_ features into `out` (a whole feature vector).
+/// Writes the r_ features into `out` (a whole feature vector), which must
+/// already hold the p_, q_ and e_ values: the style gaps compare them.
 pub(crate) fn relation_features(
     tokens: &Tokens,
     prompt: &PreparedPrompt,
@@ -129,6 +137,11 @@ pub(crate) fn relation_features(
         Feature::RSourceSentencesUsed,
         Feature::RSourceSentencesUsedShare,
         Feature::RSentenceGrounding,
+        Feature::RLogNovelTypes,
+        Feature::RNovelLongWordShare,
+        Feature::RLogWordsNotCopied8,
+        Feature::RWordLengthRatio,
+        Feature::RGradeLevelGap,
     ];
     if !prompt.has_text() {
         for f in text_features {
@@ -149,6 +162,7 @@ pub(crate) fn relation_features(
         Feature::RUnigramRecall,
         ratio(s1 as f64, prompt.unigrams.len() as f64),
     );
+    set(Feature::RLogNovelTypes, ((e1 - s1) as f64).ln_1p());
     let (e2, s2) = overlap(&grams.bigrams, &prompt.bigrams, &mut scratch.set);
     set(Feature::RBigramPrecision, ratio(s2 as f64, e2 as f64));
     set(Feature::RLogNovelBigrams, ((e2 - s2) as f64).ln_1p());
@@ -173,6 +187,7 @@ pub(crate) fn relation_features(
     covered8.resize(n, false);
     let mut longest = 0usize;
     let p = &prompt.stems;
+    let mut budget = RUN_SEARCH_STEPS_PER_WORD * n;
     for (i, gram) in grams.fourgrams.iter().enumerate() {
         let Some(positions) = prompt.fourgrams.get(gram) else {
             continue;
@@ -181,13 +196,14 @@ pub(crate) fn relation_features(
         for &pos in positions {
             let pos = pos as usize;
             // Only a run's first word starts a search, so each run is walked once.
-            if i > 0 && pos > 0 && stems[i - 1] == p[pos - 1] {
+            if budget == 0 || (i > 0 && pos > 0 && stems[i - 1] == p[pos - 1]) {
                 continue;
             }
             let mut len = 4;
             while i + len < n && pos + len < p.len() && stems[i + len] == p[pos + len] {
                 len += 1;
             }
+            budget = budget.saturating_sub(len);
             longest = longest.max(len);
         }
     }
@@ -221,17 +237,22 @@ pub(crate) fn relation_features(
     let not_copied = (n - copied4) as f64;
     set(Feature::RWordsNotCopied, not_copied);
     set(Feature::RLogCopiedWords, (copied4 as f64).ln_1p());
+    set(Feature::RLogWordsNotCopied8, ((n - copied8) as f64).ln_1p());
     set(Feature::RLogWordsNotCopied, not_copied.ln_1p());
 
     let mut novel = 0usize;
     let mut content = 0usize;
     let mut novel_content = 0usize;
+    let mut novel_long = 0usize;
     let term_counts = &mut scratch.term_counts;
     reset_map(term_counts);
     for w in words {
         let known = prompt.unigrams.contains(&w.stem);
         if !known {
             novel += 1;
+            if w.chars >= 7 {
+                novel_long += 1;
+            }
         }
         if w.is_content() {
             content += 1;
@@ -243,6 +264,7 @@ pub(crate) fn relation_features(
     }
     set(Feature::RNovelWordShare, ratio(novel as f64, nf));
     set(Feature::RLogNovelWords, (novel as f64).ln_1p());
+    set(Feature::RNovelLongWordShare, ratio(novel_long as f64, nf));
     set(
         Feature::RNovelContentWordShare,
         ratio(novel_content as f64, content as f64),
@@ -252,7 +274,7 @@ pub(crate) fn relation_features(
     scratch
         .terms
         .extend(term_counts.iter().map(|(&s, &c)| (s, c)));
-    let tfidf = prompt.tfidf.score(&scratch.terms, &mut scratch.dots);
+    let tfidf = prompt.tfidf.score(&scratch.terms, &mut scratch.tfidf);
     set(Feature::RTfidfCosinePrompt, tfidf.whole);
     set(Feature::RTfidfCosineBestSentence, tfidf.best_sentence);
     set(Feature::RTfidfCosineTop3Sentences, tfidf.top3_sentences);
@@ -280,7 +302,7 @@ pub(crate) fn relation_features(
             .extend(scratch.term_counts.iter().map(|(&s, &c)| (s, c)));
         if let Some((best, cosine)) = prompt
             .tfidf
-            .best_sentence(&scratch.terms, &mut scratch.dots)
+            .best_sentence(&scratch.terms, &mut scratch.tfidf)
         {
             grounding += cosine;
             if cosine >= SOURCE_SENTENCE_COSINE {
@@ -302,6 +324,21 @@ pub(crate) fn relation_features(
         Feature::REssayPromptLengthRatio,
         ratio(nf, prompt.text_words as f64),
     );
+    // Essay against prompt style; the e_ and p_ values are already in `out`.
+    let essay_word_length = f64::from(out[Feature::EMeanWordLength as usize]);
+    let prompt_word_length = f64::from(prompt.prompt_values[Feature::PMeanWordLength as usize]);
+    let grade_gap = if n > 0 {
+        f64::from(out[Feature::EFleschKincaidGrade as usize])
+            - f64::from(prompt.prompt_values[Feature::PFleschKincaidGrade as usize])
+    } else {
+        0.0
+    };
+    let mut set = |f: Feature, v: f64| out[f as usize] = v as f32;
+    set(
+        Feature::RWordLengthRatio,
+        ratio(essay_word_length, prompt_word_length),
+    );
+    set(Feature::RGradeLevelGap, grade_gap);
 
     // Quotations: maximal stretches of quoted words whose every bigram (or,
     // for one word, whose stem) occurs in the prompt text.
@@ -379,6 +416,13 @@ mod tests {
         assert_eq!(f(Feature::RSourceSentencesUsed), 1.0);
         assert!(f(Feature::RSentenceGrounding) > 0.5);
         assert!((f(Feature::RLogCopiedWords) - 11f32.ln()).abs() < 1e-6);
+    }
+
+    #[test]
+    fn repetitive_text_against_a_repetitive_prompt_stays_bounded() {
+        let v = features(&"the meat ".repeat(1000), &"the meat ".repeat(30_000));
+        assert_eq!(v[Feature::RLongestCommonRun as usize], 2000.0);
+        assert_eq!(v[Feature::RCopiedShare8 as usize], 1.0);
     }
 
     #[test]

@@ -240,6 +240,8 @@ fn spearman_of_a_monotone_relation_is_one() {
 /// CommonLit prompt. A usefulness check for feature design, not a test of
 /// behaviour: run with
 /// `ESSAY_GRADER_COMMONLIT=../shared/data/commonlit cargo test --release features::tests::print_feature_correlations -- --ignored --nocapture`.
+/// With `ESSAY_GRADER_FEATURES_OUT=/tmp/features.csv` it also writes the
+/// feature rows with their scores there, for analysis outside the repository.
 #[test]
 #[ignore = "reads the CommonLit data and prints a report"]
 fn print_feature_correlations_on_commonlit() {
@@ -272,6 +274,21 @@ fn print_feature_correlations_on_commonlit() {
             .push(extractor.extract(&prompts[&row[1]], &row[2]).into_values());
         entry.1.push(row[3].parse().unwrap());
         entry.2.push(row[4].parse().unwrap());
+    }
+    if let Ok(path) = std::env::var("ESSAY_GRADER_FEATURES_OUT") {
+        // A scratch CSV for analysis outside the repository.
+        let mut writer = csv::Writer::from_path(&path).unwrap();
+        let mut header = vec!["prompt_id".to_string(), "content".into(), "wording".into()];
+        header.extend(catalogue().iter().map(|d| d.name.to_string()));
+        writer.write_record(&header).unwrap();
+        for (id, (rows, content, wording)) in &by_prompt {
+            for ((row, c), w) in rows.iter().zip(content).zip(wording) {
+                let mut record = vec![id.clone(), c.to_string(), w.to_string()];
+                record.extend(row.iter().map(|v| v.to_string()));
+                writer.write_record(&record).unwrap();
+            }
+        }
+        writer.flush().unwrap();
     }
     let ids: Vec<&String> = by_prompt.keys().collect();
     println!(

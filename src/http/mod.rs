@@ -28,6 +28,7 @@ pub mod error;
 pub mod extract;
 pub mod grading;
 pub mod health;
+pub mod jobs;
 pub mod metrics;
 pub mod models;
 pub mod openapi;
@@ -61,6 +62,9 @@ pub struct AppState {
     /// Serialises model activations so that the recorded order and the
     /// in-memory swaps agree.
     pub activation_lock: Arc<tokio::sync::Mutex<()>>,
+    /// The training-job queue: handlers enqueue and cancel jobs and follow
+    /// their live progress through it; its workers run in the background.
+    pub jobs: crate::jobs::JobQueue,
 }
 
 /// The whole application: every resource's routes and the shared layers.
@@ -76,6 +80,7 @@ pub fn router(state: AppState) -> Router {
         .merge(prompts::router())
         .merge(models::router())
         .merge(datasets::router())
+        .merge(jobs::router())
         .merge(runs::router())
         .fallback(no_route)
         // Innermost first: the limit must wrap the handlers' body reads.

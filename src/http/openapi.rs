@@ -12,7 +12,7 @@ use utoipa::{Modify, OpenApi};
 use utoipa_swagger_ui::SwaggerUi;
 
 use super::AppState;
-use super::{auth, datasets, error, grading, health, metrics, models, prompts, runs};
+use super::{auth, datasets, error, grading, health, jobs, metrics, models, prompts, runs};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -40,6 +40,11 @@ use super::{auth, datasets, error, grading, health, metrics, models, prompts, ru
         datasets::list_datasets,
         datasets::get_dataset,
         datasets::delete_dataset,
+        jobs::create_job,
+        jobs::list_jobs,
+        jobs::get_job,
+        jobs::cancel_job,
+        jobs::job_events,
         runs::get_run,
         runs::get_run_metrics,
         runs::get_run_curves,

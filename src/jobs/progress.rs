@@ -29,6 +29,10 @@ pub struct JobProgress {
     pub val_loss: Option<f64>,
     /// Estimated seconds left, from the time taken so far.
     pub eta_s: Option<f64>,
+    /// A sweep's cell being cross-validated (its index in the grid; the
+    /// baselines follow the cells).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cell: Option<usize>,
 }
 
 /// One epoch's report from training (`training::Progress`), before the ETA
@@ -55,6 +59,8 @@ pub struct EpochReport {
     pub done: usize,
     /// Member-epochs in the whole job, at most.
     pub total: usize,
+    /// The sweep cell (or baseline) being cross-validated, for sweeps.
+    pub cell: Option<usize>,
 }
 
 impl EpochReport {
@@ -84,6 +90,7 @@ impl EpochReport {
             train_loss: finite(self.train_loss),
             val_loss: self.val_loss.and_then(finite),
             eta_s,
+            cell: self.cell,
         }
     }
 }
@@ -136,6 +143,7 @@ mod tests {
             val_loss: None,
             done: (fold.max(1) - 1) * epochs + epoch,
             total: folds * epochs,
+            cell: None,
         }
     }
 

@@ -237,6 +237,21 @@ mod tests {
         assert!((soft[[0, 2]] - 3f64.exp() / denom).abs() < 1e-15);
     }
 
+    proptest::proptest! {
+        #[test]
+        fn every_activation_is_finite_in_f32_for_any_finite_input(
+            z in proptest::collection::vec(-3e38f32..3e38, 4),
+        ) {
+            let z = Array2::from_shape_vec((1, 4), z).unwrap();
+            for act in ALL {
+                let a = act.forward(z.view());
+                let dz = act.backward(z.view(), a.view(), Array2::ones((1, 4)).view());
+                proptest::prop_assert!(a.iter().all(|v| v.is_finite()), "{} gave {a}", act.name());
+                proptest::prop_assert!(dz.iter().all(|v| v.is_finite()), "{} gave {dz}", act.name());
+            }
+        }
+    }
+
     #[test]
     fn sigmoid_and_softmax_stay_finite_for_huge_inputs() {
         let z = array![[1000.0f32, -1000.0, 0.0]];

@@ -217,6 +217,23 @@ mod tests {
         assert_eq!(g, array![[1.0, -1.0]]);
     }
 
+    proptest::proptest! {
+        #[test]
+        fn cross_entropies_and_their_gradients_are_finite_for_any_finite_logits(
+            z in proptest::collection::vec(-1e30f64..1e30, 3),
+            class in 0usize..3,
+        ) {
+            let z = Array2::from_shape_vec((1, 3), z).unwrap();
+            let mut t = Array2::zeros((1, 3));
+            t[[0, class]] = 1.0;
+            for loss in [Loss::Bce, Loss::SoftmaxCrossEntropy] {
+                let (value, grad) = loss.evaluate(z.view(), t.view());
+                proptest::prop_assert!(value.is_finite() && value >= 0.0, "{} = {value}", loss.name());
+                proptest::prop_assert!(grad.iter().all(|g| g.is_finite()));
+            }
+        }
+    }
+
     #[test]
     fn bce_gradient_is_sigmoid_minus_label() {
         let z = array![[0.3f64, -1.2]];

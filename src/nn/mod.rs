@@ -9,6 +9,30 @@
 //! Everything numeric is generic over [`Float`] (f32 and f64): production
 //! trains in f32 for speed, and the finite-difference gradient checks run the
 //! very same code in f64.
+//!
+//! ```
+//! use essay_grader::nn::{fit, Control, FitConfig, Network, NetworkArtifact, NetworkConfig};
+//! use ndarray::array;
+//!
+//! let config: NetworkConfig = serde_json::from_str(
+//!     r#"{"layers":[{"units":8,"activation":"tanh"}],"output":{"units":1},"loss":"mse","seed":1}"#,
+//! ).unwrap();
+//! let mut network = Network::<f32>::new(&config, 2).unwrap();
+//! let x = array![[0.0f32, 1.0], [1.0, 0.0], [1.0, 1.0], [0.0, 0.0]];
+//! let y = array![[1.0f32], [1.0], [2.0], [0.0]];
+//! let fit_config: FitConfig = serde_json::from_str(r#"{"epochs":50,"batch_size":2}"#).unwrap();
+//! let report = fit(&mut network, x.view(), y.view(), &fit_config, &mut |epoch| {
+//!     // Progress goes to the caller; returning Stop cancels training.
+//!     assert!(epoch.train_loss.is_finite());
+//!     Control::Continue
+//! }).unwrap();
+//! assert_eq!(report.epochs_run(), 50);
+//!
+//! // Save and load: the JSON text is the caller's to write (atomically).
+//! let json = network.to_artifact(None).to_json_string();
+//! let loaded = Network::<f32>::from_artifact(&NetworkArtifact::from_json_str(&json).unwrap()).unwrap();
+//! assert_eq!(loaded.predict(x.view()), network.predict(x.view()));
+//! ```
 
 mod activation;
 mod artifact;

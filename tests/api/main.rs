@@ -7,6 +7,7 @@ mod datasets;
 mod grading;
 mod health;
 mod helpers;
+mod jobs;
 mod models;
 mod prompts;
 mod runs;

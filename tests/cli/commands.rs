@@ -1,0 +1,466 @@
+//! The subcommands train, evaluate, cv, grade, config and features, run as a
+//! user would run them, with their JSON and their errors checked.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+use super::fixtures::{
+    essay, write_essays, write_graded_essays, write_prompts, write_quick_config,
+};
+
+fn run(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_essay-grader"))
+        .args(args)
+        .output()
+        .expect("the binary runs")
+}
+
+fn ok_json(args: &[&str]) -> Value {
+    let out = run(args);
+    assert!(
+        out.status.success(),
+        "{args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("stdout is JSON")
+}
+
+fn failure(args: &[&str]) -> String {
+    let out = run(args);
+    assert!(!out.status.success(), "{args:?} should have failed");
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+fn assert_regression_metrics(m: &Value, targets: &[&str], qwk: bool) {
+    assert!(m["n"].as_u64().unwrap() > 0);
+    assert!(m["mcrmse"].as_f64().unwrap().is_finite());
+    let names: Vec<&str> = m["targets"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(names, targets);
+    for t in targets {
+        for key in ["rmse", "mae", "r2", "pearson"] {
+            assert!(m["targets"][t][key].is_f64(), "{t}.{key} in {m}");
+        }
+        assert_eq!(m["targets"][t]["qwk"].is_f64(), qwk, "{t}.qwk in {m}");
+    }
+}
+
+#[test]
+fn config_default_prints_a_whole_config_that_validates_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = ok_json(&["config", "--default"]);
+    for key in [
+        "network",
+        "optimizer",
+        "schedule",
+        "features",
+        "epochs",
+        "batch_size",
+        "early_stopping",
+        "seed",
+        "ensemble",
+    ] {
+        assert!(config.get(key).is_some(), "{key} missing");
+    }
+    let path = dir.path().join("printed.json");
+    std::fs::write(&path, config.to_string()).unwrap();
+    assert_eq!(ok_json(&["config", "--check", s(&path)]), config);
+}
+
+#[test]
+fn a_bad_config_is_refused_listing_every_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bad.json");
+    std::fs::write(
+        &path,
+        r#"{"epochs": -3, "optimizer": {"name": "adamm", "nme": 1}, "batch_size": 0}"#,
+    )
+    .unwrap();
+    let err = failure(&["config", "--check", s(&path)]);
+    for field in [
+        "epochs:",
+        "optimizer.name:",
+        "optimizer.nme:",
+        "batch_size:",
+    ] {
+        assert!(err.contains(field), "{field} not in {err}");
+    }
+}
+
+#[test]
+fn features_list_prints_the_whole_catalogue() {
+    let out = run(&["features", "--list"]);
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    let count = essay_grader::features::catalogue().len();
+    assert!(count >= 80);
+    assert!(text.contains(&format!("{count} features")));
+    for def in essay_grader::features::catalogue() {
+        assert!(text.contains(def.name), "{} missing", def.name);
+    }
+}
+
+#[test]
+fn features_writes_ids_then_every_feature_with_or_without_prompts() {
+    let dir = tempfile::tempdir().unwrap();
+    let essays = write_essays(dir.path(), 4);
+    let prompts = write_prompts(dir.path());
+    let out = dir.path().join("features.csv");
+    let status = run(&[
+        "features",
+        "--essays",
+        s(&essays),
+        "--prompts",
+        s(&prompts),
+        "--out",
+        s(&out),
+    ]);
+    assert!(
+        status.status.success(),
+        "{}",
+        String::from_utf8_lossy(&status.stderr)
+    );
+    let mut reader = csv::Reader::from_path(&out).unwrap();
+    let header: Vec<String> = reader.headers().unwrap().iter().map(String::from).collect();
+    let names: Vec<&str> = essay_grader::features::catalogue()
+        .iter()
+        .map(|d| d.name)
+        .collect();
+    assert_eq!(&header[..2], ["student_id", "prompt_id"]);
+    assert_eq!(&header[2..], names.as_slice());
+    let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    assert_eq!(rows.len(), 12);
+    assert!(rows.iter().all(|r| {
+        r.iter()
+            .skip(2)
+            .all(|v| v.parse::<f32>().unwrap().is_finite())
+    }));
+
+    // The generic layout, no prompts file: relation features degrade, not fail.
+    let graded = write_graded_essays(dir.path(), 3);
+    let out2 = dir.path().join("generic.csv");
+    let status = run(&[
+        "features",
+        "--essays",
+        s(&graded),
+        "--id-col",
+        "essay",
+        "--text-col",
+        "body",
+        "--prompt-col",
+        "task",
+        "--out",
+        s(&out2),
+    ]);
+    assert!(
+        status.status.success(),
+        "{}",
+        String::from_utf8_lossy(&status.stderr)
+    );
+    let text = std::fs::read_to_string(&out2).unwrap();
+    assert!(text.starts_with("essay,task,p_"));
+    assert_eq!(text.lines().count(), 10);
+}
+
+#[test]
+fn train_evaluate_and_grade_work_end_to_end() {
+    let dir = tempfile::tempdir().unwrap();
+    let essays = write_essays(dir.path(), 16);
+    let prompts = write_prompts(dir.path());
+    let config = write_quick_config(dir.path());
+    let model = dir.path().join("model.json");
+    let summary = ok_json(&[
+        "train",
+        "--essays",
+        s(&essays),
+        "--prompts",
+        s(&prompts),
+        "--config",
+        s(&config),
+        "--out",
+        s(&model),
+        "--json",
+    ]);
+    assert_eq!(summary["rows"], 48);
+    assert_eq!(summary["members"].as_array().unwrap().len(), 2);
+    // Only the model is left in the directory: no temporary file.
+    let mut names: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        ["essays.csv", "model.json", "prompts.csv", "train.json"]
+    );
+
+    let eval = ok_json(&[
+        "evaluate",
+        "--model",
+        s(&model),
+        "--essays",
+        s(&essays),
+        "--prompts",
+        s(&prompts),
+        "--json",
+    ]);
+    assert_regression_metrics(&eval, &["content", "wording"], false);
+    assert_eq!(eval["n"], 48);
+
+    let essay_file = dir.path().join("essay.txt");
+    std::fs::write(&essay_file, essay(0, 7).0).unwrap();
+    let grade = ok_json(&[
+        "grade",
+        "--model",
+        s(&model),
+        "--prompts",
+        s(&prompts),
+        "--prompt-id",
+        "rivers",
+        "--essay",
+        s(&essay_file),
+        "--json",
+    ]);
+    for t in ["content", "wording"] {
+        assert!(grade["scores"][t].as_f64().unwrap().is_finite());
+        let p = grade["percentiles"][t].as_f64().unwrap();
+        assert!((0.0..=100.0).contains(&p));
+        assert!(grade["explanation"][t]["raised"].is_array());
+    }
+    assert!(grade["warnings"].is_array());
+
+    // The same prompt given on the command line grades the same.
+    let text_file = dir.path().join("source.txt");
+    let prompts_csv = std::fs::read_to_string(&prompts).unwrap();
+    let mut reader = csv::Reader::from_reader(prompts_csv.as_bytes());
+    let rivers = reader.records().next().unwrap().unwrap();
+    std::fs::write(&text_file, &rivers[3]).unwrap();
+    let again = ok_json(&[
+        "grade",
+        "--model",
+        s(&model),
+        "--prompt-text",
+        s(&text_file),
+        "--title",
+        &rivers[2],
+        "--question",
+        &rivers[1],
+        "--essay",
+        s(&essay_file),
+        "--json",
+    ]);
+    assert_eq!(again["scores"], grade["scores"]);
+
+    // The readable table names the targets.
+    let out = run(&[
+        "grade",
+        "--model",
+        s(&model),
+        "--prompts",
+        s(&prompts),
+        "--prompt-id",
+        "rivers",
+        "--essay",
+        s(&essay_file),
+    ]);
+    let table = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        table.contains("content") && table.contains("percentile"),
+        "{table}"
+    );
+
+    let err = failure(&[
+        "grade",
+        "--model",
+        s(&model),
+        "--prompts",
+        s(&prompts),
+        "--prompt-id",
+        "volcanoes",
+        "--essay",
+        s(&essay_file),
+    ]);
+    assert!(err.contains("no prompt with id \"volcanoes\""), "{err}");
+}
+
+#[test]
+fn cv_json_reports_every_fold_and_the_pooled_metrics() {
+    let dir = tempfile::tempdir().unwrap();
+    let essays = write_essays(dir.path(), 12);
+    let prompts = write_prompts(dir.path());
+    let config = write_quick_config(dir.path());
+    let cv = ok_json(&[
+        "cv",
+        "--essays",
+        s(&essays),
+        "--prompts",
+        s(&prompts),
+        "--config",
+        s(&config),
+        "--json",
+    ]);
+    let folds = cv["folds"].as_array().unwrap();
+    let held: Vec<&str> = folds
+        .iter()
+        .map(|f| f["held_out"].as_str().unwrap())
+        .collect();
+    assert_eq!(held, ["bees", "rivers", "tides"]);
+    for fold in folds {
+        assert_regression_metrics(fold, &["content", "wording"], false);
+        assert_eq!(fold["n"], 12);
+    }
+    assert_regression_metrics(&cv["pooled"], &["content", "wording"], false);
+    assert_eq!(cv["pooled"]["n"], 36);
+    assert!(cv["seconds"].as_f64().unwrap() >= 0.0);
+
+    let kfold = ok_json(&[
+        "cv",
+        "--essays",
+        s(&essays),
+        "--prompts",
+        s(&prompts),
+        "--config",
+        s(&config),
+        "--folds",
+        "4",
+        "--json",
+    ]);
+    assert_eq!(kfold["folds"].as_array().unwrap().len(), 4);
+    assert_eq!(kfold["pooled"]["n"], 36);
+}
+
+#[test]
+fn cv_on_a_score_grid_reports_quadratic_weighted_kappa() {
+    let dir = tempfile::tempdir().unwrap();
+    let graded = write_graded_essays(dir.path(), 12);
+    let config = write_quick_config(dir.path());
+    let cv = ok_json(&[
+        "cv",
+        "--essays",
+        s(&graded),
+        "--id-col",
+        "essay",
+        "--text-col",
+        "body",
+        "--prompt-col",
+        "task",
+        "--targets",
+        "Overall",
+        "--score-grid",
+        "1:5:0.5",
+        "--config",
+        s(&config),
+        "--json",
+    ]);
+    assert_eq!(cv["folds"].as_array().unwrap().len(), 3);
+    assert_regression_metrics(&cv["pooled"], &["Overall"], true);
+}
+
+#[test]
+fn a_dataset_error_names_the_file_line_and_column() {
+    let dir = tempfile::tempdir().unwrap();
+    let prompts = write_prompts(dir.path());
+    let essays = dir.path().join("bad.csv");
+    std::fs::write(
+        &essays,
+        "student_id,prompt_id,text,content,wording\na,rivers,\"Two\nlines\",1,1\nb,rivers,fine,lots,1\n",
+    )
+    .unwrap();
+    let model = dir.path().join("m.json");
+    let err = failure(&[
+        "train",
+        "--essays",
+        s(&essays),
+        "--prompts",
+        s(&prompts),
+        "--out",
+        s(&model),
+    ]);
+    assert!(
+        err.contains("bad.csv, line 4, column 4 (content): the target \"lots\" is not a number"),
+        "{err}"
+    );
+    assert!(!model.exists(), "nothing is written on failure");
+
+    let missing = dir.path().join("missing.csv");
+    std::fs::write(&missing, "student_id,prompt_id,text\na,rivers,hello\n").unwrap();
+    let err = failure(&["cv", "--essays", s(&missing), "--prompts", s(&prompts)]);
+    assert!(
+        err.contains("missing.csv, line 1: missing column(s) content, wording"),
+        "{err}"
+    );
+}
+
+#[test]
+fn an_unreadable_or_incompatible_model_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let essays = write_essays(dir.path(), 2);
+    let prompts = write_prompts(dir.path());
+    let model = dir.path().join("model.json");
+    std::fs::write(&model, r#"{"format_version": 7}"#).unwrap();
+    let err = failure(&[
+        "evaluate",
+        "--model",
+        s(&model),
+        "--essays",
+        s(&essays),
+        "--prompts",
+        s(&prompts),
+    ]);
+    assert!(
+        err.contains("model.json") && err.contains("format version 7"),
+        "{err}"
+    );
+    std::fs::write(&model, "not json at all").unwrap();
+    let err = failure(&[
+        "evaluate",
+        "--model",
+        s(&model),
+        "--essays",
+        s(&essays),
+        "--prompts",
+        s(&prompts),
+    ]);
+    assert!(err.contains("not readable"), "{err}");
+}
+
+#[test]
+fn the_committed_default_model_loads_and_grades_a_fixture_essay_sanely() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("models/default.json");
+    let bytes = std::fs::read(&path).expect("models/default.json is committed");
+    let model = essay_grader::training::GraderModel::from_json(&bytes).unwrap();
+    assert_eq!(model.target_names(), ["content", "wording"]);
+    let prompt = essay_grader::features::Prompt {
+        title: "How Rivers Shape Land".into(),
+        question: "Summarize at least 2 main ideas of the text.".into(),
+        text:
+            "Rivers begin as small streams in the hills. They carry sand and silt toward the sea. \
+               When a river floods, it spreads that silt across the plain. Farmers value the rich \
+               soil left behind. Over many years a river can carve a deep valley."
+                .into(),
+    };
+    let prepared = essay_grader::features::PreparedPrompt::new(&prompt);
+    let grade = model.grade(
+        &prepared,
+        "The text explains that rivers start in the hills and carry silt to the sea. When they \
+         flood, the silt spreads over the plain, which gives farmers rich soil. Over a long time \
+         rivers also cut valleys into the land.",
+    );
+    // CommonLit scores run from about -2 to 4; a plain, decent summary sits inside.
+    for (target, score) in &grade.scores.0 {
+        assert!((-2.5..=4.5).contains(score), "{target} = {score}");
+    }
+    for (_, p) in &grade.percentiles.0 {
+        assert!((0.0..=100.0).contains(p));
+    }
+}
