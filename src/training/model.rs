@@ -784,6 +784,25 @@ mod tests {
         ]);
         assert_eq!(batch[0], a);
         assert_eq!(batch[1], loaded.grade(&prompt, &ds.essays[5].text));
+        // Without the explanation the scores, percentiles and warnings are the same.
+        let plain = loaded.grade_with(&prompt, essay, Explain::No);
+        assert!(plain.explanation.0.is_empty());
+        assert_eq!(
+            (&plain.scores, &plain.percentiles, &plain.warnings),
+            (&a.scores, &a.percentiles, &a.warnings)
+        );
+        let many: Vec<(&PreparedPrompt, &str)> = ds
+            .essays
+            .iter()
+            .take(40)
+            .map(|e| (&prompt, e.text.as_str()))
+            .collect();
+        let plain_batch = loaded.grade_batch_with(&many, Explain::No);
+        let full_batch = loaded.grade_batch(&many);
+        assert_eq!(plain_batch.len(), 40);
+        for (p, f) in plain_batch.iter().zip(&full_batch) {
+            assert_eq!(p.scores, f.scores);
+        }
     }
 
     #[test]
