@@ -336,6 +336,27 @@ async fn a_sweep_job_cross_validates_every_cell_and_baseline_and_ranks_them() {
 }
 
 #[tokio::test]
+async fn a_job_whose_training_diverges_fails_with_the_reason_and_the_next_job_still_runs() {
+    let app = spawn_app().await;
+    let dataset_id = upload_fixture(&app).await;
+    // Squared error without clipping at a huge step size: the loss overflows.
+    let diverging = json!({"epochs": 50, "ensemble": 1, "early_stopping": null,
+                           "network": {"loss": "mse"}, "clip_grad_norm": null,
+                           "optimizer": {"name": "sgd", "lr": 1e12}});
+
+    let failing = queue_job(&app, "train", &dataset_id, diverging).await;
+    let failed = wait_for(&app, &failing, ended).await;
+    let next = queue_job(&app, "cv", &dataset_id, json!({"epochs": 1, "ensemble": 1})).await;
+    let next = wait_for(&app, &next, ended).await;
+
+    assert_eq!(failed["status"], "failed", "{failed}");
+    let error = failed["error"].as_str().unwrap();
+    assert!(error.starts_with("training failed: "), "{error}");
+    assert!(failed["model_id"].is_null());
+    assert_eq!(next["status"], "succeeded", "{next}");
+}
+
+#[tokio::test]
 async fn a_bad_config_is_422_listing_every_bad_field() {
     let app = spawn_app().await;
     let dataset_id = upload_fixture(&app).await;
