@@ -26,6 +26,7 @@ pub mod auth;
 pub mod datasets;
 pub mod error;
 pub mod extract;
+pub mod grading;
 pub mod health;
 pub mod jobs;
 pub mod metrics;
@@ -50,6 +51,8 @@ pub struct AppState {
     pub model: ModelHandle,
     /// Registered prompts, prepared once for fast grading.
     pub prompts: PromptCache,
+    /// Prompts sent inline with grading requests, prepared once per distinct text.
+    pub inline_prompts: grading::InlinePromptCache,
     /// The service's settings (limits, timeouts, ...), fixed at start-up.
     pub settings: Arc<Settings>,
     /// Digests of the admin token and the API keys.
@@ -73,6 +76,7 @@ pub fn router(state: AppState) -> Router {
         .merge(metrics::router())
         .merge(openapi::router())
         .merge(auth::router())
+        .merge(grading::router())
         .merge(prompts::router())
         .merge(models::router())
         .merge(datasets::router())
