@@ -166,7 +166,6 @@ async fn train_and_activate(app: &TestApp, dataset_id: &str) -> String {
 }
 
 #[tokio::test]
-#[ignore = "needs POST /api/v1/grade wired on main (service engineer); un-ignored once it is"]
 async fn a_train_job_reports_progress_registers_a_model_and_the_model_grades_once_activated() {
     let app = spawn_app().await;
     let dataset_id = upload_fixture(&app).await;
@@ -594,7 +593,6 @@ async fn a_dataset_a_running_job_uses_cannot_be_deleted_until_the_job_ends() {
 }
 
 #[tokio::test]
-#[ignore = "needs POST /api/v1/grade wired on main (service engineer); un-ignored once it is"]
 async fn grading_keeps_answering_while_a_job_trains() {
     let app = spawn_app().await;
     let dataset_id = upload_fixture(&app).await;
