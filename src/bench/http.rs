@@ -392,7 +392,10 @@ async fn while_training(
     let response = client
         .post(format!("{base}/api/v1/jobs"))
         .bearer_auth(token)
-        .json(&json!({"kind": "train", "dataset_id": dataset["id"], "config": {}}))
+        // Long enough to outlast the measurement (the default config trains
+        // in seconds); the job is cancelled afterwards.
+        .json(&json!({"kind": "train", "dataset_id": dataset["id"],
+                      "config": {"epochs": 400, "early_stopping": null}}))
         .send()
         .await?;
     if !response.status().is_success() {

@@ -264,12 +264,14 @@ pub async fn grade_batch(
     }))
 }
 
-/// Essays per `grade_batch` call. Measured with `bench http` (in-process
-/// figures): the model's batch path got slower per essay as batches grew
-/// (about 1,740 essays/s at 4 per call, 1,190 at 64, 1,100 at 1,000 on one
-/// loaded core), because every essay adds a block of occlusion rows and large
-/// blocks fall out of cache. Small chunks keep the matrices in cache.
-const GRADE_CHUNK: usize = 4;
+/// Essays per `grade_batch` call. The model builds a block of occlusion rows
+/// per essay, so a call's matrices grow with the chunk; measured in process
+/// on one core of the loaded 2-core machine (`bench http`, 1,000 CommonLit
+/// essays), the default model graded 2,110-2,230 essays/s at 4 per call,
+/// 2,340-2,490 at 128 and 2,425-2,445 at 1,000, while a provisional model
+/// with a wider network was fastest at 4 (1,740 vs 1,100 at 1,000). 128 is
+/// near the best for both and bounds the memory of one call.
+const GRADE_CHUNK: usize = 128;
 
 /// Grades the items on up to one thread per core, each thread taking a
 /// contiguous share and running the model over it a few essays at a time.
