@@ -7,6 +7,7 @@
 //! gives; the tests start from it and change what they need.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
 /// The settings of `essay-grader serve`.
@@ -24,6 +25,11 @@ pub struct Settings {
         default_value = "sqlite://data/essay-grader.db"
     )]
     pub database: String,
+
+    /// A model artifact to register as version 1 when the database has no
+    /// model, instead of the default model built into the binary.
+    #[arg(long, env = "ESSAY_GRADER_DEFAULT_MODEL", value_name = "FILE")]
+    pub default_model: Option<PathBuf>,
 
     /// Number of training-job workers (jobs run one at a time per worker).
     #[arg(long, env = "ESSAY_GRADER_WORKERS", default_value_t = 1)]
@@ -88,6 +94,7 @@ impl Default for Settings {
         Self {
             addr: SocketAddr::from(([127, 0, 0, 1], 8080)),
             database: "sqlite://data/essay-grader.db".to_owned(),
+            default_model: None,
             workers: 1,
             admin_token: None,
             api_keys: Vec::new(),

@@ -13,6 +13,7 @@ use tokio::sync::watch;
 
 use crate::config::Settings;
 use crate::http::{self, AppState, ModelHandle, PromptCache, auth};
+use crate::jobs::{JobQueue, QueueSettings, TrainingExecutor};
 use crate::store;
 
 /// A built, bound, not yet running service.
@@ -79,7 +80,7 @@ impl Application {
         };
 
         let model = ModelHandle::default();
-        load_active_model(&db, &model).await?;
+        load_active_model(&db, &model, &settings).await?;
 
         let prompts = PromptCache::default();
         let warmed = prompts
@@ -93,10 +94,21 @@ impl Application {
         let port = listener.local_addr()?.port();
         tracing::info!(addr = %listener.local_addr()?, prompts = warmed, "essay-grader is listening");
 
+        // Each job trains on one thread, so grading keeps the other cores.
+        let jobs = JobQueue::new(
+            db.clone(),
+            QueueSettings {
+                workers: settings.workers,
+                ..QueueSettings::default()
+            },
+            Arc::new(TrainingExecutor::new(1)),
+        );
         let state = AppState {
+            jobs,
             db,
             model,
             prompts,
+            inline_prompts: Default::default(),
             settings: Arc::new(settings),
             credentials: Arc::new(credentials),
             metrics,
@@ -135,27 +147,89 @@ impl Application {
             shutdown,
             ..
         } = self;
+        let workers = state
+            .jobs
+            .start()
+            .await
+            .context("starting the job workers")?;
         let app = http::router(state.clone());
         let stop = shutdown.clone();
-        axum::serve(listener, app)
+        let jobs = state.jobs.clone();
+        let served = axum::serve(listener, app)
             .with_graceful_shutdown(async move {
                 tokio::select! {
                     () = stop.triggered() => {}
                     () = os_signal() => {}
                 }
                 tracing::info!("shutting down: finishing requests in flight");
+                // Running jobs stop at their next epoch and go back in the
+                // queue; job event streams end so they do not hold up the drain.
+                jobs.begin_shutdown();
             })
             .await
-            .context("serving HTTP")?;
+            .context("serving HTTP");
+        workers.shutdown().await;
+        served?;
         state.db.close().await;
         tracing::info!("stopped");
         Ok(())
     }
 }
 
-/// Loads the active model into `handle`. (The default model is registered
-/// here on a fresh database once models/default.json exists on main.)
-async fn load_active_model(db: &sqlx::SqlitePool, handle: &ModelHandle) -> anyhow::Result<()> {
+/// The default model (models/default.json, trained on the CommonLit data; see
+/// the README), built into the binary so that a fresh install grades at once.
+#[cfg(essay_grader_default_model)]
+pub const DEFAULT_MODEL: Option<&[u8]> = Some(include_bytes!("../models/default.json"));
+
+/// This build has no default model (models/default.json was absent).
+#[cfg(not(essay_grader_default_model))]
+pub const DEFAULT_MODEL: Option<&[u8]> = None;
+
+/// Registers the default model (the `--default-model` file, else the built-in
+/// one) as version 1 and activates it when the registry is empty.
+async fn register_default_model(db: &sqlx::SqlitePool, settings: &Settings) -> anyhow::Result<()> {
+    let artifact: Vec<u8> = match (&settings.default_model, DEFAULT_MODEL) {
+        (Some(path), _) => std::fs::read(path)
+            .with_context(|| format!("reading the default model {}", path.display()))?,
+        (None, Some(built_in)) => built_in.to_vec(),
+        (None, None) => {
+            tracing::warn!(
+                "this build has no built-in default model and --default-model is not set"
+            );
+            return Ok(());
+        }
+    };
+    // Check that it loads before it goes into the registry, and take its
+    // training summary as the registry's metrics.
+    let (grader, artifact) = tokio::task::spawn_blocking(move || {
+        (crate::training::GraderModel::from_json(&artifact), artifact)
+    })
+    .await?;
+    let grader = grader.context("the default model does not load")?;
+    let metrics = serde_json::to_value(grader.training())?;
+    let new = store::models::NewModel {
+        artifact: &artifact,
+        metrics,
+        run_id: None,
+        dataset_id: None,
+        source: "default",
+    };
+    if let Some(record) = store::models::register_first_model(db, &new).await? {
+        tracing::info!(model_id = %record.id, "registered the default model as version 1");
+    }
+    Ok(())
+}
+
+/// Loads the active model into `handle`, registering the default model first
+/// on an empty registry.
+async fn load_active_model(
+    db: &sqlx::SqlitePool,
+    handle: &ModelHandle,
+    settings: &Settings,
+) -> anyhow::Result<()> {
+    if store::models::count_models(db).await? == 0 {
+        register_default_model(db, settings).await?;
+    }
     let Some((record, artifact)) = store::models::active_model(db).await? else {
         tracing::warn!("no model is active: grading will answer 503 until one is activated");
         return Ok(());

@@ -1,6 +1,7 @@
 //! The `bench` subcommand: speed measurements printed with the machine they
 //! ran on. Figures in the README come from here, never from timed tests.
 
+mod cv;
 pub mod http;
 mod nn;
 
@@ -10,7 +11,7 @@ pub struct BenchArgs {
     /// What to measure.
     #[arg(value_enum)]
     pub what: BenchTarget,
-    /// Essays CSV (CommonLit layout) for `bench features` on real data.
+    /// Essays CSV (CommonLit layout) for `bench features` and `bench cv`.
     #[arg(long)]
     pub essays: Option<std::path::PathBuf>,
     /// Prompts CSV (CommonLit layout) to go with `--essays`.
@@ -28,6 +29,8 @@ pub enum BenchTarget {
     Nn,
     /// Feature extraction, with the prompt prepared once.
     Features,
+    /// A full leave-one-prompt-out CV of the default config on --essays/--prompts, features included.
+    Cv,
     /// The HTTP service on loopback: single-essay and batch grading, and grading while training.
     Http,
 }
@@ -38,6 +41,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     match args.what {
         BenchTarget::Features => features::run(args.essays.as_deref(), args.prompts.as_deref()),
         BenchTarget::Http => http::run(args.http),
+        BenchTarget::Cv => cv::run(args.essays.as_deref(), args.prompts.as_deref()),
         BenchTarget::Nn => nn::run(),
     }
 }

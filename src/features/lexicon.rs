@@ -368,7 +368,7 @@ static APOSTROPHE_SLIP_SET: LazyLock<HashSet64> = LazyLock::new(|| hash_set(APOS
 static AFTER_ITS_SET: LazyLock<HashSet64> = LazyLock::new(|| hash_set(AFTER_ITS_MEANING_IT_IS));
 static ABBREVIATION_SET: LazyLock<HashSet64> = LazyLock::new(|| hash_set(ABBREVIATIONS));
 
-/// The hashes of the words "its", "it's", "own" and "i", compared directly.
+/// Hash of "its" (compared directly to catch "its a" for "it's a").
 pub static ITS: LazyLock<u64> = LazyLock::new(|| hash_str("its"));
 /// Hash of "it's" (apostrophes are normalised to U+0027 before hashing).
 pub static IT_IS: LazyLock<u64> = LazyLock::new(|| hash_str("it's"));

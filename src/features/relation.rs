@@ -11,11 +11,18 @@ use super::essay::ratio;
 use super::hashing::{HashMap64, HashSet64, NgramHashes, reset_map, reset_set};
 use super::prompt::PreparedPrompt;
 use super::text::{Tokens, flag};
+use super::tfidf::TfidfScratch;
 
 /// An essay sentence draws on its best-matching prompt sentence at this
 /// cosine or above; lower than the essay-level threshold because one essay
 /// sentence is short.
 const SOURCE_SENTENCE_COSINE: f64 = 0.1;
+
+/// Work allowed to the longest-run search, in word comparisons per essay
+/// word. Real essays use a small fraction of it; in degenerate repetitive
+/// text ("the the the ..." against a prompt of the same) the search stops
+/// there and the longest run found so far is reported, a lower bound.
+const RUN_SEARCH_STEPS_PER_WORD: usize = 64;
 
 /// Reusable buffers of the r_ features.
 #[derive(Debug, Default)]
@@ -27,7 +34,7 @@ pub(crate) struct RelationScratch {
     covered8: Vec<bool>,
     term_counts: HashMap64<u32>,
     terms: Vec<(u64, u32)>,
-    dots: Vec<f32>,
+    tfidf: TfidfScratch,
     /// Prompt sentences already used as some essay sentence's best match.
     used: Vec<bool>,
 }
@@ -180,6 +187,7 @@ pub(crate) fn relation_features(
     covered8.resize(n, false);
     let mut longest = 0usize;
     let p = &prompt.stems;
+    let mut budget = RUN_SEARCH_STEPS_PER_WORD * n;
     for (i, gram) in grams.fourgrams.iter().enumerate() {
         let Some(positions) = prompt.fourgrams.get(gram) else {
             continue;
@@ -188,13 +196,14 @@ pub(crate) fn relation_features(
         for &pos in positions {
             let pos = pos as usize;
             // Only a run's first word starts a search, so each run is walked once.
-            if i > 0 && pos > 0 && stems[i - 1] == p[pos - 1] {
+            if budget == 0 || (i > 0 && pos > 0 && stems[i - 1] == p[pos - 1]) {
                 continue;
             }
             let mut len = 4;
             while i + len < n && pos + len < p.len() && stems[i + len] == p[pos + len] {
                 len += 1;
             }
+            budget = budget.saturating_sub(len);
             longest = longest.max(len);
         }
     }
@@ -265,7 +274,7 @@ pub(crate) fn relation_features(
     scratch
         .terms
         .extend(term_counts.iter().map(|(&s, &c)| (s, c)));
-    let tfidf = prompt.tfidf.score(&scratch.terms, &mut scratch.dots);
+    let tfidf = prompt.tfidf.score(&scratch.terms, &mut scratch.tfidf);
     set(Feature::RTfidfCosinePrompt, tfidf.whole);
     set(Feature::RTfidfCosineBestSentence, tfidf.best_sentence);
     set(Feature::RTfidfCosineTop3Sentences, tfidf.top3_sentences);
@@ -293,7 +302,7 @@ pub(crate) fn relation_features(
             .extend(scratch.term_counts.iter().map(|(&s, &c)| (s, c)));
         if let Some((best, cosine)) = prompt
             .tfidf
-            .best_sentence(&scratch.terms, &mut scratch.dots)
+            .best_sentence(&scratch.terms, &mut scratch.tfidf)
         {
             grounding += cosine;
             if cosine >= SOURCE_SENTENCE_COSINE {
@@ -407,6 +416,13 @@ mod tests {
         assert_eq!(f(Feature::RSourceSentencesUsed), 1.0);
         assert!(f(Feature::RSentenceGrounding) > 0.5);
         assert!((f(Feature::RLogCopiedWords) - 11f32.ln()).abs() < 1e-6);
+    }
+
+    #[test]
+    fn repetitive_text_against_a_repetitive_prompt_stays_bounded() {
+        let v = features(&"the meat ".repeat(1000), &"the meat ".repeat(30_000));
+        assert_eq!(v[Feature::RLongestCommonRun as usize], 2000.0);
+        assert_eq!(v[Feature::RCopiedShare8 as usize], 1.0);
     }
 
     #[test]

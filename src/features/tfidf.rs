@@ -134,16 +134,17 @@ impl TfidfIndex {
         all.into_iter().take(k).map(|(s, _)| s).collect()
     }
 
-    /// Fills `dots` with the dot product of the essay with each prompt
-    /// sentence; returns the essay's norm and its dot with the whole prompt,
-    /// or None when either side is empty.
-    fn accumulate(&self, terms: &[(u64, u32)], dots: &mut Vec<f32>) -> Option<(f32, f32)> {
+    /// Adds to `scratch.dots` the dot product of the essay with each prompt
+    /// sentence it shares a stem with, recording those in `scratch.touched`;
+    /// returns the essay's norm and its dot with the whole prompt, or None
+    /// when either side is empty. Only touched sentences are visited later,
+    /// so the cost follows the essay, not the prompt.
+    fn accumulate(&self, terms: &[(u64, u32)], scratch: &mut TfidfScratch) -> Option<(f32, f32)> {
         let n = self.sentence_count();
+        scratch.reset(n);
         if n == 0 || terms.is_empty() {
             return None;
         }
-        dots.clear();
-        dots.resize(n, 0.0);
         let mut essay_norm = 0.0f32;
         let mut whole_dot = 0.0f32;
         for &(stem, count) in terms {
@@ -155,7 +156,12 @@ impl TfidfIndex {
             }
             if let Some(&(start, end)) = self.posting_ranges.get(&stem) {
                 for &(s, sw) in &self.postings[start as usize..end as usize] {
-                    dots[s as usize] += w * sw;
+                    let dot = &mut scratch.dots[s as usize];
+                    // Weights are positive, so a zero dot means "not touched yet".
+                    if *dot == 0.0 {
+                        scratch.touched.push(s);
+                    }
+                    *dot += w * sw;
                 }
             }
         }
@@ -163,47 +169,53 @@ impl TfidfIndex {
         (essay_norm > 0.0).then_some((essay_norm, whole_dot))
     }
 
+    fn cosine(&self, dot: f32, essay_norm: f32, sentence: usize) -> f64 {
+        let norm = self.sentence_norms[sentence];
+        if norm > 0.0 && essay_norm > 0.0 {
+            f64::from((dot / (essay_norm * norm)).clamp(0.0, 1.0))
+        } else {
+            0.0
+        }
+    }
+
     /// The prompt sentence most similar to a text given as (content stem,
-    /// count) pairs, with its cosine; None when nothing is shared.
-    pub fn best_sentence(&self, terms: &[(u64, u32)], dots: &mut Vec<f32>) -> Option<(usize, f64)> {
-        let (essay_norm, _) = self.accumulate(terms, dots)?;
+    /// count) pairs, with its cosine (ties go to the earlier sentence); None
+    /// when nothing is shared.
+    pub fn best_sentence(
+        &self,
+        terms: &[(u64, u32)],
+        scratch: &mut TfidfScratch,
+    ) -> Option<(usize, f64)> {
+        let (essay_norm, _) = self.accumulate(terms, scratch)?;
         let mut best: Option<(usize, f64)> = None;
-        for (s, (&dot, &norm)) in dots.iter().zip(&self.sentence_norms).enumerate() {
-            if dot > 0.0 && norm > 0.0 {
-                let c = f64::from((dot / (essay_norm * norm)).clamp(0.0, 1.0));
-                if best.is_none_or(|(_, b)| c > b) {
-                    best = Some((s, c));
-                }
+        for &s in &scratch.touched {
+            let s = s as usize;
+            let c = self.cosine(scratch.dots[s], essay_norm, s);
+            if best.is_none_or(|(b, bc)| c > bc || (c == bc && s < b)) {
+                best = Some((s, c));
             }
         }
         best
     }
 
-    /// Scores an essay given as (content stem, count) pairs with distinct
-    /// stems. `dots` is a reusable buffer.
-    pub fn score(&self, terms: &[(u64, u32)], dots: &mut Vec<f32>) -> TfidfScores {
+    /// Scores an essay given as (content stem, count) pairs with distinct stems.
+    pub fn score(&self, terms: &[(u64, u32)], scratch: &mut TfidfScratch) -> TfidfScores {
         let n = self.sentence_count();
-        let Some((essay_norm, whole_dot)) = self.accumulate(terms, dots) else {
+        let Some((essay_norm, whole_dot)) = self.accumulate(terms, scratch) else {
             return TfidfScores::default();
-        };
-        let cosine = |dot: f32, norm: f32| -> f64 {
-            if norm > 0.0 {
-                f64::from((dot / (essay_norm * norm)).clamp(0.0, 1.0))
-            } else {
-                0.0
-            }
         };
         let mut top = [0.0f64; 3];
         let mut covered = 0usize;
         let mut cosine_sum = 0.0f64;
         let (mut first, mut last) = (usize::MAX, 0usize);
-        for (s, (&dot, &norm)) in dots.iter().zip(&self.sentence_norms).enumerate() {
-            let c = cosine(dot, norm);
+        for &s in &scratch.touched {
+            let s = s as usize;
+            let c = self.cosine(scratch.dots[s], essay_norm, s);
             cosine_sum += c;
             if c >= COVERED_COSINE {
                 covered += 1;
                 first = first.min(s);
-                last = s;
+                last = last.max(s);
             }
             if c > top[2] {
                 top[2] = c;
@@ -216,8 +228,13 @@ impl TfidfIndex {
             }
         }
         let top_n = n.min(3);
+        let whole = if self.whole_norm > 0.0 {
+            f64::from((whole_dot / (essay_norm * self.whole_norm)).clamp(0.0, 1.0))
+        } else {
+            0.0
+        };
         TfidfScores {
-            whole: cosine(whole_dot, self.whole_norm),
+            whole,
             best_sentence: top[0],
             top3_sentences: top[..top_n].iter().sum::<f64>() / top_n as f64,
             covered,
@@ -229,6 +246,30 @@ impl TfidfIndex {
             },
             cosine_sum,
         }
+    }
+}
+
+/// Reusable buffers for scoring texts against an index: a dot product per
+/// prompt sentence, kept at zero between calls, and the sentences touched.
+#[derive(Debug, Clone, Default)]
+pub struct TfidfScratch {
+    dots: Vec<f32>,
+    touched: Vec<u32>,
+}
+
+impl TfidfScratch {
+    /// Zeroes what the last call touched, and sizes the buffer for an index
+    /// of `sentences` sentences.
+    fn reset(&mut self, sentences: usize) {
+        if self.dots.len() == sentences {
+            for &s in &self.touched {
+                self.dots[s as usize] = 0.0;
+            }
+        } else {
+            self.dots.clear();
+            self.dots.resize(sentences, 0.0);
+        }
+        self.touched.clear();
     }
 }
 
@@ -248,7 +289,7 @@ mod tests {
             .into_iter()
             .map(|s| (s, 1))
             .collect();
-        let scores = index.score(&terms, &mut Vec::new());
+        let scores = index.score(&terms, &mut TfidfScratch::default());
         assert!((scores.best_sentence - 1.0).abs() < 1e-6);
         assert_eq!(scores.covered, 1);
         assert!((scores.covered_share - 0.5).abs() < 1e-12);
@@ -256,7 +297,9 @@ mod tests {
         assert!(scores.whole > 0.5 && scores.whole < 1.0);
         assert!((scores.cosine_sum - 1.0).abs() < 1e-6);
         assert_eq!(
-            index.best_sentence(&terms, &mut Vec::new()).map(|(s, _)| s),
+            index
+                .best_sentence(&terms, &mut TfidfScratch::default())
+                .map(|(s, _)| s),
             Some(1)
         );
     }
@@ -265,9 +308,38 @@ mod tests {
     fn an_unrelated_essay_scores_zero_and_an_empty_index_is_neutral() {
         let index = TfidfIndex::new(&[stems("pity fear tragedy")]);
         let terms = vec![(hash_str("meat"), 3)];
-        assert_eq!(index.score(&terms, &mut Vec::new()), TfidfScores::default());
+        assert_eq!(
+            index.score(&terms, &mut TfidfScratch::default()),
+            TfidfScores::default()
+        );
         let empty = TfidfIndex::new(&[]);
-        assert_eq!(empty.score(&terms, &mut Vec::new()), TfidfScores::default());
+        assert_eq!(
+            empty.score(&terms, &mut TfidfScratch::default()),
+            TfidfScores::default()
+        );
+    }
+
+    #[test]
+    fn a_reused_scratch_gives_the_same_scores_as_a_fresh_one() {
+        let index = TfidfIndex::new(&[
+            stems("pity fear tragedy"),
+            stems("plot hero fortune"),
+            stems("fear plot"),
+        ]);
+        let a: Vec<(u64, u32)> = stems("pity fear").into_iter().map(|s| (s, 2)).collect();
+        let b: Vec<(u64, u32)> = stems("plot hero").into_iter().map(|s| (s, 1)).collect();
+        let mut reused = TfidfScratch::default();
+        index.score(&a, &mut reused);
+        let other = TfidfIndex::new(&[stems("plot")]);
+        other.score(&b, &mut reused);
+        assert_eq!(
+            index.score(&b, &mut reused),
+            index.score(&b, &mut TfidfScratch::default())
+        );
+        assert_eq!(
+            index.best_sentence(&b, &mut reused),
+            index.best_sentence(&b, &mut TfidfScratch::default())
+        );
     }
 
     #[test]

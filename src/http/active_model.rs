@@ -9,6 +9,8 @@
 
 use std::sync::{Arc, RwLock};
 
+use crate::training::{GraderModel, ModelError};
+
 /// A loaded model version, ready to grade.
 #[derive(Debug)]
 pub struct ActiveModel {
@@ -16,27 +18,22 @@ pub struct ActiveModel {
     pub id: String,
     /// Its version number.
     pub version: i64,
-}
-
-/// Why an artifact could not become the active model.
-#[derive(Debug, thiserror::Error)]
-pub enum LoadError {
-    /// The bytes are not a model artifact this build can read.
-    #[error("invalid model artifact: {0}")]
-    Artifact(String),
+    /// The checked, loaded model (networks, scalers, feature list).
+    pub grader: GraderModel,
 }
 
 impl ActiveModel {
-    /// Builds a ready-to-grade model from a registry record and its artifact.
+    /// Builds a ready-to-grade model from a registry record and its artifact
+    /// (checked: format version, feature names, every shape). CPU work for a
+    /// large artifact: call it off the async executor.
     pub fn load(
         record: &crate::store::models::ModelRecord,
         artifact: &[u8],
-    ) -> Result<Self, LoadError> {
-        serde_json::from_slice::<serde_json::Value>(artifact)
-            .map_err(|e| LoadError::Artifact(e.to_string()))?;
+    ) -> Result<Self, ModelError> {
         Ok(Self {
             id: record.id.clone(),
             version: record.version,
+            grader: GraderModel::from_json(artifact)?,
         })
     }
 }

@@ -26,7 +26,9 @@ pub mod auth;
 pub mod datasets;
 pub mod error;
 pub mod extract;
+pub mod grading;
 pub mod health;
+pub mod jobs;
 pub mod metrics;
 pub mod models;
 pub mod openapi;
@@ -49,6 +51,8 @@ pub struct AppState {
     pub model: ModelHandle,
     /// Registered prompts, prepared once for fast grading.
     pub prompts: PromptCache,
+    /// Prompts sent inline with grading requests, prepared once per distinct text.
+    pub inline_prompts: grading::InlinePromptCache,
     /// The service's settings (limits, timeouts, ...), fixed at start-up.
     pub settings: Arc<Settings>,
     /// Digests of the admin token and the API keys.
@@ -58,6 +62,9 @@ pub struct AppState {
     /// Serialises model activations so that the recorded order and the
     /// in-memory swaps agree.
     pub activation_lock: Arc<tokio::sync::Mutex<()>>,
+    /// The training-job queue: handlers enqueue and cancel jobs and follow
+    /// their live progress through it; its workers run in the background.
+    pub jobs: crate::jobs::JobQueue,
 }
 
 /// The whole application: every resource's routes and the shared layers.
@@ -69,9 +76,11 @@ pub fn router(state: AppState) -> Router {
         .merge(metrics::router())
         .merge(openapi::router())
         .merge(auth::router())
+        .merge(grading::router())
         .merge(prompts::router())
         .merge(models::router())
         .merge(datasets::router())
+        .merge(jobs::router())
         .merge(runs::router())
         .fallback(no_route)
         // Innermost first: the limit must wrap the handlers' body reads.

@@ -12,7 +12,7 @@ use utoipa::{Modify, OpenApi};
 use utoipa_swagger_ui::SwaggerUi;
 
 use super::AppState;
-use super::{auth, datasets, error, health, metrics, models, prompts, runs};
+use super::{auth, datasets, error, grading, health, jobs, metrics, models, prompts, runs};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -26,6 +26,8 @@ use super::{auth, datasets, error, health, metrics, models, prompts, runs};
         metrics::render_metrics,
         auth::create_session,
         auth::delete_session,
+        grading::grade_essay,
+        grading::grade_batch,
         prompts::create_prompt,
         prompts::list_prompts,
         prompts::get_prompt,
@@ -38,6 +40,11 @@ use super::{auth, datasets, error, health, metrics, models, prompts, runs};
         datasets::list_datasets,
         datasets::get_dataset,
         datasets::delete_dataset,
+        jobs::create_job,
+        jobs::list_jobs,
+        jobs::get_job,
+        jobs::cancel_job,
+        jobs::job_events,
         runs::get_run,
         runs::get_run_metrics,
         runs::get_run_curves,

@@ -14,7 +14,13 @@ use serde::{Deserialize, Serialize};
 
 use crate::jobs::JobKind;
 use crate::jobs::progress::EpochReport;
+use crate::nn::Control;
 use crate::store::datasets::{DatasetRow, EssayRow, PromptRow};
+use crate::training::sweep::{Job as SweepJob, SweepGrid};
+use crate::training::{
+    self, Dataset, EssayRecord, FoldSpec, Metrics, ModelKind, Progress, ScoreGrid, TrainConfig,
+    TrainingError, ValidTrainConfig, dataset::Prompt,
+};
 
 /// What a job was asked to do beyond its kind and dataset, as stored in the
 /// job's row (checked by `http::jobs` before it was queued).
@@ -33,6 +39,11 @@ pub struct JobSpec {
     /// Cv: the model family (the network when absent).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub model_kind: Option<crate::training::ModelKind>,
+    /// Train: also cross-validate the config (leave one prompt out) before
+    /// training on every row, so the new model version carries honest
+    /// figures, not only in-sample ones.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cv: Option<bool>,
 }
 
 /// Everything a job needs, loaded before its training thread starts.
@@ -105,5 +116,335 @@ pub trait Executor: Send + Sync + 'static {
 }
 
 /// The real executor, backed by `training`.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct TrainingExecutor;
+#[derive(Debug, Clone, Copy)]
+pub struct TrainingExecutor {
+    /// Threads one job may train on (ensemble members and folds run side by
+    /// side up to this many). One by default, so grading keeps the other cores.
+    threads: usize,
+}
+
+impl TrainingExecutor {
+    /// An executor whose jobs each train on at most `threads` threads.
+    pub fn new(threads: usize) -> Self {
+        Self {
+            threads: threads.max(1),
+        }
+    }
+}
+
+impl Executor for TrainingExecutor {
+    fn execute(
+        &self,
+        input: &JobInput,
+        on_epoch: &mut dyn FnMut(EpochReport) -> ControlFlow<()>,
+    ) -> Result<JobOutput, ExecuteError> {
+        let dataset = dataset_from_rows(input)?;
+        match input.kind {
+            JobKind::Train => {
+                let config = self.config(&input.spec)?;
+                let cv = if input.spec.cv == Some(true) {
+                    Some(cross_validate_before_training(&dataset, &config, on_epoch)?)
+                } else {
+                    None
+                };
+                let outcome = match &cv {
+                    None => training::train(&dataset, &config, &mut |p: &Progress| {
+                        control(on_epoch(epoch_report(p)))
+                    }),
+                    Some((_, cv_total)) => {
+                        // The last phase counts as one more fold of the same size.
+                        let folds = dataset.prompts.len().max(1);
+                        let unit = (cv_total / folds).max(1);
+                        training::train(&dataset, &config, &mut |p: &Progress| {
+                            let mut report = epoch_report(p);
+                            report.phase = Some("final");
+                            report.done = cv_total + p.done * unit / p.total.max(1);
+                            report.total = cv_total + unit;
+                            control(on_epoch(report))
+                        })
+                    }
+                }
+                .map_err(training_error)?;
+                let summary =
+                    serde_json::to_value(&outcome.report).expect("a training summary serialises");
+                let mut metrics = serde_json::json!({
+                    "in_sample": summary.get("metrics").cloned().unwrap_or_default(),
+                    "rows": outcome.report.rows,
+                    "prompts": outcome.report.prompts,
+                    "seconds": outcome.report.seconds,
+                });
+                let mut points = metric_points("in_sample", &outcome.report.metrics);
+                if let Some((report, _)) = &cv {
+                    metrics["cv"] = serde_json::to_value(report).expect("a cv report serialises");
+                    points.extend(cv_points("cv/", report));
+                }
+                Ok(JobOutput {
+                    points,
+                    model: Some(ModelOutput {
+                        artifact: outcome.model.to_json(),
+                        metrics: metrics.clone(),
+                    }),
+                    metrics,
+                })
+            }
+            JobKind::Cv => {
+                let config = self.config(&input.spec)?;
+                let folds = match &input.spec.folds {
+                    Some(text) => text.parse::<FoldSpec>().map_err(ExecuteError::Config)?,
+                    None => FoldSpec::LeaveOnePromptOut,
+                };
+                let kind = input.spec.model_kind.unwrap_or(ModelKind::Mlp);
+                let report = training::cross_validate(
+                    &dataset,
+                    &config,
+                    folds,
+                    kind,
+                    &mut |p: &Progress| control(on_epoch(epoch_report(p))),
+                )
+                .map_err(training_error)?;
+                let points = cv_points("", &report);
+                Ok(JobOutput {
+                    metrics: serde_json::to_value(&report).expect("a cv report serialises"),
+                    points,
+                    model: None,
+                })
+            }
+            JobKind::Sweep => {
+                let grid: SweepGrid =
+                    serde_json::from_value(input.spec.grid.clone().unwrap_or_default())
+                        .map_err(|e| ExecuteError::Config(format!("grid: {e}")))?;
+                let report = self.sweep(&dataset, &grid, on_epoch)?;
+                let points = report
+                    .cells
+                    .iter()
+                    .filter_map(|run| {
+                        Some((
+                            format!("cell_{}/mcrmse", run.cell.as_ref()?.index),
+                            0,
+                            run.mcrmse?,
+                        ))
+                    })
+                    .collect();
+                Ok(JobOutput {
+                    metrics: serde_json::to_value(&report).expect("a sweep report serialises"),
+                    points,
+                    model: None,
+                })
+            }
+        }
+    }
+}
+
+impl TrainingExecutor {
+    /// Cross-validates every cell and baseline of a grid (leave one prompt
+    /// out), one after the other. A cell that fails on its own (a diverged
+    /// network) is recorded and the sweep goes on; a cancel ends it.
+    fn sweep(
+        &self,
+        dataset: &Dataset,
+        grid: &SweepGrid,
+        on_epoch: &mut dyn FnMut(EpochReport) -> ControlFlow<()>,
+    ) -> Result<training::sweep::SweepReport, ExecuteError> {
+        let runs = grid.cells().len() + grid.baselines.len();
+        let mut index = 0usize;
+        training::sweep::sweep_with(grid, |job, seen| {
+            let (config, kind, cell) = match job {
+                SweepJob::Cell(cell) => (cell.config.clone(), ModelKind::Mlp, cell.index),
+                SweepJob::Baseline(kind) => (grid.base.clone(), kind, grid.cells().len() + index),
+            };
+            index += 1;
+            let config = match TrainConfig::from_json_value(config) {
+                Ok(config) => config.with_threads(self.threads),
+                Err(err) => return Ok(Err(err.to_string())),
+            };
+            let mut on_progress = |p: &Progress| {
+                seen((p.fold - 1, p.epoch, p.val_loss));
+                let mut report = epoch_report(p);
+                // Progress over the whole sweep: this run's share added to the runs before it.
+                report.cell = Some(cell);
+                report.done = (index - 1) * p.total.max(1) + p.done;
+                report.total = runs * p.total.max(1);
+                control(on_epoch(report))
+            };
+            match training::cross_validate(
+                dataset,
+                &config,
+                FoldSpec::LeaveOnePromptOut,
+                kind,
+                &mut on_progress,
+            ) {
+                Ok(report) => Ok(Ok(cv_scores(&report))),
+                Err(TrainingError::Cancelled) => Err(ExecuteError::Training("cancelled".into())),
+                Err(err) => Ok(Err(err.to_string())),
+            }
+        })
+    }
+
+    fn config(&self, spec: &JobSpec) -> Result<ValidTrainConfig, ExecuteError> {
+        let value = spec.config.clone().unwrap_or_else(|| serde_json::json!({}));
+        TrainConfig::from_json_value(value)
+            .map(|c| c.with_threads(self.threads))
+            .map_err(|e| ExecuteError::Config(e.to_string()))
+    }
+}
+
+/// Cross-validates a train job's config (leave one prompt out) as the first
+/// phase of the job. Returns the report and the member-epochs it counted.
+fn cross_validate_before_training(
+    dataset: &Dataset,
+    config: &ValidTrainConfig,
+    on_epoch: &mut dyn FnMut(EpochReport) -> ControlFlow<()>,
+) -> Result<(training::CvReport, usize), ExecuteError> {
+    let mut total = 0;
+    let folds = dataset.prompts.len().max(1);
+    let report = training::cross_validate(
+        dataset,
+        config,
+        FoldSpec::LeaveOnePromptOut,
+        ModelKind::Mlp,
+        &mut |p: &Progress| {
+            let mut report = epoch_report(p);
+            report.phase = Some("cv");
+            total = p.total;
+            // Leave room for the final training, about one fold's worth.
+            report.total = p.total + p.total / folds;
+            control(on_epoch(report))
+        },
+    )
+    .map_err(training_error)?;
+    Ok((report, total))
+}
+
+fn control(flow: ControlFlow<()>) -> Control {
+    match flow {
+        ControlFlow::Continue(()) => Control::Continue,
+        ControlFlow::Break(()) => Control::Stop,
+    }
+}
+
+/// Summary samples of a cross-validation: pooled and per held-out fold.
+fn cv_points(prefix: &str, report: &training::CvReport) -> Vec<(String, i64, f64)> {
+    let mut points = metric_points(&format!("{prefix}pooled"), &report.pooled);
+    for fold in &report.folds {
+        points.extend(metric_points(
+            &format!("{prefix}held_out_{}", fold.held_out),
+            &fold.metrics,
+        ));
+    }
+    points
+}
+
+fn training_error(err: TrainingError) -> ExecuteError {
+    ExecuteError::Training(err.to_string())
+}
+
+fn epoch_report(p: &Progress) -> EpochReport {
+    EpochReport {
+        fold: p.fold,
+        folds: p.folds,
+        member: p.member,
+        members: p.members,
+        epoch: p.epoch,
+        epochs: p.epochs,
+        train_loss: p.train_loss,
+        val_loss: p.val_loss,
+        done: p.done,
+        total: p.total,
+        cell: None,
+        phase: None,
+    }
+}
+
+/// Summary samples of a metrics table: `<scope>/mcrmse` and
+/// `<scope>/<target>/rmse`, at step 0.
+fn metric_points(scope: &str, metrics: &Metrics) -> Vec<(String, i64, f64)> {
+    let mut points = Vec::new();
+    if let Some(mcrmse) = metrics.mcrmse {
+        points.push((format!("{scope}/mcrmse"), 0, mcrmse));
+    }
+    for (target, values) in &metrics.targets.0 {
+        if let Some(rmse) = values.rmse {
+            points.push((format!("{scope}/{target}/rmse"), 0, rmse));
+        }
+    }
+    points
+}
+
+/// What a sweep keeps of one cross-validation.
+fn cv_scores(report: &training::CvReport) -> training::sweep::CvScores {
+    let pooled = &report.pooled;
+    training::sweep::CvScores {
+        mcrmse: pooled.mcrmse,
+        target_rmse: pooled
+            .targets
+            .0
+            .iter()
+            .filter_map(|(t, m)| Some((t.clone(), m.rmse?)))
+            .collect(),
+        folds: report
+            .folds
+            .iter()
+            .filter_map(|f| Some((f.held_out.clone(), f.metrics.mcrmse?)))
+            .collect(),
+        pass_fail: pooled
+            .targets
+            .0
+            .iter()
+            .filter_map(|(t, m)| Some((t.clone(), m.accuracy?, m.auc)))
+            .collect(),
+    }
+}
+
+/// Rebuilds the checked dataset from its stored rows. The rows were checked
+/// when uploaded; a failure here means the database was edited by hand.
+fn dataset_from_rows(input: &JobInput) -> Result<Dataset, ExecuteError> {
+    let bad = |message: String| ExecuteError::Dataset {
+        dataset_id: input.dataset.id.clone(),
+        message,
+    };
+    let target_names: Vec<String> = serde_json::from_str(&input.dataset.targets)
+        .map_err(|e| bad(format!("target names: {e}")))?;
+    let score_grid: Option<ScoreGrid> = match &input.dataset.score_grid {
+        Some(text) => {
+            Some(serde_json::from_str(text).map_err(|e| bad(format!("score grid: {e}")))?)
+        }
+        None => None,
+    };
+    let prompts = input
+        .prompts
+        .iter()
+        .map(|p| {
+            let prompt = Prompt {
+                title: p.title.clone(),
+                question: p.question.clone(),
+                text: p.text.clone(),
+            };
+            (p.prompt_id.clone(), prompt)
+        })
+        .collect();
+    let mut essays = Vec::with_capacity(input.essays.len());
+    for row in &input.essays {
+        let targets: Vec<f64> = serde_json::from_str(&row.targets)
+            .map_err(|e| bad(format!("targets of essay {}: {e}", row.essay_id)))?;
+        if targets.len() != target_names.len() {
+            return Err(bad(format!(
+                "essay {} has {} targets, the dataset names {}",
+                row.essay_id,
+                targets.len(),
+                target_names.len()
+            )));
+        }
+        essays.push(EssayRecord {
+            id: row.essay_id.clone(),
+            prompt_id: row.prompt_id.clone(),
+            text: row.text.clone(),
+            targets,
+        });
+    }
+    Ok(Dataset {
+        target_names,
+        score_grid,
+        prompts,
+        essays,
+    })
+}

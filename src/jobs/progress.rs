@@ -29,6 +29,13 @@ pub struct JobProgress {
     pub val_loss: Option<f64>,
     /// Estimated seconds left, from the time taken so far.
     pub eta_s: Option<f64>,
+    /// A sweep's cell being cross-validated (its index in the grid; the
+    /// baselines follow the cells).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cell: Option<usize>,
+    /// The phase of a train job that cross-validates first: `cv`, then `final`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phase: Option<String>,
 }
 
 /// One epoch's report from training (`training::Progress`), before the ETA
@@ -55,6 +62,10 @@ pub struct EpochReport {
     pub done: usize,
     /// Member-epochs in the whole job, at most.
     pub total: usize,
+    /// The sweep cell (or baseline) being cross-validated, for sweeps.
+    pub cell: Option<usize>,
+    /// The phase of a train job that cross-validates first (`cv`, `final`).
+    pub phase: Option<&'static str>,
 }
 
 impl EpochReport {
@@ -84,6 +95,8 @@ impl EpochReport {
             train_loss: finite(self.train_loss),
             val_loss: self.val_loss.and_then(finite),
             eta_s,
+            cell: self.cell,
+            phase: self.phase.map(str::to_owned),
         }
     }
 }
@@ -136,6 +149,8 @@ mod tests {
             val_loss: None,
             done: (fold.max(1) - 1) * epochs + epoch,
             total: folds * epochs,
+            cell: None,
+            phase: None,
         }
     }
 

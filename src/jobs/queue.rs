@@ -385,9 +385,8 @@ impl JobQueue {
             points.extend(epoch_points(&report));
             latest = Some(report.with_eta(started.elapsed()));
         }
-        if stop.load(Ordering::Relaxed) {
-            return Ending::Requeue;
-        }
+        // A cancel wins over everything; a shutdown only over an unfinished
+        // job (one that completed just as the server stopped keeps its result).
         if cancel.load(Ordering::Relaxed) {
             return Ending::Finished {
                 end: JobEnd::Cancelled,
@@ -396,6 +395,9 @@ impl JobQueue {
                 output: None,
             };
         }
+        if stop.load(Ordering::Relaxed) && !matches!(outcome, Some(Ok(Ok(Ok(_))))) {
+            return Ending::Requeue;
+        }
         match outcome {
             Some(Ok(Ok(Ok(output)))) => Ending::Finished {
                 end: JobEnd::Succeeded {
@@ -403,7 +405,11 @@ impl JobQueue {
                     metrics: output.metrics.to_string(),
                 },
                 points,
-                progress: latest,
+                // Done: nothing is left, whatever the last estimate said.
+                progress: latest.map(|p| JobProgress {
+                    eta_s: Some(0.0),
+                    ..p
+                }),
                 output: Some(output),
             },
             Some(Ok(Ok(Err(err)))) => Ending::failed(err.to_string(), points, latest),
@@ -637,9 +643,17 @@ impl Ending {
 /// The run-history samples of one epoch report. A plain train of one
 /// network names its curves `train_loss`/`val_loss`; with several folds or
 /// ensemble members each network keeps its own curve, prefixed `fold_<k>/`
-/// and `member_<m>/`.
+/// and `member_<m>/`; a sweep's runs are told apart by `cell_<i>/`, and the
+/// phases of a train job that cross-validates first by `cv/` and `final/`.
 fn epoch_points(report: &EpochReport) -> Vec<MetricPoint> {
     let mut prefix = String::new();
+    if let Some(phase) = report.phase {
+        prefix.push_str(phase);
+        prefix.push('/');
+    }
+    if let Some(cell) = report.cell {
+        prefix.push_str(&format!("cell_{cell}/"));
+    }
     if report.folds > 1 {
         prefix.push_str(&format!("fold_{}/", report.fold));
     }
@@ -731,6 +745,8 @@ mod tests {
                     val_loss: Some(2.0 / epoch as f64),
                     done: epoch,
                     total: 2 * self.epochs,
+                    cell: None,
+                    phase: None,
                 };
                 if on_epoch(report).is_break() {
                     return Err(ExecuteError::Training("cancelled".into()));

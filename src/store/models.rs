@@ -149,6 +149,50 @@ pub async fn register_model(
     Ok(record)
 }
 
+/// On a registry with no model at all, registers `new` and activates it, in
+/// one transaction; returns `None` (and changes nothing) when any model
+/// exists. Two processes starting on the same empty database at once cannot
+/// both register: the first statement is a write, so the transactions run one
+/// after the other and the second finds the table no longer empty.
+pub async fn register_first_model(
+    pool: &SqlitePool,
+    new: &NewModel<'_>,
+) -> Result<Option<ModelRecord>, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    let id = super::new_id();
+    let now = super::now();
+    let inserted = sqlx::query(
+        "INSERT INTO models (id, version, artifact, metrics, run_id, dataset_id, source, created_at) \
+         SELECT ?, 1, ?, ?, ?, ?, ?, ? WHERE NOT EXISTS (SELECT 1 FROM models)",
+    )
+    .bind(&id)
+    .bind(new.artifact)
+    .bind(new.metrics.to_string())
+    .bind(new.run_id)
+    .bind(new.dataset_id)
+    .bind(new.source)
+    .bind(&now)
+    .execute(&mut *tx)
+    .await?;
+    if inserted.rows_affected() == 0 {
+        return Ok(None);
+    }
+    sqlx::query(
+        "INSERT INTO model_activations (seq, model_id, previous_model_id, activated_at) \
+         SELECT COALESCE(MAX(seq), 0) + 1, ?, NULL, ? FROM model_activations",
+    )
+    .bind(&id)
+    .bind(&now)
+    .execute(&mut *tx)
+    .await?;
+    let row = sqlx::query_as::<_, ModelRow>(select_model!("WHERE m.id = ?"))
+        .bind(&id)
+        .fetch_one(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(Some(row.into()))
+}
+
 /// Every model version, newest first.
 pub async fn list_models(pool: &SqlitePool) -> Result<Vec<ModelRecord>, sqlx::Error> {
     let rows = sqlx::query_as::<_, ModelRow>(select_model!("ORDER BY m.version DESC"))
@@ -292,6 +336,26 @@ mod tests {
             (3, Some(b.id.as_str()))
         );
         assert_eq!(activation_history(&pool).await.unwrap().len(), 3);
+    }
+
+    #[tokio::test]
+    async fn the_first_model_is_registered_and_activated_only_on_an_empty_registry() {
+        let (pool, _dir) = test_db::fresh().await;
+        let mut default = new_model(b"default");
+        default.source = "default";
+        let first = register_first_model(&pool, &default)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!((first.version, first.active), (1, true));
+        assert!(
+            register_first_model(&pool, &default)
+                .await
+                .unwrap()
+                .is_none()
+        );
+        assert_eq!(count_models(&pool).await.unwrap(), 1);
+        assert_eq!(activation_history(&pool).await.unwrap().len(), 1);
     }
 
     #[tokio::test]

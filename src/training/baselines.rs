@@ -468,6 +468,105 @@ impl Regressor for RidgeModel {
     }
 }
 
+/// Logistic regression of each target's pass/fail label (the harness passes
+/// 0.0/1.0 labels of `score > cut`), one `nn::LogisticRegression` per target,
+/// behind the [`Regressor`] trait; predictions are P(pass). Inputs are
+/// clipped like ridge's (see [`RIDGE_INPUT_CLIP`]), for the same reason.
+#[derive(Debug)]
+pub struct LogisticModel {
+    fit_config: crate::nn::FitConfig,
+    clip: f64,
+    fitted: Vec<crate::nn::LogisticRegression>,
+}
+
+impl LogisticModel {
+    /// A model trained with Adam (lr 0.05, cosine schedule), 30 epochs of
+    /// batch 64 from `seed`: log-loss is convex, so this reaches its minimum
+    /// region on a few thousand rows without tuning.
+    pub fn new(seed: u64) -> Self {
+        let mut optimizer = crate::nn::OptimizerConfig::named("adam");
+        optimizer.lr = Some(0.05);
+        Self {
+            fit_config: crate::nn::FitConfig {
+                optimizer,
+                schedule: crate::nn::ScheduleConfig::named("cosine"),
+                epochs: 30,
+                batch_size: 64,
+                seed,
+                ..crate::nn::FitConfig::default()
+            },
+            clip: RIDGE_INPUT_CLIP,
+            fitted: Vec::new(),
+        }
+    }
+}
+
+impl Regressor for LogisticModel {
+    fn fit(
+        &mut self,
+        x: ArrayView2<f64>,
+        y: ArrayView2<f64>,
+        _groups: &[String],
+    ) -> Result<(), TrainingError> {
+        let c = self.clip;
+        let x = x.mapv(|v| v.clamp(-c, c));
+        self.fitted.clear();
+        for t in 0..y.ncols() {
+            let (model, _) = crate::nn::LogisticRegression::fit(
+                x.view(),
+                y.column(t),
+                &self.fit_config,
+                &mut |_| crate::nn::Control::Continue,
+            )
+            .map_err(|e| model_error(ModelKind::Logistic, "fit", e))?;
+            self.fitted.push(model);
+        }
+        Ok(())
+    }
+
+    fn predict(&self, x: ArrayView2<f64>) -> Result<Array2<f64>, TrainingError> {
+        if self.fitted.is_empty() {
+            return Err(model_error(
+                ModelKind::Logistic,
+                "predict",
+                "predict called before fit",
+            ));
+        }
+        let c = self.clip;
+        let x = x.mapv(|v| v.clamp(-c, c));
+        let mut out = Array2::zeros((x.nrows(), self.fitted.len()));
+        for (t, m) in self.fitted.iter().enumerate() {
+            let p = m
+                .predict_proba(x.view())
+                .map_err(|e| model_error(ModelKind::Logistic, "predict", e))?;
+            out.column_mut(t).assign(&p);
+        }
+        Ok(out)
+    }
+}
+
+/// The model of a baseline kind, for the cross-validation harness
+/// (docs/architecture.md). Ridge and the pass/fail logistic model clip their
+/// standardised inputs at [`RIDGE_INPUT_CLIP`]; the trees use
+/// [`GbdtConfig::default`] seeded with the config's seed. `Mlp` is not a
+/// baseline: the harness trains the network itself.
+pub fn make_regressor(
+    kind: ModelKind,
+    config: &super::config::ValidTrainConfig,
+) -> Result<Box<dyn Regressor>, TrainingError> {
+    let seed = config.config().seed;
+    Ok(match kind {
+        ModelKind::Mean => Box::new(MeanModel::default()),
+        ModelKind::Ridge => Box::new(RidgeModel::default()),
+        ModelKind::Logistic => Box::new(LogisticModel::new(seed)),
+        ModelKind::Gbdt => Box::new(super::gbdt::GbdtModel::new(super::gbdt::GbdtConfig {
+            seed,
+            ..Default::default()
+        })),
+        ModelKind::Mlp => return Err(TrainingError::KindNotAvailable(kind)),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -703,5 +802,49 @@ mod tests {
         let far = array![[70.0]];
         assert_close(raw.predict(far.view()).unwrap()[[0, 0]], 70.0, 1e-9);
         assert_close(clipped.predict(far.view()).unwrap()[[0, 0]], 5.0, 1e-9);
+    }
+
+    #[test]
+    fn logistic_model_ranks_passing_rows_above_failing_ones() {
+        // Target 0 passes when x0 > 0, target 1 when x1 > 0; the two
+        // columns are independent pseudo-random values in [-2, 2).
+        let n = 400;
+        let mut s = 99u64;
+        let x = Array2::from_shape_fn((n, 2), |_| {
+            s = s
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (s >> 11) as f64 / (1u64 << 53) as f64 * 4.0 - 2.0
+        });
+        let y = x.mapv(|v| if v > 0.0 { 1.0 } else { 0.0 });
+        let groups = vec!["a".to_string(); n];
+        let mut m = LogisticModel::new(7);
+        m.fit(x.view(), y.view(), &groups).unwrap();
+        let p = m.predict(x.view()).unwrap();
+        for t in 0..2 {
+            let labels: Vec<bool> = y.column(t).iter().map(|v| *v > 0.5).collect();
+            let auc = crate::training::metrics::auc(&labels, &p.column(t).to_vec()).unwrap();
+            assert!(auc > 0.99, "target {t}: AUC {auc}");
+            let acc = crate::training::metrics::accuracy(&labels, &p.column(t).to_vec());
+            assert!(acc > 0.95, "target {t}: accuracy {acc}");
+        }
+        assert!(p.iter().all(|v| (0.0..=1.0).contains(v)));
+    }
+
+    #[test]
+    fn make_regressor_builds_every_baseline_and_refuses_the_network() {
+        let config = crate::training::config::TrainConfig::default_valid();
+        for kind in [
+            ModelKind::Mean,
+            ModelKind::Ridge,
+            ModelKind::Logistic,
+            ModelKind::Gbdt,
+        ] {
+            assert!(make_regressor(kind, &config).is_ok(), "{kind}");
+        }
+        assert!(matches!(
+            make_regressor(ModelKind::Mlp, &config),
+            Err(TrainingError::KindNotAvailable(ModelKind::Mlp))
+        ));
     }
 }

@@ -39,8 +39,8 @@ pub use featurize::FeaturedDataset;
 pub use folds::{Fold, FoldSpec};
 pub use metrics::{Metrics, TargetMetrics};
 pub use model::{
-    ByTarget, FeatureEffect, Grade, GraderModel, ModelError, TargetExplanation, TrainOutcome,
-    TrainingSummary, Warning, train,
+    ByTarget, Explain, FeatureEffect, Grade, GraderModel, ModelError, TargetExplanation,
+    TrainOutcome, TrainingSummary, Warning, train,
 };
 pub use progress::Progress;
 pub use regressor::{ModelKind, Regressor};

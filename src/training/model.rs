@@ -233,6 +233,15 @@ struct WarningFeatures {
     content_precision: usize,
 }
 
+/// Whether a grade includes its explanation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Explain {
+    /// Scores, percentiles, warnings and the explanation.
+    Yes,
+    /// Scores, percentiles and warnings; `explanation` is left empty.
+    No,
+}
+
 /// A loaded, checked model, ready to grade (`Send + Sync`; share it by `Arc`).
 #[derive(Debug, Clone)]
 pub struct GraderModel {
@@ -530,30 +539,54 @@ impl GraderModel {
         x
     }
 
-    /// Grades one essay against a prepared prompt.
+    /// Grades one essay against a prepared prompt, with its explanation.
     pub fn grade(&self, prompt: &PreparedPrompt, essay: &str) -> Grade {
+        self.grade_with(prompt, essay, Explain::Yes)
+    }
+
+    /// [`Self::grade`], choosing whether to explain. An explanation runs the
+    /// networks on one extra row per feature (occlusion), several times the
+    /// cost of the scores alone.
+    pub fn grade_with(&self, prompt: &PreparedPrompt, essay: &str, explain: Explain) -> Grade {
         let fv = features::extract(prompt, essay);
-        self.grade_vectors(&[(prompt.has_text(), fv.into_values())])
+        self.grade_vectors(&[(prompt.has_text(), fv.into_values())], explain)
             .pop()
             .expect("one essay in, one grade out")
     }
 
-    /// Grades many essays, each against its prompt, running the networks
-    /// once over the whole batch. Results are in input order.
+    /// Grades many essays, each against its prompt, with explanations.
+    /// Results are in input order.
     pub fn grade_batch(&self, items: &[(&PreparedPrompt, &str)]) -> Vec<Grade> {
-        let mut extractor = features::Extractor::new();
-        let vectors: Vec<(bool, Vec<f32>)> = items
-            .iter()
-            .map(|(p, e)| (p.has_text(), extractor.extract(p, e).into_values()))
-            .collect();
-        self.grade_vectors(&vectors)
+        self.grade_batch_with(items, Explain::Yes)
     }
 
-    /// Grades catalogue feature vectors: for each essay, one input row as is
-    /// and one per feature with that feature at its training mean (occlusion).
-    fn grade_vectors(&self, vectors: &[(bool, Vec<f32>)]) -> Vec<Grade> {
+    /// [`Self::grade_batch`], choosing whether to explain. The networks run
+    /// over blocks of essays at once, which is cheaper than one at a time.
+    pub fn grade_batch_with(
+        &self,
+        items: &[(&PreparedPrompt, &str)],
+        explain: Explain,
+    ) -> Vec<Grade> {
+        let mut extractor = features::Extractor::new();
+        let mut out = Vec::with_capacity(items.len());
+        // Blocks keep the networks' intermediate matrices small enough for the cache.
+        let per_block = if explain == Explain::Yes { 16 } else { 512 };
+        for chunk in items.chunks(per_block) {
+            let vectors: Vec<(bool, Vec<f32>)> = chunk
+                .iter()
+                .map(|(p, e)| (p.has_text(), extractor.extract(p, e).into_values()))
+                .collect();
+            out.extend(self.grade_vectors(&vectors, explain));
+        }
+        out
+    }
+
+    /// Grades catalogue feature vectors. Each essay takes one input row, plus,
+    /// when explaining, one per feature with that feature at its training
+    /// mean (occlusion).
+    fn grade_vectors(&self, vectors: &[(bool, Vec<f32>)], explain: Explain) -> Vec<Grade> {
         let d = self.feature_idx.len();
-        let block = d + 1;
+        let block = if explain == Explain::Yes { d + 1 } else { 1 };
         let mut x = Array2::<f32>::zeros((vectors.len() * block, d));
         for (b, (_, values)) in vectors.iter().enumerate() {
             for j in 0..d {
@@ -579,34 +612,16 @@ impl GraderModel {
                 let mut explanation = Vec::with_capacity(names.len());
                 for (t, name) in names.iter().enumerate() {
                     let score = p[[base, t]];
-                    let mut effects: Vec<FeatureEffect> = (0..d)
-                        .map(|j| FeatureEffect {
-                            feature: self.file.feature_names[j].clone(),
-                            value: f64::from(values[self.feature_idx[j]]),
-                            mean: self.file.scaler.mean[j],
-                            effect: score - p[[base + 1 + j, t]],
-                        })
-                        .collect();
-                    effects.sort_by(|a, b| b.effect.total_cmp(&a.effect));
-                    let raised: Vec<FeatureEffect> = effects
-                        .iter()
-                        .filter(|e| e.effect > 0.0)
-                        .take(EXPLAIN_TOP)
-                        .cloned()
-                        .collect();
-                    let lowered: Vec<FeatureEffect> = effects
-                        .iter()
-                        .rev()
-                        .filter(|e| e.effect < 0.0)
-                        .take(EXPLAIN_TOP)
-                        .cloned()
-                        .collect();
                     scores.push((name.clone(), score));
                     percentiles.push((
                         name.clone(),
                         percentile(&self.file.target_quantiles[t], score),
                     ));
-                    explanation.push((name.clone(), TargetExplanation { raised, lowered }));
+                    if explain == Explain::Yes {
+                        let effects: Vec<f64> =
+                            (0..d).map(|j| score - p[[base + 1 + j, t]]).collect();
+                        explanation.push((name.clone(), self.explain(values, &effects)));
+                    }
                 }
                 Grade {
                     scores: ByTarget(scores),
@@ -616,6 +631,35 @@ impl GraderModel {
                 }
             })
             .collect()
+    }
+
+    /// The largest positive and negative effects of one target.
+    fn explain(&self, values: &[f32], effects: &[f64]) -> TargetExplanation {
+        let mut order: Vec<usize> = (0..effects.len()).collect();
+        order.sort_by(|&a, &b| effects[b].total_cmp(&effects[a]));
+        let effect = |j: usize| FeatureEffect {
+            feature: self.file.feature_names[j].clone(),
+            value: f64::from(values[self.feature_idx[j]]),
+            mean: self.file.scaler.mean[j],
+            effect: effects[j],
+        };
+        TargetExplanation {
+            raised: order
+                .iter()
+                .copied()
+                .filter(|&j| effects[j] > 0.0)
+                .take(EXPLAIN_TOP)
+                .map(effect)
+                .collect(),
+            lowered: order
+                .iter()
+                .rev()
+                .copied()
+                .filter(|&j| effects[j] < 0.0)
+                .take(EXPLAIN_TOP)
+                .map(effect)
+                .collect(),
+        }
     }
 
     /// Warnings from the essay's features. Thresholds (and how many of the
@@ -740,6 +784,25 @@ mod tests {
         ]);
         assert_eq!(batch[0], a);
         assert_eq!(batch[1], loaded.grade(&prompt, &ds.essays[5].text));
+        // Without the explanation the scores, percentiles and warnings are the same.
+        let plain = loaded.grade_with(&prompt, essay, Explain::No);
+        assert!(plain.explanation.0.is_empty());
+        assert_eq!(
+            (&plain.scores, &plain.percentiles, &plain.warnings),
+            (&a.scores, &a.percentiles, &a.warnings)
+        );
+        let many: Vec<(&PreparedPrompt, &str)> = ds
+            .essays
+            .iter()
+            .take(40)
+            .map(|e| (&prompt, e.text.as_str()))
+            .collect();
+        let plain_batch = loaded.grade_batch_with(&many, Explain::No);
+        let full_batch = loaded.grade_batch(&many);
+        assert_eq!(plain_batch.len(), 40);
+        for (p, f) in plain_batch.iter().zip(&full_batch) {
+            assert_eq!(p.scores, f.scores);
+        }
     }
 
     #[test]
@@ -757,13 +820,13 @@ mod tests {
         let prompt = PreparedPrompt::new(&ds.prompts["bees"]);
         let essay = &ds.essays[25].text;
         let fv = features::extract(&prompt, essay).into_values();
-        let grades = model.grade_vectors(&[(true, fv.clone())]);
+        let grades = model.grade_vectors(&[(true, fv.clone())], Explain::Yes);
         // The score of the all-means essay.
         let mut mean_fv = fv.clone();
         for (j, &i) in model.feature_idx.iter().enumerate() {
             mean_fv[i] = model.x_mean[j];
         }
-        let at_mean = model.grade_vectors(&[(true, mean_fv)]);
+        let at_mean = model.grade_vectors(&[(true, mean_fv)], Explain::No);
         let score = grades[0].scores.0[0].1;
         let base = at_mean[0].scores.0[0].1;
         let d = model.feature_idx.len();

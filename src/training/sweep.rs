@@ -21,7 +21,16 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+use super::config::{TrainConfig, ValidTrainConfig, merge};
+use super::cv::{CvReport, FoldReport, cross_validate_featured};
+use super::dataset::Dataset;
+use super::error::TrainingError;
+use super::featurize::FeaturedDataset;
+use super::folds::{FoldSpec, make_folds};
+use super::progress::Progress;
 use super::regressor::ModelKind;
+use super::selection::{Method, rank_features, top_k};
+use crate::nn::Control;
 
 /// One optimizer axis entry: a name and the learning rates to try with it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -53,6 +62,19 @@ pub struct SweepGrid {
     /// Other algorithms to run once with the base config (same features, same folds).
     #[serde(default)]
     pub baselines: Vec<ModelKind>,
+    /// Feature sets to compare under the base config: values of a train
+    /// config's `"features"` ("default", "all", or a list of names).
+    #[serde(default)]
+    pub feature_sets: Vec<Value>,
+    /// Feature-subset sizes K to compare under the base config. For each K and
+    /// each fold, the K features ranked first by mRMR on that fold's training
+    /// rows only (see `selection.rs`) are used; the held-out prompt never
+    /// takes part in choosing them.
+    #[serde(default)]
+    pub feature_k: Vec<usize>,
+    /// Worker threads for feature extraction and training (default: every core).
+    #[serde(default)]
+    pub threads: Option<usize>,
 }
 
 fn empty_object() -> Value {
@@ -164,7 +186,7 @@ impl SweepGrid {
                             "optimizer": {"name": opt.name, "lr": lr},
                         });
                         let mut config = self.base.clone();
-                        merge(&mut config, &patch);
+                        merge(&mut config, patch);
                         out.push(SweepCell {
                             index: out.len(),
                             depth,
@@ -189,25 +211,6 @@ fn hidden_layer(activation: &str, units: usize) -> Value {
     }
 }
 
-/// Deep-merges `patch` into `target`: objects merge key by key, anything
-/// else (arrays included) replaces. This is how a cell's layers replace the
-/// base's while the rest of the base's network settings stay.
-pub fn merge(target: &mut Value, patch: &Value) {
-    match (target, patch) {
-        (Value::Object(t), Value::Object(p)) => {
-            for (k, v) in p {
-                match t.get_mut(k) {
-                    Some(slot) => merge(slot, v),
-                    None => {
-                        t.insert(k.clone(), v.clone());
-                    }
-                }
-            }
-        }
-        (t, p) => *t = p.clone(),
-    }
-}
-
 /// One point of the grid.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SweepCell {
@@ -228,6 +231,9 @@ pub struct SweepCell {
 /// The cross-validated score of one model: a sweep cell or a baseline.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ScoredRun {
+    /// What was run, for rows that are not grid cells ("ridge", "features=all", "K=30").
+    #[serde(default)]
+    pub label: String,
     /// "mlp" for grid cells, else the baseline's kind.
     pub kind: ModelKind,
     /// The cell, for grid runs.
@@ -267,6 +273,12 @@ pub struct SweepReport {
     pub cells: Vec<ScoredRun>,
     /// The other algorithms, in the grid's order.
     pub baselines: Vec<ScoredRun>,
+    /// The base config with each of the grid's feature sets.
+    #[serde(default)]
+    pub feature_sets: Vec<ScoredRun>,
+    /// The base config with each feature-subset size K (chosen per fold).
+    #[serde(default)]
+    pub feature_k: Vec<ScoredRun>,
     /// Wall time of the whole sweep.
     pub seconds: f64,
 }
@@ -353,7 +365,11 @@ impl SweepReport {
             for r in &self.baselines {
                 md.push_str(&format!(
                     "| {} | {} |",
-                    r.kind,
+                    if r.label.is_empty() {
+                        r.kind.to_string()
+                    } else {
+                        r.label.clone()
+                    },
                     r.error.as_ref().map_or_else(
                         || fmt_opt(r.mcrmse),
                         |e| format!("failed: {}", e.replace('|', "/"))
@@ -380,6 +396,48 @@ impl SweepReport {
                 "\nThe logistic row is a pass/fail classifier of each target > 0; its MCRMSE column is \
                  empty and its cells give accuracy and ROC AUC.\n",
             );
+        }
+        for (title, runs) in [
+            ("Feature sets (base config)", &self.feature_sets),
+            (
+                "Feature-subset size K (base config; the K features chosen by mRMR on each fold's training rows)",
+                &self.feature_k,
+            ),
+        ] {
+            if runs.is_empty() {
+                continue;
+            }
+            md.push_str(&format!("\n## {title}\n\n| run | MCRMSE |"));
+            for t in &target_names {
+                md.push_str(&format!(" {t} RMSE |"));
+            }
+            md.push_str(" worst fold | folds | s |\n|---|---:|");
+            md.push_str(&"---:|".repeat(target_names.len()));
+            md.push_str("---:|---|---:|\n");
+            for r in runs {
+                md.push_str(&format!(
+                    "| {} | {} |",
+                    r.label,
+                    r.error.as_ref().map_or_else(
+                        || fmt_opt(r.mcrmse),
+                        |e| format!("failed: {}", e.replace('|', "/"))
+                    )
+                ));
+                for t in &target_names {
+                    md.push_str(&format!(
+                        " {} |",
+                        fmt_opt(r.target_rmse.iter().find(|x| &x.0 == t).map(|x| x.1))
+                    ));
+                }
+                let folds: Vec<String> =
+                    r.folds.iter().map(|(p, m)| format!("{p} {m:.3}")).collect();
+                md.push_str(&format!(
+                    " {} | {} | {:.1} |\n",
+                    fmt_opt(r.worst_fold()),
+                    folds.join(", "),
+                    r.seconds
+                ));
+            }
         }
         md.push_str(
             "\n## Plots\n\n![validation loss per optimizer](loss_by_optimizer.svg)\n\n\
@@ -498,13 +556,42 @@ pub struct CvScores {
 /// One epoch seen by the sweep: (0-based fold, 1-based epoch, validation loss).
 pub type EpochSeen = (usize, usize, Option<f64>);
 
-/// What a sweep asks its runner to cross-validate.
+/// What a sweep asks its runner to cross-validate (the grid and the other
+/// algorithms; see [`Run`] for the feature studies too).
 #[derive(Debug, Clone, Copy)]
 pub enum Job<'a> {
     /// A grid cell (an MLP config).
     Cell(&'a SweepCell),
     /// A baseline with the grid's base config.
     Baseline(ModelKind),
+}
+
+/// Every kind of run a full [`sweep`] makes: a [`Job`], or a feature study.
+#[derive(Debug, Clone, Copy)]
+pub enum Run<'a> {
+    /// A grid cell (an MLP config).
+    Cell(&'a SweepCell),
+    /// A baseline with the grid's base config.
+    Baseline(ModelKind),
+    /// The base config with another `"features"` value.
+    FeatureSet(&'a Value),
+    /// The base config with the top K features chosen on each fold's training rows.
+    FeatureK(usize),
+}
+
+impl Run<'_> {
+    fn label(&self) -> String {
+        match self {
+            Run::Cell(_) => String::new(),
+            Run::Baseline(kind) => kind.to_string(),
+            Run::FeatureSet(v) => match v {
+                Value::String(s) => format!("features={s}"),
+                Value::Array(a) => format!("features=[{} names]", a.len()),
+                other => format!("features={other}"),
+            },
+            Run::FeatureK(k) => format!("K={k}"),
+        }
+    }
 }
 
 /// Runs every cell and baseline of `grid` through `run`, in order, and ranks
@@ -517,21 +604,39 @@ pub fn sweep_with<E>(
     grid: &SweepGrid,
     mut run: impl FnMut(Job<'_>, &mut dyn FnMut(EpochSeen)) -> Result<Result<CvScores, String>, E>,
 ) -> Result<SweepReport, E> {
+    sweep_runs(grid, false, |r, on_epoch| match r {
+        Run::Cell(c) => run(Job::Cell(c), on_epoch),
+        Run::Baseline(k) => run(Job::Baseline(k), on_epoch),
+        Run::FeatureSet(_) | Run::FeatureK(_) => Ok(Err(
+            "feature studies run only in training::sweep::sweep".into(),
+        )),
+    })
+}
+
+/// [`sweep_with`] over every [`Run`]: with `studies`, the grid's feature sets
+/// and feature-subset sizes are run after the cells and baselines.
+fn sweep_runs<E>(
+    grid: &SweepGrid,
+    studies: bool,
+    mut run: impl FnMut(Run<'_>, &mut dyn FnMut(EpochSeen)) -> Result<Result<CvScores, String>, E>,
+) -> Result<SweepReport, E> {
     let started = std::time::Instant::now();
-    let mut scored = |kind: ModelKind, job: Job<'_>| -> Result<ScoredRun, E> {
+    let mut scored = |kind: ModelKind, job: Run<'_>| -> Result<ScoredRun, E> {
+        let label = job.label();
         let t0 = std::time::Instant::now();
         // (fold, epoch) → validation loss, averaged over folds afterwards.
         let mut seen: Vec<EpochSeen> = Vec::new();
         let outcome = run(job, &mut |e| seen.push(e))?;
         let cell = match job {
-            Job::Cell(c) => Some(c.clone()),
-            Job::Baseline(_) => None,
+            Run::Cell(c) => Some(c.clone()),
+            _ => None,
         };
         let (scores, error) = match outcome {
             Ok(s) => (s, None),
             Err(message) => (CvScores::default(), Some(message)),
         };
         Ok(ScoredRun {
+            label,
             kind,
             cell,
             mcrmse: scores.mcrmse,
@@ -545,17 +650,29 @@ pub fn sweep_with<E>(
     };
     let mut cells = Vec::new();
     for cell in grid.cells() {
-        cells.push(scored(ModelKind::Mlp, Job::Cell(&cell))?);
+        cells.push(scored(ModelKind::Mlp, Run::Cell(&cell))?);
     }
     rank(&mut cells);
     let mut baselines = Vec::new();
     for &kind in &grid.baselines {
-        baselines.push(scored(kind, Job::Baseline(kind))?);
+        baselines.push(scored(kind, Run::Baseline(kind))?);
+    }
+    let mut feature_sets = Vec::new();
+    let mut feature_k = Vec::new();
+    if studies {
+        for set in &grid.feature_sets {
+            feature_sets.push(scored(ModelKind::Mlp, Run::FeatureSet(set))?);
+        }
+        for &k in &grid.feature_k {
+            feature_k.push(scored(ModelKind::Mlp, Run::FeatureK(k))?);
+        }
     }
     Ok(SweepReport {
         grid: grid.clone(),
         cells,
         baselines,
+        feature_sets,
+        feature_k,
         seconds: started.elapsed().as_secs_f64(),
     })
 }
@@ -576,6 +693,231 @@ fn mean_curve(seen: &[EpochSeen]) -> Vec<(usize, f64)> {
         .map(|(e, (sum, n))| (e, sum / n as f64))
         .collect()
 }
+
+/// Runs a sweep on `dataset`: features are extracted once, then every cell,
+/// baseline, feature set and feature-subset size is cross-validated (leave one
+/// prompt out) through [`cross_validate_featured`]. Progress is reported as
+/// one long run: `fold`/`folds` count folds over all runs, and `done`/`total`
+/// member-epochs (the total is re-estimated as runs finish). A callback
+/// answering `Stop` cancels with [`TrainingError::Cancelled`]; a run that
+/// fails on its own (a diverged network) is recorded in the report and the
+/// sweep goes on.
+pub fn sweep(
+    dataset: &Dataset,
+    grid: &SweepGrid,
+    on_progress: &mut dyn FnMut(&Progress) -> Control,
+) -> Result<SweepReport, TrainingError> {
+    let threads = grid
+        .threads
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let featured = FeaturedDataset::new(dataset, threads);
+    let jobs =
+        grid.cells().len() + grid.baselines.len() + grid.feature_sets.len() + grid.feature_k.len();
+    let mut job_index = 0usize;
+    // Member-epochs of the runs already finished, so `done` only grows.
+    let mut offset = 0usize;
+    sweep_runs(grid, true, |job, on_epoch| {
+        let mut last_total = 0usize;
+        let mut relay = |p: &Progress| {
+            on_epoch((p.fold.saturating_sub(1), p.epoch, p.val_loss));
+            last_total = p.total;
+            let outer = Progress {
+                fold: job_index * p.folds + p.fold,
+                folds: jobs * p.folds,
+                done: offset + p.done,
+                total: offset + p.total * (jobs - job_index),
+                ..*p
+            };
+            on_progress(&outer)
+        };
+        let result = run_job(&featured, grid, threads, job, &mut relay);
+        offset += last_total;
+        job_index += 1;
+        match result {
+            Ok(scores) => Ok(Ok(scores)),
+            Err(e) if is_fatal(&e) => Err(e),
+            Err(e) => Ok(Err(e.to_string())),
+        }
+    })
+}
+
+/// Errors that end a sweep: cancellation and data that no run can use.
+/// Anything else (a network that diverged, a config one cell made invalid)
+/// belongs to its run.
+fn is_fatal(e: &TrainingError) -> bool {
+    matches!(
+        e,
+        TrainingError::Cancelled
+            | TrainingError::Folds(_)
+            | TrainingError::NoTargets
+            | TrainingError::TooFewRows { .. }
+    )
+}
+
+/// The validated train config of a job: the default config, the grid's base,
+/// then the job's own changes.
+pub fn job_config(
+    grid: &SweepGrid,
+    job: Run<'_>,
+    threads: usize,
+) -> Result<ValidTrainConfig, String> {
+    let mut value = grid.base.clone();
+    match job {
+        Run::Cell(cell) => value = cell.config.clone(),
+        Run::FeatureSet(set) => merge(&mut value, json!({ "features": set })),
+        Run::Baseline(_) | Run::FeatureK(_) => {}
+    }
+    TrainConfig::from_json_value(value)
+        .map(|c| c.with_threads(threads))
+        .map_err(|e| format!("invalid config: {e}"))
+}
+
+fn run_job(
+    featured: &FeaturedDataset,
+    grid: &SweepGrid,
+    threads: usize,
+    job: Run<'_>,
+    on_progress: &mut dyn FnMut(&Progress) -> Control,
+) -> Result<CvScores, TrainingError> {
+    let config = job_config(grid, job, threads).map_err(|message| TrainingError::Model {
+        kind: ModelKind::Mlp,
+        fold: "all".into(),
+        message,
+    })?;
+    let kind = match job {
+        Run::Baseline(kind) => kind,
+        _ => ModelKind::Mlp,
+    };
+    if let Run::FeatureK(k) = job {
+        return nested_feature_k(featured, grid, &config, k, on_progress);
+    }
+    let report = cross_validate_featured(
+        featured,
+        &config,
+        FoldSpec::LeaveOnePromptOut,
+        kind,
+        on_progress,
+    )?;
+    Ok(scores_of(&report))
+}
+
+/// The scores of a cross-validation report.
+pub fn scores_of(report: &CvReport) -> CvScores {
+    let pooled = &report.pooled;
+    CvScores {
+        mcrmse: pooled.mcrmse,
+        target_rmse: pooled
+            .targets
+            .0
+            .iter()
+            .filter_map(|(name, m)| m.rmse.map(|r| (name.clone(), r)))
+            .collect(),
+        folds: report
+            .folds
+            .iter()
+            .filter_map(|f| f.metrics.mcrmse.map(|m| (f.held_out.clone(), m)))
+            .collect(),
+        pass_fail: pooled
+            .targets
+            .0
+            .iter()
+            .filter_map(|(name, m)| m.accuracy.map(|a| (name.clone(), a, m.auc)))
+            .collect(),
+    }
+}
+
+/// Cross-validates the base config with, in each fold, the `k` features that
+/// mRMR ranks first on that fold's training rows (the candidates are the base
+/// config's features). Each fold needs its own feature list, so each fold is
+/// one full cross-validation whose other folds are discarded; the pooled RMSE
+/// of each target is recombined exactly from the folds' RMSEs and sizes.
+fn nested_feature_k(
+    featured: &FeaturedDataset,
+    grid: &SweepGrid,
+    config: &ValidTrainConfig,
+    k: usize,
+    on_progress: &mut dyn FnMut(&Progress) -> Control,
+) -> Result<CvScores, TrainingError> {
+    let ds = featured.dataset;
+    let folds = make_folds(ds, FoldSpec::LeaveOnePromptOut, config.config().seed)?;
+    let candidates = config.feature_indices().to_vec();
+    let names = config.feature_names();
+    let mut per_fold = Vec::new();
+    for fold in &folds {
+        let x = featured.select(&fold.train, &candidates).mapv(f64::from);
+        let y = featured.targets(&fold.train);
+        let ranking = rank_features(x.view(), y.view(), &names, Method::Mrmr, SELECTION_BINS)
+            .map_err(|e| TrainingError::Model {
+                kind: ModelKind::Mlp,
+                fold: fold.held_out.clone(),
+                message: e.to_string(),
+            })?;
+        let mut value = grid.base.clone();
+        merge(&mut value, json!({ "features": top_k(&ranking, k) }));
+        let fold_config = TrainConfig::from_json_value(value)
+            .map_err(|e| TrainingError::Model {
+                kind: ModelKind::Mlp,
+                fold: fold.held_out.clone(),
+                message: format!("invalid config: {e}"),
+            })?
+            .with_threads(config.threads());
+        let report = cross_validate_featured(
+            featured,
+            &fold_config,
+            FoldSpec::LeaveOnePromptOut,
+            ModelKind::Mlp,
+            on_progress,
+        )?;
+        let fr = report
+            .folds
+            .into_iter()
+            .find(|f| f.held_out == fold.held_out)
+            .ok_or_else(|| TrainingError::Model {
+                kind: ModelKind::Mlp,
+                fold: fold.held_out.clone(),
+                message: "the fold is missing from its own cross-validation".into(),
+            })?;
+        per_fold.push(fr);
+    }
+    Ok(pool_folds(&ds.target_names, &per_fold))
+}
+
+/// Pooled scores from per-fold metrics: the pooled RMSE of a target is
+/// sqrt(Σ n_f·rmse_f² / Σ n_f), exactly what pooling the predictions gives.
+pub fn pool_folds(targets: &[String], folds: &[FoldReport]) -> CvScores {
+    let n: usize = folds.iter().map(|f| f.metrics.n).sum();
+    let target_rmse: Vec<(String, f64)> = targets
+        .iter()
+        .map(|t| {
+            let sse: f64 = folds
+                .iter()
+                .map(|f| {
+                    let r = f
+                        .metrics
+                        .targets
+                        .get(t)
+                        .and_then(|m| m.rmse)
+                        .unwrap_or(f64::NAN);
+                    f.metrics.n as f64 * r * r
+                })
+                .sum();
+            (t.clone(), (sse / n.max(1) as f64).sqrt())
+        })
+        .collect();
+    let mcrmse = target_rmse.iter().map(|t| t.1).sum::<f64>() / target_rmse.len().max(1) as f64;
+    CvScores {
+        mcrmse: Some(mcrmse),
+        target_rmse,
+        folds: folds
+            .iter()
+            .filter_map(|f| f.metrics.mcrmse.map(|m| (f.held_out.clone(), m)))
+            .collect(),
+        pass_fail: Vec::new(),
+    }
+}
+
+/// Quantile bins per feature and target for the mutual-information ranking.
+pub const SELECTION_BINS: usize = 16;
 
 /// Writes DIR/report.md, DIR/results.json and the SVGs, each file atomically
 /// (temp file in DIR, then rename). Creates DIR if needed.
@@ -674,6 +1016,7 @@ mod tests {
         let mut cell = grid().cells()[index].clone();
         cell.index = index;
         ScoredRun {
+            label: String::new(),
             kind: ModelKind::Mlp,
             cell: Some(cell),
             mcrmse,
@@ -711,6 +1054,8 @@ mod tests {
             grid: grid(),
             cells,
             baselines: vec![mean],
+            feature_sets: vec![],
+            feature_k: vec![],
             seconds: 3.0,
         };
         let dir = tempfile::tempdir().unwrap();

@@ -350,3 +350,32 @@ async fn dataset_routes_need_admin_credentials() {
         .unwrap();
     assert_error(delete, 401, "unauthorized").await;
 }
+
+#[tokio::test]
+async fn the_shared_commonlit_files_upload_with_the_default_mapping() {
+    let Some(dir) = std::env::var_os("ESSAY_GRADER_COMMONLIT") else {
+        eprintln!("skipped: set ESSAY_GRADER_COMMONLIT to the CommonLit folder to run this test");
+        return;
+    };
+    let dir = std::path::PathBuf::from(dir);
+    let read =
+        |name: &str| std::fs::read_to_string(dir.join(name)).expect("read the CommonLit file");
+    let app = spawn_app().await;
+    let form = Form::new()
+        .part("essays", csv_part(read("summaries.csv"), "summaries.csv"))
+        .part("prompts", csv_part(read("prompts.csv"), "prompts.csv"));
+
+    let response = upload(&app, form).await;
+
+    assert_eq!(response.status().as_u16(), 201);
+    let body = json_body(response).await;
+    assert_eq!(body["rows"], 6062);
+    let counts: Vec<i64> = body["prompts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["essays"].as_i64().unwrap())
+        .collect();
+    assert_eq!(counts.iter().sum::<i64>(), 6062);
+    assert_eq!(counts.len(), 3);
+}

@@ -4,8 +4,10 @@
 mod auth;
 mod bad_input;
 mod datasets;
+mod grading;
 mod health;
 mod helpers;
+mod jobs;
 mod models;
 mod prompts;
 mod runs;

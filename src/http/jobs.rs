@@ -1,0 +1,535 @@
+//! Training jobs over HTTP (admin): queue one, list them, show one, follow
+//! its progress live (server-sent events), cancel it. The request is checked
+//! here, once, with every bad field reported together (the train config via
+//! `training::TrainConfig::from_json_value`, a sweep's grid via
+//! `SweepGrid::validate`); the queue behind it (`crate::jobs`) trusts it.
+
+use std::collections::BTreeMap;
+use std::convert::Infallible;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::routing::{get, post};
+use futures_util::Stream;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::AppState;
+use super::auth::AdminAuth;
+use super::error::ApiError;
+use super::extract::Json;
+use crate::jobs::executor::JobSpec;
+use crate::jobs::{JobKind, JobProgress, JobQueue, JobSnapshot, JobStatus};
+use crate::store::{self, jobs::CancelOutcome, jobs::JobRow};
+use crate::training::sweep::SweepGrid;
+use crate::training::{FoldSpec, ModelKind, TrainConfig};
+
+/// The routes of this module.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/jobs", get(list_jobs).post(create_job))
+        .route("/api/v1/jobs/{id}", get(get_job))
+        .route("/api/v1/jobs/{id}/events", get(job_events))
+        .route("/api/v1/jobs/{id}/cancel", post(cancel_job))
+}
+
+/// Body of `POST /api/v1/jobs`.
+#[derive(Debug, Clone, Deserialize, Serialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateJob {
+    /// `train` (all rows, registers a model), `cv` or `sweep`.
+    pub kind: JobKind,
+    /// The dataset to train on.
+    pub dataset_id: String,
+    /// Train and cv: a partial train config merged over the default
+    /// (`{"epochs": 30}` is a whole config).
+    #[schema(value_type = Option<Object>)]
+    pub config: Option<Value>,
+    /// Sweep only: the grid (depths, activations, optimizers, baselines, base config).
+    #[schema(value_type = Option<Object>)]
+    pub grid: Option<Value>,
+    /// Cv only: `"prompt"` (leave one prompt out, the default) or a number K ≥ 2.
+    #[schema(value_type = Option<String>)]
+    pub folds: Option<Value>,
+    /// Cv only: `mlp` (the default), `ridge`, `logistic`, `gbdt` or `mean`.
+    #[schema(value_type = Option<String>)]
+    pub model_kind: Option<ModelKind>,
+    /// Train only: cross-validate the config (leave one prompt out) before
+    /// training on every row, and register the model with those figures.
+    pub cv: Option<bool>,
+}
+
+/// Answer of `POST /api/v1/jobs`.
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct JobCreated {
+    /// The job's id.
+    pub id: String,
+    /// Always `queued`.
+    pub status: JobStatus,
+    /// The run the job will write.
+    pub run_id: String,
+    /// Where to follow it.
+    pub links: JobLinks,
+}
+
+/// A job as the API shows it.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct JobView {
+    /// The job's id.
+    pub id: String,
+    /// What it does.
+    pub kind: JobKind,
+    /// queued, running, succeeded, failed or cancelled.
+    pub status: JobStatus,
+    /// The dataset it trains on.
+    pub dataset_id: String,
+    /// The request's config / grid / folds, as submitted.
+    #[schema(value_type = Object)]
+    pub request: Value,
+    /// Latest progress (`{fold, folds, member, members, epoch, epochs, train_loss, val_loss, eta_s}`).
+    pub progress: Option<JobProgress>,
+    /// Why it failed.
+    pub error: Option<String>,
+    /// Claims by a worker so far (a crash counts; a graceful shutdown does not).
+    pub attempts: i64,
+    /// Whether a cancel was requested while it ran.
+    pub cancel_requested: bool,
+    /// The run it writes.
+    pub run_id: String,
+    /// The model a successful train job registered.
+    pub model_id: Option<String>,
+    /// When it was queued.
+    pub created_at: String,
+    /// When its last attempt started.
+    pub started_at: Option<String>,
+    /// When it ended.
+    pub finished_at: Option<String>,
+    /// Related resources.
+    pub links: JobLinks,
+}
+
+/// Links from a job to what it relates to.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct JobLinks {
+    /// The job itself.
+    #[serde(rename = "self")]
+    pub self_: String,
+    /// Its live progress (server-sent events).
+    pub events: String,
+    /// Its run (config, metrics, timings).
+    pub run: String,
+    /// Its run's loss curves.
+    pub curves: String,
+    /// The dataset.
+    pub dataset: String,
+    /// The registered model, once a train job succeeded.
+    pub model: Option<String>,
+}
+
+/// Answer of `GET /api/v1/jobs`.
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct JobList {
+    /// The newest jobs first.
+    pub jobs: Vec<JobView>,
+}
+
+/// Query of `GET /api/v1/jobs`.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    /// At most this many jobs (1 to 1000, default 100).
+    pub limit: Option<i64>,
+}
+
+/// Queues a job. The config (or a sweep's grid) is checked now, with every
+/// bad field listed in one 422, so a queued job never fails on its input.
+#[utoipa::path(
+    post,
+    path = "/api/v1/jobs",
+    tag = "jobs",
+    security(("admin" = [])),
+    request_body = CreateJob,
+    responses(
+        (status = 202, description = "Queued", body = JobCreated),
+        (status = 404, description = "No such dataset", body = super::error::ErrorBody),
+        (status = 422, description = "Bad config or grid; every field listed", body = super::error::ErrorBody),
+    )
+)]
+pub async fn create_job(
+    _admin: AdminAuth,
+    State(state): State<AppState>,
+    Json(request): Json<CreateJob>,
+) -> Result<(StatusCode, Json<JobCreated>), ApiError> {
+    let (spec, resolved) = check_request(&request)?;
+    match store::datasets::get_dataset(&state.db, &request.dataset_id).await? {
+        Some(dataset) if dataset.deleted_at.is_none() => {}
+        _ => {
+            return Err(ApiError::NotFound {
+                what: "dataset",
+                id: request.dataset_id,
+            });
+        }
+    }
+    let new = store::jobs::NewJob {
+        id: store::new_id(),
+        run_id: store::new_id(),
+        kind: request.kind.as_str().to_owned(),
+        dataset_id: request.dataset_id.clone(),
+        config: serde_json::to_string(&spec).expect("a job spec serialises"),
+        resolved_config: resolved.to_string(),
+        created_at: store::now(),
+    };
+    let row = state.jobs.enqueue(&new).await?;
+    tracing::info!(job_id = %row.id, kind = %row.kind, dataset_id = %row.dataset_id, "job queued");
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(JobCreated {
+            links: links(&row),
+            id: row.id,
+            status: JobStatus::Queued,
+            run_id: row.run_id,
+        }),
+    ))
+}
+
+/// Checks a job request; returns what to store and the full config the run
+/// records (the default merged with the request, or the grid).
+fn check_request(request: &CreateJob) -> Result<(JobSpec, Value), ApiError> {
+    let mut fields = BTreeMap::new();
+    let mut refuse = |field: &str, message: String| {
+        fields.insert(field.to_owned(), message);
+    };
+    let sweep = request.kind == JobKind::Sweep;
+    let cv = request.kind == JobKind::Cv;
+    if sweep && request.config.is_some() {
+        refuse(
+            "config",
+            "a sweep takes a grid, whose `base` is the partial config for every cell".into(),
+        );
+    }
+    if !sweep && request.grid.is_some() {
+        refuse(
+            "grid",
+            format!(
+                "only a sweep takes a grid, not a {} job",
+                request.kind.as_str()
+            ),
+        );
+    }
+    if !cv && request.folds.is_some() {
+        refuse("folds", "only a cv job takes folds".into());
+    }
+    if request.kind != JobKind::Train && request.cv.is_some() {
+        refuse(
+            "cv",
+            "only a train job takes cv (a cv job cross-validates anyway)".into(),
+        );
+    }
+    if !cv && request.model_kind.is_some() {
+        refuse("model_kind", "only a cv job takes a model kind".into());
+    }
+    let folds = match &request.folds {
+        None => None,
+        Some(Value::String(s)) => Some(s.clone()),
+        Some(Value::Number(n)) => Some(n.to_string()),
+        Some(other) => Some(other.to_string()),
+    };
+    if let Some(text) = &folds
+        && let Err(message) = text.parse::<FoldSpec>()
+    {
+        refuse("folds", message);
+    }
+    let mut resolved = Value::Null;
+    if sweep {
+        match &request.grid {
+            None => refuse("grid", "a sweep needs a grid".into()),
+            Some(grid) => match serde_json::from_value::<SweepGrid>(grid.clone()) {
+                Err(err) => refuse("grid", format!("not a sweep grid: {err}")),
+                Ok(parsed) => match parsed.validate() {
+                    Err(err) => refuse("grid", err.problems.join("; ")),
+                    Ok(()) => resolved = grid.clone(),
+                },
+            },
+        }
+    } else {
+        let config = request
+            .config
+            .clone()
+            .unwrap_or_else(|| Value::Object(Default::default()));
+        match TrainConfig::from_json_value(config.clone()) {
+            Err(err) => {
+                for problem in err.errors {
+                    let field = if problem.field.is_empty() {
+                        "config".to_owned()
+                    } else {
+                        format!("config.{}", problem.field)
+                    };
+                    refuse(&field, problem.message);
+                }
+            }
+            Ok(valid) => resolved = valid.to_json_value(),
+        }
+    }
+    if !fields.is_empty() {
+        return Err(ApiError::fields(fields));
+    }
+    let spec = JobSpec {
+        config: request.config.clone(),
+        grid: request.grid.clone(),
+        folds,
+        model_kind: request.model_kind,
+        cv: request.cv,
+    };
+    Ok((spec, resolved))
+}
+
+/// The newest jobs first.
+#[utoipa::path(
+    get,
+    path = "/api/v1/jobs",
+    tag = "jobs",
+    security(("admin" = [])),
+    params(ListQuery),
+    responses(
+        (status = 200, description = "The jobs", body = JobList),
+        (status = 422, description = "A bad limit", body = super::error::ErrorBody),
+    )
+)]
+pub async fn list_jobs(
+    _admin: AdminAuth,
+    State(state): State<AppState>,
+    query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<JobList>, ApiError> {
+    let Query(query) = query?;
+    let limit = query.limit.unwrap_or(100);
+    if !(1..=1000).contains(&limit) {
+        return Err(ApiError::field(
+            "limit",
+            format!("must be from 1 to 1000 (got {limit})"),
+        ));
+    }
+    let jobs = store::jobs::list_jobs(&state.db, limit)
+        .await?
+        .iter()
+        .map(view)
+        .collect();
+    Ok(Json(JobList { jobs }))
+}
+
+/// One job: status, progress, error, and links to its run and model.
+#[utoipa::path(
+    get,
+    path = "/api/v1/jobs/{id}",
+    tag = "jobs",
+    security(("admin" = [])),
+    params(("id" = String, Path, description = "The job id")),
+    responses(
+        (status = 200, description = "The job", body = JobView),
+        (status = 404, description = "No such job", body = super::error::ErrorBody),
+    )
+)]
+pub async fn get_job(
+    _admin: AdminAuth,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<JobView>, ApiError> {
+    let row = store::jobs::get_job(&state.db, &id)
+        .await?
+        .ok_or(ApiError::NotFound { what: "job", id })?;
+    Ok(Json(view(&row)))
+}
+
+/// Asks a job to stop: a queued job is cancelled at once (200), a running one
+/// stops at its next epoch boundary (202). 409 when it has already ended.
+#[utoipa::path(
+    post,
+    path = "/api/v1/jobs/{id}/cancel",
+    tag = "jobs",
+    security(("admin" = [])),
+    params(("id" = String, Path, description = "The job id")),
+    responses(
+        (status = 200, description = "Cancelled (it was queued)", body = JobView),
+        (status = 202, description = "Cancel requested (it is running)", body = JobView),
+        (status = 404, description = "No such job", body = super::error::ErrorBody),
+        (status = 409, description = "It has already ended", body = super::error::ErrorBody),
+    )
+)]
+pub async fn cancel_job(
+    _admin: AdminAuth,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<(StatusCode, Json<JobView>), ApiError> {
+    let status = match state.jobs.cancel(&id).await? {
+        CancelOutcome::NotFound => return Err(ApiError::NotFound { what: "job", id }),
+        CancelOutcome::AlreadyFinished(status) => {
+            return Err(ApiError::Conflict {
+                message: format!(
+                    "job {id} has already ended ({status}); there is nothing to cancel"
+                ),
+            });
+        }
+        CancelOutcome::Cancelled => StatusCode::OK,
+        CancelOutcome::Requested => StatusCode::ACCEPTED,
+    };
+    let row = store::jobs::get_job(&state.db, &id)
+        .await?
+        .ok_or(ApiError::NotFound { what: "job", id })?;
+    Ok((status, Json(view(&row))))
+}
+
+/// The job's progress, live, as server-sent events: a `progress` event with
+/// the job's snapshot (`{id, status, progress, error, model_id}`) whenever
+/// it changes, and a last `end` event when it reaches a final status. Admin
+/// credentials may come from the session cookie, since browsers'
+/// EventSource cannot send an Authorization header.
+#[utoipa::path(
+    get,
+    path = "/api/v1/jobs/{id}/events",
+    tag = "jobs",
+    security(("admin" = [])),
+    params(("id" = String, Path, description = "The job id")),
+    responses(
+        (status = 200, description = "An event stream of JobSnapshot", content_type = "text/event-stream"),
+        (status = 404, description = "No such job", body = super::error::ErrorBody),
+    )
+)]
+pub async fn job_events(
+    _admin: AdminAuth,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
+    let row = store::jobs::get_job(&state.db, &id)
+        .await?
+        .ok_or(ApiError::NotFound { what: "job", id })?;
+    let follower = Follower {
+        queue: state.jobs.clone(),
+        db: state.db.clone(),
+        id: row.id.clone(),
+        live: None,
+        last: None,
+        ended: false,
+    };
+    let stream = futures_util::stream::unfold(follower, |mut follower| async move {
+        let event = follower.next_event().await?;
+        Some((Ok(event), follower))
+    });
+    Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
+}
+
+/// Follows one job for an event stream: from the worker's live snapshot
+/// while the job runs in this process, otherwise from its row (queued, or
+/// running in another process), re-read every half second. It ends after the
+/// job's final status, or when the server begins to shut down.
+struct Follower {
+    queue: JobQueue,
+    db: sqlx::SqlitePool,
+    id: String,
+    live: Option<tokio::sync::watch::Receiver<JobSnapshot>>,
+    last: Option<JobSnapshot>,
+    ended: bool,
+}
+
+impl Follower {
+    async fn next_event(&mut self) -> Option<Event> {
+        if self.ended {
+            return None;
+        }
+        loop {
+            let snapshot = self.current().await?;
+            if self.last.as_ref() != Some(&snapshot) {
+                self.ended = snapshot.status.is_final();
+                let name = if self.ended { "end" } else { "progress" };
+                let event = Event::default()
+                    .event(name)
+                    .json_data(&snapshot)
+                    .expect("a snapshot serialises");
+                self.last = Some(snapshot);
+                return Some(event);
+            }
+            // A stream ends when the server stops, so it does not hold up
+            // the graceful shutdown; the client's EventSource reconnects.
+            let queue = self.queue.clone();
+            tokio::select! {
+                () = self.wait() => {}
+                () = queue.stopping() => {
+                    self.ended = true;
+                    return None;
+                }
+            }
+        }
+    }
+
+    /// The newest snapshot: the live one if the job runs here, else the row.
+    async fn current(&mut self) -> Option<JobSnapshot> {
+        if self.live.is_none() {
+            self.live = self.queue.watch(&self.id);
+        }
+        if let Some(live) = &mut self.live {
+            let snapshot = live.borrow_and_update().clone();
+            // A closed channel means the worker is done with the job; its
+            // final state is in the row.
+            if live.has_changed().is_ok() {
+                return Some(snapshot);
+            }
+            self.live = None;
+        }
+        match store::jobs::get_job(&self.db, &self.id).await {
+            Ok(Some(row)) => Some(JobSnapshot::from_row(&row)),
+            Ok(None) => None,
+            Err(err) => {
+                tracing::warn!(job_id = %self.id, error = %err, "event stream could not read the job");
+                self.last.clone()
+            }
+        }
+    }
+
+    async fn wait(&mut self) {
+        match &mut self.live {
+            Some(live) => {
+                let _ = tokio::time::timeout(Duration::from_secs(1), live.changed()).await;
+            }
+            None => tokio::time::sleep(Duration::from_millis(500)).await,
+        }
+    }
+}
+
+/// A stored job as the API shows it.
+pub fn view(row: &JobRow) -> JobView {
+    JobView {
+        id: row.id.clone(),
+        kind: JobKind::parse(&row.kind).unwrap_or(JobKind::Train),
+        status: JobStatus::parse(&row.status).unwrap_or(JobStatus::Failed),
+        dataset_id: row.dataset_id.clone(),
+        request: serde_json::from_str(&row.config).unwrap_or(Value::Null),
+        progress: row
+            .progress
+            .as_deref()
+            .and_then(|p| serde_json::from_str(p).ok()),
+        error: row.error.clone(),
+        attempts: row.attempts,
+        cancel_requested: row.cancel_requested,
+        run_id: row.run_id.clone(),
+        model_id: row.model_id.clone(),
+        created_at: row.created_at.clone(),
+        started_at: row.started_at.clone(),
+        finished_at: row.finished_at.clone(),
+        links: links(row),
+    }
+}
+
+fn links(row: &JobRow) -> JobLinks {
+    JobLinks {
+        self_: format!("/api/v1/jobs/{}", row.id),
+        events: format!("/api/v1/jobs/{}/events", row.id),
+        run: format!("/api/v1/runs/{}", row.run_id),
+        curves: format!("/api/v1/runs/{}/curves.svg", row.run_id),
+        dataset: format!("/api/v1/datasets/{}", row.dataset_id),
+        model: row
+            .model_id
+            .as_ref()
+            .map(|id| format!("/api/v1/models/{id}")),
+    }
+}
