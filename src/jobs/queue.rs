@@ -405,7 +405,11 @@ impl JobQueue {
                     metrics: output.metrics.to_string(),
                 },
                 points,
-                progress: latest,
+                // Done: nothing is left, whatever the last estimate said.
+                progress: latest.map(|p| JobProgress {
+                    eta_s: Some(0.0),
+                    ..p
+                }),
                 output: Some(output),
             },
             Some(Ok(Ok(Err(err)))) => Ending::failed(err.to_string(), points, latest),
@@ -639,9 +643,14 @@ impl Ending {
 /// The run-history samples of one epoch report. A plain train of one
 /// network names its curves `train_loss`/`val_loss`; with several folds or
 /// ensemble members each network keeps its own curve, prefixed `fold_<k>/`
-/// and `member_<m>/`, and a sweep's runs are told apart by `cell_<i>/`.
+/// and `member_<m>/`; a sweep's runs are told apart by `cell_<i>/`, and the
+/// phases of a train job that cross-validates first by `cv/` and `final/`.
 fn epoch_points(report: &EpochReport) -> Vec<MetricPoint> {
     let mut prefix = String::new();
+    if let Some(phase) = report.phase {
+        prefix.push_str(phase);
+        prefix.push('/');
+    }
     if let Some(cell) = report.cell {
         prefix.push_str(&format!("cell_{cell}/"));
     }
@@ -737,6 +746,7 @@ mod tests {
                     done: epoch,
                     total: 2 * self.epochs,
                     cell: None,
+                    phase: None,
                 };
                 if on_epoch(report).is_break() {
                     return Err(ExecuteError::Training("cancelled".into()));
