@@ -997,7 +997,9 @@ mod tests {
         workers.shutdown().await;
 
         assert_eq!(last.status, JobStatus::Succeeded);
-        assert!(epochs_seen.len() >= 2, "saw {epochs_seen:?}");
+        // The watch keeps only the newest value, so a slow watcher may skip
+        // epochs; it must still see progress, in order.
+        assert!(!epochs_seen.is_empty(), "saw no progress");
         assert!(epochs_seen.windows(2).all(|w| w[0] <= w[1]));
         assert!(queue.watch(&id).is_none());
         let _ = pool;
