@@ -47,6 +47,9 @@ pub struct HttpBenchArgs {
     /// bench http: also measure grading while a train job runs (needs --commonlit).
     #[arg(long)]
     pub while_training: bool,
+    /// bench http: the model artifact to serve (default: the built-in default model).
+    #[arg(long, value_name = "FILE")]
+    pub model: Option<PathBuf>,
 }
 
 /// A prompt to register and the essays to grade against it.
@@ -117,9 +120,11 @@ async fn bench(args: HttpBenchArgs) -> anyhow::Result<()> {
         database: format!("sqlite://{}", dir.path().join("bench.db").display()),
         admin_token: Some(token.clone()),
         batch_max_items: args.batch_size.max(1000),
+        default_model: args.model.clone(),
         ..Settings::default()
     };
     let app = Application::build(settings).await?;
+    let app_state = app.state().clone();
     let base = format!("http://127.0.0.1:{}", app.port());
     let shutdown = app.shutdown_handle();
     let server = tokio::spawn(app.run_until_stopped());
@@ -150,6 +155,7 @@ async fn bench(args: HttpBenchArgs) -> anyhow::Result<()> {
         workload.essays.len()
     );
     let workload = Arc::new(workload);
+    in_process(&app_state, &workload, args.batch_size).await?;
 
     // Warm-up: connections opened, caches and allocator settled.
     single(&client, &base, &workload, 500, args.connections).await?;
@@ -157,6 +163,24 @@ async fn bench(args: HttpBenchArgs) -> anyhow::Result<()> {
     idle.print(
         &format!("single essay, {} connections", args.connections),
         "gradings",
+        1,
+    );
+
+    let overhead = drive(
+        &client,
+        &base,
+        &workload,
+        args.requests,
+        args.connections,
+        true,
+    )
+    .await?;
+    overhead.print(
+        &format!(
+            "POST /api/v1/grade refused with 422 (no grading), {} connections",
+            args.connections
+        ),
+        "requests",
         1,
     );
 
@@ -189,6 +213,49 @@ async fn bench(args: HttpBenchArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Grading cost without HTTP, on one thread: `grade` per essay, and
+/// `grade_batch` over `size` essays, so the HTTP figures can be read against it.
+async fn in_process(
+    state: &crate::http::AppState,
+    workload: &Arc<Workload>,
+    size: usize,
+) -> anyhow::Result<()> {
+    let model = state.model.current().context("no model is loaded")?;
+    let mut items = Vec::with_capacity(size);
+    for k in 0..size {
+        let (prompt_id, essay) = &workload.essays[k % workload.essays.len()];
+        let prompt = state
+            .prompts
+            .get(&state.db, prompt_id)
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?
+            .context("prompt not registered")?;
+        items.push((prompt.prepared.clone(), essay.clone()));
+    }
+    let (single, batch) = tokio::task::spawn_blocking(move || {
+        let t = Instant::now();
+        for (p, e) in &items {
+            std::hint::black_box(model.grader.grade(p, e));
+        }
+        let single = t.elapsed();
+        let pairs: Vec<(&crate::features::PreparedPrompt, &str)> = items
+            .iter()
+            .map(|(p, e)| (p.as_ref(), e.as_str()))
+            .collect();
+        let t = Instant::now();
+        std::hint::black_box(model.grader.grade_batch(&pairs));
+        (single, t.elapsed())
+    })
+    .await?;
+    println!(
+        "in process, one thread, no HTTP: grade {:.0} essays/s ({:.0} µs each); grade_batch of {size} {:.0} essays/s",
+        size as f64 / single.as_secs_f64(),
+        single.as_secs_f64() * 1e6 / size as f64,
+        size as f64 / batch.as_secs_f64()
+    );
+    Ok(())
+}
+
 /// `requests` single-essay gradings over `connections` concurrent tasks.
 async fn single(
     client: &reqwest::Client,
@@ -196,6 +263,20 @@ async fn single(
     workload: &Arc<Workload>,
     requests: usize,
     connections: usize,
+) -> anyhow::Result<Summary> {
+    drive(client, base, workload, requests, connections, false).await
+}
+
+/// Drives `POST /api/v1/grade` from `connections` tasks. With `empty_essay`
+/// every request is refused with 422 after parsing and validation, which
+/// measures everything the service does except grading.
+async fn drive(
+    client: &reqwest::Client,
+    base: &str,
+    workload: &Arc<Workload>,
+    requests: usize,
+    connections: usize,
+    empty_essay: bool,
 ) -> anyhow::Result<Summary> {
     let next = Arc::new(AtomicUsize::new(0));
     let url = format!("{base}/api/v1/grade");
@@ -213,11 +294,13 @@ async fn single(
                     break;
                 }
                 let (prompt_id, essay) = &workload.essays[i % workload.essays.len()];
+                let essay = if empty_essay { " " } else { essay.as_str() };
                 let body = json!({"prompt_id": prompt_id, "essay": essay});
                 let t = Instant::now();
                 let ok = match client.post(&url).json(&body).send().await {
                     Ok(response) => {
-                        let ok = response.status().is_success();
+                        let expected = if empty_essay { 422 } else { 200 };
+                        let ok = response.status().as_u16() == expected;
                         // Read the whole body: the latency includes the answer.
                         ok && response.bytes().await.is_ok()
                     }

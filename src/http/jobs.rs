@@ -57,6 +57,9 @@ pub struct CreateJob {
     /// Cv only: `mlp` (the default), `ridge`, `logistic`, `gbdt` or `mean`.
     #[schema(value_type = Option<String>)]
     pub model_kind: Option<ModelKind>,
+    /// Train only: cross-validate the config (leave one prompt out) before
+    /// training on every row, and register the model with those figures.
+    pub cv: Option<bool>,
 }
 
 /// Answer of `POST /api/v1/jobs`.
@@ -219,6 +222,12 @@ fn check_request(request: &CreateJob) -> Result<(JobSpec, Value), ApiError> {
     if !cv && request.folds.is_some() {
         refuse("folds", "only a cv job takes folds".into());
     }
+    if request.kind != JobKind::Train && request.cv.is_some() {
+        refuse(
+            "cv",
+            "only a train job takes cv (a cv job cross-validates anyway)".into(),
+        );
+    }
     if !cv && request.model_kind.is_some() {
         refuse("model_kind", "only a cv job takes a model kind".into());
     }
@@ -272,6 +281,7 @@ fn check_request(request: &CreateJob) -> Result<(JobSpec, Value), ApiError> {
         grid: request.grid.clone(),
         folds,
         model_kind: request.model_kind,
+        cv: request.cv,
     };
     Ok((spec, resolved))
 }

@@ -39,6 +39,11 @@ pub struct JobSpec {
     /// Cv: the model family (the network when absent).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub model_kind: Option<crate::training::ModelKind>,
+    /// Train: also cross-validate the config (leave one prompt out) before
+    /// training on every row, so the new model version carries honest
+    /// figures, not only in-sample ones.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cv: Option<bool>,
 }
 
 /// Everything a job needs, loaded before its training thread starts.
@@ -134,25 +139,47 @@ impl Executor for TrainingExecutor {
         on_epoch: &mut dyn FnMut(EpochReport) -> ControlFlow<()>,
     ) -> Result<JobOutput, ExecuteError> {
         let dataset = dataset_from_rows(input)?;
-        let mut on_progress = |p: &Progress| match on_epoch(epoch_report(p)) {
-            ControlFlow::Continue(()) => Control::Continue,
-            ControlFlow::Break(()) => Control::Stop,
-        };
         match input.kind {
             JobKind::Train => {
                 let config = self.config(&input.spec)?;
-                let outcome =
-                    training::train(&dataset, &config, &mut on_progress).map_err(training_error)?;
+                let cv = if input.spec.cv == Some(true) {
+                    Some(cross_validate_before_training(&dataset, &config, on_epoch)?)
+                } else {
+                    None
+                };
+                let outcome = match &cv {
+                    None => training::train(&dataset, &config, &mut |p: &Progress| {
+                        control(on_epoch(epoch_report(p)))
+                    }),
+                    Some((_, cv_total)) => {
+                        // The last phase counts as one more fold of the same size.
+                        let folds = dataset.prompts.len().max(1);
+                        let unit = (cv_total / folds).max(1);
+                        training::train(&dataset, &config, &mut |p: &Progress| {
+                            let mut report = epoch_report(p);
+                            report.phase = Some("final");
+                            report.done = cv_total + p.done * unit / p.total.max(1);
+                            report.total = cv_total + unit;
+                            control(on_epoch(report))
+                        })
+                    }
+                }
+                .map_err(training_error)?;
                 let summary =
                     serde_json::to_value(&outcome.report).expect("a training summary serialises");
-                let metrics = serde_json::json!({
+                let mut metrics = serde_json::json!({
                     "in_sample": summary.get("metrics").cloned().unwrap_or_default(),
                     "rows": outcome.report.rows,
                     "prompts": outcome.report.prompts,
                     "seconds": outcome.report.seconds,
                 });
+                let mut points = metric_points("in_sample", &outcome.report.metrics);
+                if let Some((report, _)) = &cv {
+                    metrics["cv"] = serde_json::to_value(report).expect("a cv report serialises");
+                    points.extend(cv_points("cv/", report));
+                }
                 Ok(JobOutput {
-                    points: metric_points("in_sample", &outcome.report.metrics),
+                    points,
                     model: Some(ModelOutput {
                         artifact: outcome.model.to_json(),
                         metrics: metrics.clone(),
@@ -167,16 +194,15 @@ impl Executor for TrainingExecutor {
                     None => FoldSpec::LeaveOnePromptOut,
                 };
                 let kind = input.spec.model_kind.unwrap_or(ModelKind::Mlp);
-                let report =
-                    training::cross_validate(&dataset, &config, folds, kind, &mut on_progress)
-                        .map_err(training_error)?;
-                let mut points = metric_points("pooled", &report.pooled);
-                for fold in &report.folds {
-                    points.extend(metric_points(
-                        &format!("held_out_{}", fold.held_out),
-                        &fold.metrics,
-                    ));
-                }
+                let report = training::cross_validate(
+                    &dataset,
+                    &config,
+                    folds,
+                    kind,
+                    &mut |p: &Progress| control(on_epoch(epoch_report(p))),
+                )
+                .map_err(training_error)?;
+                let points = cv_points("", &report);
                 Ok(JobOutput {
                     metrics: serde_json::to_value(&report).expect("a cv report serialises"),
                     points,
@@ -238,10 +264,7 @@ impl TrainingExecutor {
                 report.cell = Some(cell);
                 report.done = (index - 1) * p.total.max(1) + p.done;
                 report.total = runs * p.total.max(1);
-                match on_epoch(report) {
-                    ControlFlow::Continue(()) => Control::Continue,
-                    ControlFlow::Break(()) => Control::Stop,
-                }
+                control(on_epoch(report))
             };
             match training::cross_validate(
                 dataset,
@@ -265,6 +288,52 @@ impl TrainingExecutor {
     }
 }
 
+/// Cross-validates a train job's config (leave one prompt out) as the first
+/// phase of the job. Returns the report and the member-epochs it counted.
+fn cross_validate_before_training(
+    dataset: &Dataset,
+    config: &ValidTrainConfig,
+    on_epoch: &mut dyn FnMut(EpochReport) -> ControlFlow<()>,
+) -> Result<(training::CvReport, usize), ExecuteError> {
+    let mut total = 0;
+    let folds = dataset.prompts.len().max(1);
+    let report = training::cross_validate(
+        dataset,
+        config,
+        FoldSpec::LeaveOnePromptOut,
+        ModelKind::Mlp,
+        &mut |p: &Progress| {
+            let mut report = epoch_report(p);
+            report.phase = Some("cv");
+            total = p.total;
+            // Leave room for the final training, about one fold's worth.
+            report.total = p.total + p.total / folds;
+            control(on_epoch(report))
+        },
+    )
+    .map_err(training_error)?;
+    Ok((report, total))
+}
+
+fn control(flow: ControlFlow<()>) -> Control {
+    match flow {
+        ControlFlow::Continue(()) => Control::Continue,
+        ControlFlow::Break(()) => Control::Stop,
+    }
+}
+
+/// Summary samples of a cross-validation: pooled and per held-out fold.
+fn cv_points(prefix: &str, report: &training::CvReport) -> Vec<(String, i64, f64)> {
+    let mut points = metric_points(&format!("{prefix}pooled"), &report.pooled);
+    for fold in &report.folds {
+        points.extend(metric_points(
+            &format!("{prefix}held_out_{}", fold.held_out),
+            &fold.metrics,
+        ));
+    }
+    points
+}
+
 fn training_error(err: TrainingError) -> ExecuteError {
     ExecuteError::Training(err.to_string())
 }
@@ -282,6 +351,7 @@ fn epoch_report(p: &Progress) -> EpochReport {
         done: p.done,
         total: p.total,
         cell: None,
+        phase: None,
     }
 }
 

@@ -33,6 +33,9 @@ pub struct JobProgress {
     /// baselines follow the cells).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cell: Option<usize>,
+    /// The phase of a train job that cross-validates first: `cv`, then `final`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phase: Option<String>,
 }
 
 /// One epoch's report from training (`training::Progress`), before the ETA
@@ -61,6 +64,8 @@ pub struct EpochReport {
     pub total: usize,
     /// The sweep cell (or baseline) being cross-validated, for sweeps.
     pub cell: Option<usize>,
+    /// The phase of a train job that cross-validates first (`cv`, `final`).
+    pub phase: Option<&'static str>,
 }
 
 impl EpochReport {
@@ -91,6 +96,7 @@ impl EpochReport {
             val_loss: self.val_loss.and_then(finite),
             eta_s,
             cell: self.cell,
+            phase: self.phase.map(str::to_owned),
         }
     }
 }
@@ -144,6 +150,7 @@ mod tests {
             done: (fold.max(1) - 1) * epochs + epoch,
             total: folds * epochs,
             cell: None,
+            phase: None,
         }
     }
 

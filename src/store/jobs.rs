@@ -289,7 +289,8 @@ pub async fn finish_job_in(
 pub async fn requeue_for_shutdown(pool: &SqlitePool, id: &str) -> Result<bool, sqlx::Error> {
     let mut tx = pool.begin().await?;
     let run: Option<(String,)> = sqlx::query_as(
-        "UPDATE jobs SET status = 'queued', attempts = MAX(attempts - 1, 0), cancel_requested = 0 \
+        "UPDATE jobs SET status = 'queued', attempts = MAX(attempts - 1, 0), cancel_requested = 0, \
+                progress = NULL \
          WHERE id = ? AND status = 'running' RETURNING run_id",
     )
     .bind(id)
@@ -333,7 +334,7 @@ pub async fn recover_abandoned_jobs(
     .fetch_all(&mut *tx)
     .await?;
     let requeued: Vec<(String, String)> = sqlx::query_as(
-        "UPDATE jobs SET status = 'queued' WHERE status = 'running' RETURNING id, run_id",
+        "UPDATE jobs SET status = 'queued', progress = NULL WHERE status = 'running' RETURNING id, run_id",
     )
     .fetch_all(&mut *tx)
     .await?;
@@ -548,6 +549,10 @@ mod tests {
 
         let job = get_job(&pool, "a").await.unwrap().unwrap();
         assert_eq!((job.status.as_str(), job.attempts), ("queued", 0));
+        assert!(
+            job.progress.is_none(),
+            "a queued job shows no stale progress"
+        );
     }
 
     #[tokio::test]

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::nn::{Control, Standardizer};
 
+use super::baselines::make_regressor;
 use super::config::ValidTrainConfig;
 use super::dataset::{Dataset, ScoreGrid};
 use super::ensemble::{ScaledData, predict_scaled, train_members, unscale_targets};
@@ -20,7 +21,7 @@ use super::featurize::FeaturedDataset;
 use super::folds::{Fold, FoldSpec, make_folds};
 use super::metrics::Metrics;
 use super::progress::{Message, Progress, Reporter, RunShape, run_tasks};
-use super::regressor::{ModelKind, Regressor};
+use super::regressor::ModelKind;
 
 /// The metrics of one fold: `{"held_out": "39c16e", "n", "mcrmse", "targets"}`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -189,15 +190,6 @@ fn predict_mlp(
     Ok(())
 }
 
-/// Makes the model of a baseline kind. The baselines' own factory
-/// (`baselines::make_regressor`, docs/architecture.md) plugs in here.
-fn make_baseline(
-    kind: ModelKind,
-    _config: &ValidTrainConfig,
-) -> Result<Box<dyn Regressor>, TrainingError> {
-    Err(TrainingError::KindNotAvailable(kind))
-}
-
 fn predict_baseline(
     featured: &FeaturedDataset,
     config: &ValidTrainConfig,
@@ -206,8 +198,8 @@ fn predict_baseline(
     oof: &mut Array2<f64>,
     on_progress: &mut dyn FnMut(&Progress) -> Control,
 ) -> Result<(), TrainingError> {
-    // Fail before any work if the kind does not exist in this build.
-    make_baseline(kind, config)?;
+    // Fail before any work if the kind cannot be made.
+    make_regressor(kind, config)?;
     let ds = featured.dataset;
     let idx = config.feature_indices();
     let cut = pass_cut(ds.score_grid.as_ref());
@@ -242,7 +234,7 @@ fn predict_baseline(
             .iter()
             .map(|&i| ds.essays[i].prompt_id.clone())
             .collect();
-        let mut model = make_baseline(kind, config)?;
+        let mut model = make_regressor(kind, config)?;
         model.fit(x_train.view(), y.view(), &groups)?;
         let p = model.predict(x_test.view())?;
         if p.dim() != (fold.test.len(), ds.target_names.len()) {
@@ -389,6 +381,32 @@ mod tests {
         )
         .unwrap_err();
         assert!(matches!(err, TrainingError::NoTargets));
+    }
+
+    #[test]
+    fn baselines_run_in_the_same_harness_and_logistic_reports_pass_fail_metrics() {
+        let ds = tiny_dataset(12);
+        let run = |kind| {
+            cross_validate(
+                &ds,
+                &quick_config(),
+                FoldSpec::LeaveOnePromptOut,
+                kind,
+                &mut |_| Control::Continue,
+            )
+            .unwrap()
+        };
+        let mean = run(ModelKind::Mean);
+        let ridge = run(ModelKind::Ridge);
+        assert_eq!(mean.folds.len(), 3);
+        // The fixture's scores follow its features: ridge beats the mean.
+        assert!(ridge.pooled.mcrmse.unwrap() < mean.pooled.mcrmse.unwrap());
+        let logistic = run(ModelKind::Logistic);
+        assert_eq!(logistic.pooled.mcrmse, None);
+        let content = logistic.pooled.targets.get("content").unwrap();
+        assert_eq!(content.cut, Some(0.0));
+        assert!((0.0..=1.0).contains(&content.accuracy.unwrap()));
+        assert!(content.rmse.is_none());
     }
 
     #[test]

@@ -166,7 +166,6 @@ async fn train_and_activate(app: &TestApp, dataset_id: &str) -> String {
 }
 
 #[tokio::test]
-#[ignore = "needs POST /api/v1/grade wired on main (service engineer); un-ignored once it is"]
 async fn a_train_job_reports_progress_registers_a_model_and_the_model_grades_once_activated() {
     let app = spawn_app().await;
     let dataset_id = upload_fixture(&app).await;
@@ -277,6 +276,53 @@ async fn a_cv_job_records_pooled_and_per_fold_metrics_in_its_run() {
         .collect();
     assert!(names.contains(&"pooled/mcrmse"), "{names:?}");
     assert!(names.contains(&"fold_3/train_loss"), "{names:?}");
+}
+
+#[tokio::test]
+async fn a_train_job_asked_to_cross_validate_first_registers_its_model_with_the_cv_figures() {
+    let app = spawn_app().await;
+    let dataset_id = upload_fixture(&app).await;
+
+    let response = post_job(
+        &app,
+        json!({"kind": "train", "dataset_id": dataset_id, "config": tiny_config(), "cv": true}),
+    )
+    .await;
+    assert_eq!(response.status().as_u16(), 202);
+    let id = json_body(response).await["id"].as_str().unwrap().to_owned();
+    let job = wait_for(&app, &id, ended).await;
+
+    assert_eq!(job["status"], "succeeded", "{job}");
+    assert_eq!(job["progress"]["phase"], "final");
+    let model = json_body(app.admin_get(job["links"]["model"].as_str().unwrap()).await).await;
+    let folds = model["metrics"]["cv"]["folds"].as_array().unwrap();
+    assert_eq!(folds.len(), 3, "one fold per prompt: {model}");
+    assert!(
+        model["metrics"]["cv"]["pooled"]["mcrmse"]
+            .as_f64()
+            .unwrap()
+            .is_finite()
+    );
+    let run = json_body(app.admin_get(job["links"]["run"].as_str().unwrap()).await).await;
+    let history = json_body(
+        app.admin_get(run["links"]["metrics"].as_str().unwrap())
+            .await,
+    )
+    .await;
+    let names: Vec<&str> = history["metrics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["name"].as_str().unwrap())
+        .collect();
+    for name in [
+        "cv/fold_1/train_loss",
+        "cv/pooled/mcrmse",
+        "final/train_loss",
+        "in_sample/mcrmse",
+    ] {
+        assert!(names.contains(&name), "{name} in {names:?}");
+    }
 }
 
 #[tokio::test]
@@ -547,7 +593,6 @@ async fn a_dataset_a_running_job_uses_cannot_be_deleted_until_the_job_ends() {
 }
 
 #[tokio::test]
-#[ignore = "needs POST /api/v1/grade wired on main (service engineer); un-ignored once it is"]
 async fn grading_keeps_answering_while_a_job_trains() {
     let app = spawn_app().await;
     let dataset_id = upload_fixture(&app).await;
@@ -640,4 +685,33 @@ async fn a_job_left_running_by_a_crash_is_requeued_keeping_its_attempt_and_compl
     let job = wait_for(&app, &job_id, ended).await;
     assert_eq!(job["status"], "succeeded", "{job}");
     assert_eq!(job["attempts"], 2);
+}
+
+#[tokio::test]
+async fn a_server_stopping_ends_open_event_streams_instead_of_waiting_for_them() {
+    let mut app = spawn_app().await;
+    let dataset_id = upload_fixture(&app).await;
+    let id = queue_job(&app, "train", &dataset_id, long_config()).await;
+    wait_for(&app, &id, training).await;
+    let mut stream = app
+        .client
+        .get(app.url(&format!("/api/v1/jobs/{id}/events")))
+        .bearer_auth(ADMIN_TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        stream.chunk().await.unwrap().is_some(),
+        "a first event arrives"
+    );
+
+    tokio::time::timeout(Duration::from_secs(20), app.stop())
+        .await
+        .expect("the server stops although a client is still listening");
+
+    let rest = tokio::time::timeout(Duration::from_secs(5), async {
+        while let Ok(Some(_)) = stream.chunk().await {}
+    })
+    .await;
+    assert!(rest.is_ok(), "the stream was closed");
 }
