@@ -972,7 +972,10 @@ mod tests {
         let executor = fake(10_000, 5, Finish::Succeed);
         let (_dir, pool, queue) = setup(executor.clone()).await;
         let id = enqueue(&queue, JobKind::Cv).await;
-        let job = store::jobs::claim_next_job(&pool, &store::now()).await.unwrap().unwrap();
+        let job = store::jobs::claim_next_job(&pool, &store::now())
+            .await
+            .unwrap()
+            .unwrap();
 
         queue.begin_shutdown();
         queue.run(job).await;

@@ -757,7 +757,8 @@ mod tests {
 
     #[test]
     fn a_byte_order_mark_and_crlf_line_ends_are_read_as_plain_csv() {
-        let essays = "\u{feff}student_id,prompt_id,text,content,wording\r\na1,p1,\"x\r\ny\",1,2\r\n";
+        let essays =
+            "\u{feff}student_id,prompt_id,text,content,wording\r\na1,p1,\"x\r\ny\",1,2\r\n";
         let ds = read(essays).unwrap();
         assert_eq!(ds.essays[0].id, "a1");
         assert_eq!(ds.essays[0].text, "x\r\ny");
