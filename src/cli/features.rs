@@ -26,9 +26,19 @@ pub struct FeaturesArgs {
     /// Where to write the features: id columns, then every feature in catalogue order.
     #[arg(long, value_name = "FILE", requires = "essays")]
     pub out: Option<PathBuf>,
-    /// Print JSON instead of a table (with --list).
+    /// Print JSON instead of a table (with --list or --select).
     #[arg(long)]
     pub json: bool,
+    /// Rank the essay and relation features on the given (training) rows by
+    /// mutual information with the targets and print the K chosen
+    /// (see training/selection.rs for the method).
+    #[arg(long, value_name = "K", requires = "essays", conflicts_with_all = ["out", "list"])]
+    pub select: Option<usize>,
+    /// Ranking for --select: mrmr (relevance minus redundancy) or relevance.
+    #[arg(long, value_enum, default_value = "mrmr")]
+    pub method: crate::training::selection::Method,
+    #[command(flatten)]
+    pub targets: super::dataset_args::TargetArgs,
 }
 
 pub fn run(args: FeaturesArgs) -> anyhow::Result<()> {
@@ -51,6 +61,9 @@ pub fn run(args: FeaturesArgs) -> anyhow::Result<()> {
         print!("{}", table(&["#", "name", "group", "definition"], &rows));
         println!("{} features", rows.len());
         return Ok(());
+    }
+    if let Some(k) = args.select {
+        return select(&args, k);
     }
     let (Some(essays), Some(out)) = (&args.essays, &args.out) else {
         anyhow::bail!("say --list, or --essays FILE [--prompts FILE] --out FILE.csv");
@@ -80,6 +93,56 @@ pub fn run(args: FeaturesArgs) -> anyhow::Result<()> {
         dataset.essays.len(),
         catalogue().len(),
         out.display()
+    );
+    Ok(())
+}
+
+/// `features --select K`: the experiments' selection (training/selection.rs).
+fn select(args: &FeaturesArgs, k: usize) -> anyhow::Result<()> {
+    use crate::training::selection::{SELECTION_BINS, rank_dataset};
+    let Some(essays) = &args.essays else {
+        anyhow::bail!("--select needs --essays FILE (with target columns)");
+    };
+    let data = DatasetArgs {
+        essays: essays.clone(),
+        prompts: args.prompts.clone(),
+        columns: args.columns.clone(),
+    };
+    let dataset = data.load(Some(&args.targets))?;
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let featured = FeaturedDataset::new(&dataset, threads);
+    let candidates = crate::training::TrainConfig::default_valid()
+        .feature_indices()
+        .to_vec();
+    let ranking = rank_dataset(&featured, &candidates, args.method, SELECTION_BINS)?;
+    let chosen: Vec<_> = ranking.into_iter().take(k).collect();
+    if args.json {
+        return report::print_json(&chosen);
+    }
+    let rows: Vec<Vec<String>> = chosen
+        .iter()
+        .map(|r| {
+            vec![
+                r.rank.to_string(),
+                r.name.clone(),
+                format!("{:.4}", r.relevance),
+                format!("{:.4}", r.redundancy),
+            ]
+        })
+        .collect();
+    print!(
+        "{}",
+        table(
+            &["rank", "feature", "relevance (bits)", "redundancy (bits)"],
+            &rows
+        )
+    );
+    println!(
+        "{} of {} essay and relation features chosen by {:?} on {} rows",
+        chosen.len(),
+        candidates.len(),
+        args.method,
+        dataset.essays.len()
     );
     Ok(())
 }

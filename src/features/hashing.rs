@@ -3,9 +3,9 @@
 //!
 //! Extraction must run at tens of thousands of essays a second, so words are
 //! never stored as `String`s: a word is its 64-bit hash, an n-gram the hash of
-//! its words' hashes. With 64 bits, two distinct words among the ~10^5 a prompt
-//! and a dictionary hold collide with probability about 10^-9, which no feature
-//! can notice. Because the keys are already well mixed, the sets use an
+//! its words' hashes. With 64 bits, some two of the ~10^5 distinct words a
+//! prompt and the dictionary hold collide with probability below n²/2^65 ≈
+//! 3·10^-10 (the birthday bound), which no feature can notice. Because the keys are already well mixed, the sets use an
 //! identity hasher instead of SipHash.
 
 use std::collections::{HashMap, HashSet};

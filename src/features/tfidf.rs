@@ -35,8 +35,9 @@ pub struct TfidfScores {
 }
 
 /// A prompt sentence counts as covered by an essay at this cosine or above.
-/// Chosen so that a one-sentence paraphrase of it usually passes while a
-/// shared common word or two does not.
+/// A judgement, not fitted: high enough that one shared word of moderate
+/// weight in a long essay does not count, low enough that a sentence
+/// restating it does (see the unit tests).
 pub const COVERED_COSINE: f64 = 0.2;
 
 /// The TF-IDF index of one prompt text.

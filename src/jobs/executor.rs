@@ -448,3 +448,59 @@ fn dataset_from_rows(input: &JobInput) -> Result<Dataset, ExecuteError> {
         essays,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::datasets::sample_dataset;
+
+    fn input() -> JobInput {
+        let sample = sample_dataset("d1", 3);
+        JobInput {
+            job_id: "j1".into(),
+            kind: JobKind::Train,
+            spec: JobSpec::default(),
+            dataset: DatasetRow {
+                id: sample.id,
+                name: sample.name,
+                layout: sample.layout,
+                targets: sample.targets,
+                score_grid: Some("\"1:5:0.5\"".into()),
+                row_count: 3,
+                prompt_count: 1,
+                problems: sample.problems,
+                created_at: sample.created_at,
+                deleted_at: None,
+            },
+            prompts: sample.prompts,
+            essays: sample.essays,
+        }
+    }
+
+    #[test]
+    fn stored_rows_become_the_dataset_they_were_read_from() {
+        let dataset = dataset_from_rows(&input()).unwrap();
+
+        assert_eq!(dataset.target_names, ["content", "wording"]);
+        assert_eq!(
+            dataset.score_grid.map(|g| g.to_string()).as_deref(),
+            Some("1:5:0.5")
+        );
+        assert_eq!(dataset.prompts["p1"].title, "Bees");
+        assert_eq!(dataset.essays.len(), 3);
+        assert_eq!(dataset.essays[2].targets, [2.0, 0.5]);
+    }
+
+    #[test]
+    fn a_row_whose_targets_do_not_match_the_dataset_is_an_error_naming_the_essay() {
+        let mut input = input();
+        input.essays[1].targets = "[1.0]".into();
+
+        let err = dataset_from_rows(&input).unwrap_err();
+
+        assert_eq!(
+            err.to_string(),
+            "dataset d1 cannot be used: essay e1 has 1 targets, the dataset names 2"
+        );
+    }
+}

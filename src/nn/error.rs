@@ -45,6 +45,14 @@ fn list_problems(problems: &[FieldError]) -> String {
         .join("; ")
 }
 
+fn loss_place(batch: usize) -> String {
+    if batch == 0 {
+        "validation loss".to_owned()
+    } else {
+        format!("loss of batch {batch}")
+    }
+}
+
 /// Everything that can go wrong in the NN core.
 #[derive(Debug, thiserror::Error)]
 pub enum NnError {
@@ -99,12 +107,13 @@ pub enum NnError {
     TooFewRows(String),
     /// The loss became NaN or infinite; training stopped and produced no model.
     #[error(
-        "training diverged: the loss became {loss} at epoch {epoch}, batch {batch}; no model was produced (lower the learning rate or set clip_grad_norm)"
+        "training diverged: the {} became {loss} in epoch {epoch}; no model was produced (lower the learning rate or set clip_grad_norm)",
+        loss_place(*.batch)
     )]
     NonFiniteLoss {
         /// 1-based epoch.
         epoch: usize,
-        /// 1-based mini-batch within the epoch.
+        /// 1-based mini-batch within the epoch; 0 when it was the validation loss.
         batch: usize,
         /// The loss value (NaN or ±inf).
         loss: f64,

@@ -756,6 +756,16 @@ mod tests {
     }
 
     #[test]
+    fn a_byte_order_mark_and_crlf_line_ends_are_read_as_plain_csv() {
+        let essays =
+            "\u{feff}student_id,prompt_id,text,content,wording\r\na1,p1,\"x\r\ny\",1,2\r\n";
+        let ds = read(essays).unwrap();
+        assert_eq!(ds.essays[0].id, "a1");
+        assert_eq!(ds.essays[0].text, "x\r\ny");
+        assert_eq!(ds.essays[0].targets, vec![1.0, 2.0]);
+    }
+
+    #[test]
     fn a_non_numeric_target_names_file_line_and_column() {
         let essays = "student_id,prompt_id,text,content,wording\n\
             a1,p1,\"two\nlines\",0.5,1\n\

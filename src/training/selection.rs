@@ -18,6 +18,8 @@
 
 use ndarray::{ArrayView1, ArrayView2};
 
+use super::featurize::FeaturedDataset;
+
 /// How features are ranked.
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, clap::ValueEnum,
@@ -238,6 +240,36 @@ pub fn rank_features(
 /// The names of the first `k` features of a ranking (all of them if `k` is larger).
 pub fn top_k(ranking: &[RankedFeature], k: usize) -> Vec<String> {
     ranking.iter().take(k).map(|r| r.name.clone()).collect()
+}
+
+/// Quantile bins per feature and target used by the CLI and the sweep.
+pub const SELECTION_BINS: usize = 16;
+
+/// Ranks the candidate features (catalogue positions) of a featured dataset
+/// against all of its targets, using every row given: pass the training rows
+/// only. Errors if the dataset has no targets.
+pub fn rank_dataset(
+    featured: &FeaturedDataset,
+    candidates: &[usize],
+    method: Method,
+    bins: usize,
+) -> Result<Vec<RankedFeature>, SelectionError> {
+    let rows: Vec<usize> = (0..featured.dataset.essays.len()).collect();
+    if featured.dataset.target_names.is_empty() {
+        return Err(SelectionError::Shape {
+            what: "the dataset needs at least one target column to rank features against",
+            expected: 1,
+            got: 0,
+        });
+    }
+    let x = featured.select(&rows, candidates).mapv(f64::from);
+    let y = featured.targets(&rows);
+    let cat = crate::features::catalogue();
+    let names: Vec<String> = candidates
+        .iter()
+        .map(|&i| cat[i].name.to_string())
+        .collect();
+    rank_features(x.view(), y.view(), &names, method, bins)
 }
 
 #[cfg(test)]

@@ -10,7 +10,8 @@
 //!  "depths": [1, 2, 3, 4], "units": [64, 32, 16, 16],
 //!  "activations": ["relu", "tanh"],
 //!  "optimizers": [{"name": "adam", "lrs": [0.001, 0.003]}, {"name": "sgd", "lrs": [0.01]}],
-//!  "baselines": ["mean", "ridge", "logistic", "gbdt"]}
+//!  "baselines": ["mean", "ridge", "logistic", "gbdt"],
+//!  "feature_sets": ["default", "all"], "feature_k": [20, 40], "threads": 2}
 //! ```
 //! `base` is a partial train config applied to every cell before the cell's
 //! own layers and optimizer. Reading the grid file and writing the report
@@ -29,7 +30,7 @@ use super::featurize::FeaturedDataset;
 use super::folds::{FoldSpec, make_folds};
 use super::progress::Progress;
 use super::regressor::ModelKind;
-use super::selection::{Method, rank_features, top_k};
+use super::selection::{Method, SELECTION_BINS, rank_features, top_k};
 use crate::nn::Control;
 
 /// One optimizer axis entry: a name and the learning rates to try with it.
@@ -717,21 +718,27 @@ pub fn sweep(
     // Member-epochs of the runs already finished, so `done` only grows.
     let mut offset = 0usize;
     sweep_runs(grid, true, |job, on_epoch| {
-        let mut last_total = 0usize;
+        // A feature-K run is several cross-validations in a row, each
+        // counting from 0: `inner_base` carries the finished ones.
+        let (mut last_done, mut last_total, mut inner_base) = (0usize, 0usize, 0usize);
         let mut relay = |p: &Progress| {
             on_epoch((p.fold.saturating_sub(1), p.epoch, p.val_loss));
+            if p.done < last_done {
+                inner_base += last_total;
+            }
+            last_done = p.done;
             last_total = p.total;
             let outer = Progress {
                 fold: job_index * p.folds + p.fold,
                 folds: jobs * p.folds,
-                done: offset + p.done,
-                total: offset + p.total * (jobs - job_index),
+                done: offset + inner_base + p.done,
+                total: offset + inner_base + p.total * (jobs - job_index),
                 ..*p
             };
             on_progress(&outer)
         };
         let result = run_job(&featured, grid, threads, job, &mut relay);
-        offset += last_total;
+        offset += inner_base + last_total;
         job_index += 1;
         match result {
             Ok(scores) => Ok(Ok(scores)),
@@ -915,9 +922,6 @@ pub fn pool_folds(targets: &[String], folds: &[FoldReport]) -> CvScores {
         pass_fail: Vec::new(),
     }
 }
-
-/// Quantile bins per feature and target for the mutual-information ranking.
-pub const SELECTION_BINS: usize = 16;
 
 /// Writes DIR/report.md, DIR/results.json and the SVGs, each file atomically
 /// (temp file in DIR, then rename). Creates DIR if needed.
@@ -1148,5 +1152,116 @@ mod tests {
         .unwrap_err();
         assert_eq!(err, "cancelled");
         assert_eq!(calls, 3);
+    }
+
+    #[test]
+    fn pool_folds_recombines_the_pooled_rmse_from_fold_sizes() {
+        use crate::training::metrics::{Metrics, TargetMetrics, TargetTable};
+        let fold = |name: &str, n: usize, c: f64, w: f64| FoldReport {
+            held_out: name.into(),
+            metrics: Metrics {
+                n,
+                mcrmse: Some((c + w) / 2.0),
+                targets: TargetTable(vec![
+                    (
+                        "content".into(),
+                        TargetMetrics {
+                            rmse: Some(c),
+                            ..Default::default()
+                        },
+                    ),
+                    (
+                        "wording".into(),
+                        TargetMetrics {
+                            rmse: Some(w),
+                            ..Default::default()
+                        },
+                    ),
+                ]),
+            },
+        };
+        // 1 row with squared error 1 and 3 rows with squared error 0.25 each:
+        // pooled MSE (1 + 0.75) / 4, for content; wording is 0.5 everywhere.
+        let scores = pool_folds(
+            &["content".to_string(), "wording".to_string()],
+            &[fold("a", 1, 1.0, 0.5), fold("b", 3, 0.5, 0.5)],
+        );
+        let content = (1.75f64 / 4.0).sqrt();
+        assert!((scores.target_rmse[0].1 - content).abs() < 1e-12);
+        assert!((scores.target_rmse[1].1 - 0.5).abs() < 1e-12);
+        assert!((scores.mcrmse.unwrap() - (content + 0.5) / 2.0).abs() < 1e-12);
+        assert_eq!(
+            scores.folds,
+            vec![("a".to_string(), 0.75), ("b".to_string(), 0.5)]
+        );
+    }
+
+    #[test]
+    fn sweep_cross_validates_cells_baselines_and_feature_studies_on_a_tiny_dataset() {
+        let dataset = crate::training::test_data::tiny_dataset(20);
+        let grid = SweepGrid::from_json(
+            r#"{"base": {"epochs": 3, "ensemble": 1, "early_stopping": {"patience": 10, "validation_fraction": 0.2}},
+                "depths": [1], "units": [4], "activations": ["elu", "tanh"],
+                "optimizers": [{"name": "adam", "lrs": [0.01]}],
+                "baselines": ["mean", "ridge"],
+                "feature_sets": ["default"], "feature_k": [5], "threads": 1}"#,
+        )
+        .unwrap();
+        let mut last_done = 0;
+        let mut calls = 0;
+        let report = sweep(&dataset, &grid, &mut |p| {
+            assert!(
+                p.done >= last_done,
+                "progress went back: {} after {}",
+                p.done,
+                last_done
+            );
+            assert!(p.done <= p.total, "{} of {}", p.done, p.total);
+            last_done = p.done;
+            calls += 1;
+            Control::Continue
+        })
+        .unwrap();
+        assert!(calls > 0);
+        assert_eq!(report.cells.len(), 2);
+        assert!(
+            report
+                .cells
+                .iter()
+                .all(|r| r.error.is_none() && r.mcrmse.is_some()),
+            "{:?}",
+            report.cells
+        );
+        assert!(
+            report
+                .cells
+                .iter()
+                .all(|r| r.folds.len() == 3 && !r.val_curve.is_empty())
+        );
+        assert_eq!(report.baselines.len(), 2);
+        assert!(
+            report.baselines.iter().all(|r| r.mcrmse.is_some()),
+            "{:?}",
+            report.baselines
+        );
+        assert_eq!(report.feature_sets[0].label, "features=default");
+        assert_eq!(report.feature_k[0].label, "K=5");
+        assert!(
+            report.feature_k[0].mcrmse.is_some(),
+            "{:?}",
+            report.feature_k[0]
+        );
+    }
+
+    #[test]
+    fn sweep_stops_with_cancelled_when_the_callback_says_stop() {
+        let dataset = crate::training::test_data::tiny_dataset(8);
+        let grid = SweepGrid::from_json(
+            r#"{"base": {"epochs": 3, "ensemble": 1}, "depths": [1, 2], "units": [4],
+                "activations": ["elu"], "optimizers": [{"name": "adam", "lrs": [0.01]}], "threads": 1}"#,
+        )
+        .unwrap();
+        let err = sweep(&dataset, &grid, &mut |_| Control::Stop).unwrap_err();
+        assert!(matches!(err, TrainingError::Cancelled), "{err}");
     }
 }

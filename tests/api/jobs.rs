@@ -686,3 +686,32 @@ async fn a_job_left_running_by_a_crash_is_requeued_keeping_its_attempt_and_compl
     assert_eq!(job["status"], "succeeded", "{job}");
     assert_eq!(job["attempts"], 2);
 }
+
+#[tokio::test]
+async fn a_server_stopping_ends_open_event_streams_instead_of_waiting_for_them() {
+    let mut app = spawn_app().await;
+    let dataset_id = upload_fixture(&app).await;
+    let id = queue_job(&app, "train", &dataset_id, long_config()).await;
+    wait_for(&app, &id, training).await;
+    let mut stream = app
+        .client
+        .get(app.url(&format!("/api/v1/jobs/{id}/events")))
+        .bearer_auth(ADMIN_TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        stream.chunk().await.unwrap().is_some(),
+        "a first event arrives"
+    );
+
+    tokio::time::timeout(Duration::from_secs(20), app.stop())
+        .await
+        .expect("the server stops although a client is still listening");
+
+    let rest = tokio::time::timeout(Duration::from_secs(5), async {
+        while let Ok(Some(_)) = stream.chunk().await {}
+    })
+    .await;
+    assert!(rest.is_ok(), "the stream was closed");
+}

@@ -54,7 +54,7 @@ pub fn essay(p: usize, i: usize) -> (String, usize, usize) {
         .collect();
     parts.extend((0..copied).map(|k| source[(i + k) % source.len()].trim().to_string()));
     // Some essays run over two paragraphs, as real ones do.
-    let text = if i % 5 == 0 {
+    let text = if i.is_multiple_of(5) {
         parts.join("\n\n")
     } else {
         parts.join(" ")
