@@ -381,7 +381,7 @@ mod tests {
 
     fn features(prompt_text: &str, essay: &str) -> Vec<f32> {
         let prompt = PreparedPrompt::new(&Prompt {
-            title: "The Jungle".into(),
+            title: "The Cannery Ledger".into(),
             question: "Summarize the ways the factory would cover up spoiled meat.".into(),
             text: prompt_text.into(),
         });
@@ -392,8 +392,9 @@ mod tests {
         out
     }
 
-    const SOURCE: &str = "It was the custom, whenever meat was so spoiled that it could not be used \
-        for anything else, either to can it or else to chop it up into sausage. \
+    // An invented source text, written for these tests.
+    const SOURCE: &str = "Whenever the meat had spoiled so badly that nobody would buy it fresh, the foreman \
+        told the crew to can it or to chop it up into sausage. \
         The packers would rub it up with soda to take away the smell.";
 
     #[test]
@@ -447,7 +448,10 @@ mod tests {
 
     #[test]
     fn question_and_title_overlap_work_without_a_prompt_text() {
-        let v = features("", "The factory would cover spoiled meat in the jungle.");
+        let v = features(
+            "",
+            "The factory would cover spoiled meat in the cannery ledger.",
+        );
         assert!(v[Feature::RQuestionOverlap as usize] > 0.5);
         assert_eq!(v[Feature::RTitleOverlap as usize], 1.0);
         assert_eq!(v[Feature::RCopiedShare4 as usize], 0.0);

@@ -8,18 +8,18 @@ use super::*;
 
 fn sample_prompt() -> Prompt {
     Prompt {
-        title: "Excerpt from The Jungle".into(),
-        question: "Summarize the various ways the factory would use or cover up spoiled meat. \
+        // Invented for these tests (a made-up story, not any real source text).
+        title: "The Cannery Ledger".into(),
+        question: "Summarize how the factory in the story hid spoiled meat. \
                    Cite evidence in your answer."
             .into(),
-        text: "With one member trimming beef in a cannery, and another working in a sausage \
-               factory, the family had a first-hand knowledge of the great majority of \
-               Packingtown swindles. For it was the custom, as they found, whenever meat was so \
-               spoiled that it could not be used for anything else, either to can it or else to \
-               chop it up into sausage.\r\n\r\nJonas had told them how the meat that was taken out \
-               of pickle would often be found sour, and how they would rub it up with soda to \
-               take away the smell, and sell it to be eaten on free-lunch counters. There was \
-               never the least attention paid to what was cut up for sausage."
+        text: "Marta kept the books at a small cannery, and her brother worked on the sausage \
+               line, so the family soon learned most of the tricks of the trade. Whenever meat \
+               had spoiled so badly that nobody would buy it fresh, the foreman would either can \
+               it or chop it up into sausage.\r\n\r\nMarta had told them how the meat that was \
+               taken out of pickle would often be found sour, and how the men would rub it with \
+               soda to take away the smell before it went to the lunch counters. Nobody ever \
+               checked what was cut up for sausage."
             .into(),
     }
 }
@@ -99,7 +99,7 @@ fn copying_the_source_raises_copy_features_and_lowers_novelty() {
     let prepared = PreparedPrompt::new(&sample_prompt());
     let copied = extract(
         &prepared,
-        "Jonas had told them how the meat that was taken out of pickle would often be found sour.",
+        "Marta had told them how the meat that was taken out of pickle would often be found sour.",
     );
     let own = extract(
         &prepared,
