@@ -47,6 +47,11 @@ pub struct HttpBenchArgs {
     /// bench http: also measure grading while a train job runs (needs --commonlit).
     #[arg(long)]
     pub while_training: bool,
+    /// bench http: with --while-training, also compare idle and training
+    /// latency at this fixed offered rate (requests/s, spread over the
+    /// connections) instead of only at saturation.
+    #[arg(long)]
+    pub rate: Option<u32>,
     /// bench http: the model artifact to serve (default: the built-in default model).
     #[arg(long, value_name = "FILE")]
     pub model: Option<PathBuf>,
@@ -173,8 +178,31 @@ async fn bench(args: HttpBenchArgs) -> anyhow::Result<()> {
         args.requests,
         args.connections,
         true,
+        None,
     )
     .await?;
+    let paced_idle = match args.rate {
+        Some(rate) if args.while_training => {
+            let n = (rate as usize * 5).min(args.requests);
+            let s = drive(
+                &client,
+                &base,
+                &workload,
+                n,
+                args.connections,
+                false,
+                Some(rate),
+            )
+            .await?;
+            s.print(
+                &format!("single essay at {rate}/s offered, idle"),
+                "gradings",
+                1,
+            );
+            Some(s)
+        }
+        _ => None,
+    };
     overhead.print(
         &format!(
             "POST /api/v1/grade refused with 422 (no grading), {} connections",
@@ -193,7 +221,8 @@ async fn bench(args: HttpBenchArgs) -> anyhow::Result<()> {
 
     if args.while_training {
         let dir = args.commonlit.as_ref().expect("checked above");
-        let busy = while_training(&client, &base, &token, &workload, dir, &args).await?;
+        let (busy, paced_busy) =
+            while_training(&client, &base, &token, &workload, dir, &args).await?;
         busy.print(
             &format!(
                 "single essay while training, {} connections",
@@ -206,6 +235,17 @@ async fn bench(args: HttpBenchArgs) -> anyhow::Result<()> {
             "p99 while training / p99 idle = {:.2}",
             busy.p99.as_secs_f64() / idle.p99.as_secs_f64()
         );
+        if let (Some(idle), Some(busy), Some(rate)) = (paced_idle, paced_busy, args.rate) {
+            busy.print(
+                &format!("single essay at {rate}/s offered, while training"),
+                "gradings",
+                1,
+            );
+            println!(
+                "at {rate}/s offered: p99 while training / p99 idle = {:.2}",
+                busy.p99.as_secs_f64() / idle.p99.as_secs_f64()
+            );
+        }
     }
 
     shutdown.trigger();
@@ -264,7 +304,7 @@ async fn single(
     requests: usize,
     connections: usize,
 ) -> anyhow::Result<Summary> {
-    drive(client, base, workload, requests, connections, false).await
+    drive(client, base, workload, requests, connections, false, None).await
 }
 
 /// Drives `POST /api/v1/grade` from `connections` tasks. With `empty_essay`
@@ -277,7 +317,12 @@ async fn drive(
     requests: usize,
     connections: usize,
     empty_essay: bool,
+    rate: Option<u32>,
 ) -> anyhow::Result<Summary> {
+    // At a fixed rate each connection sends every `connections / rate`
+    // seconds; a late answer delays that connection's next request (so the
+    // figures understate the worst case a little).
+    let period = rate.map(|r| Duration::from_secs_f64(connections as f64 / f64::from(r.max(1))));
     let next = Arc::new(AtomicUsize::new(0));
     let url = format!("{base}/api/v1/grade");
     let started = Instant::now();
@@ -288,7 +333,15 @@ async fn drive(
         tasks.push(tokio::spawn(async move {
             let mut latencies = Vec::new();
             let mut errors = 0usize;
+            let mut ticker = period.map(|p| {
+                let mut t = tokio::time::interval(p);
+                t.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                t
+            });
             loop {
+                if let Some(t) = ticker.as_mut() {
+                    t.tick().await;
+                }
                 let i = next.fetch_add(1, Ordering::Relaxed);
                 if i >= requests {
                     break;
@@ -366,7 +419,7 @@ async fn while_training(
     workload: &Arc<Workload>,
     dir: &std::path::Path,
     args: &HttpBenchArgs,
-) -> anyhow::Result<Summary> {
+) -> anyhow::Result<(Summary, Option<Summary>)> {
     let essays = std::fs::read(dir.join("summaries.csv")).context("reading summaries.csv")?;
     let prompts = std::fs::read(dir.join("prompts.csv")).context("reading prompts.csv")?;
     let form = reqwest::multipart::Form::new()
@@ -425,6 +478,24 @@ async fn while_training(
         }
     }
     let summary = single(client, base, workload, args.requests, args.connections).await?;
+    let paced = match args.rate {
+        Some(rate) => {
+            let n = (rate as usize * 5).min(args.requests);
+            Some(
+                drive(
+                    client,
+                    base,
+                    workload,
+                    n,
+                    args.connections,
+                    false,
+                    Some(rate),
+                )
+                .await?,
+            )
+        }
+        None => None,
+    };
     let status: Value = client
         .get(&job_url)
         .bearer_auth(token)
@@ -445,7 +516,7 @@ async fn while_training(
         .bearer_auth(token)
         .send()
         .await;
-    Ok(summary)
+    Ok((summary, paced))
 }
 
 fn summarise(mut latencies: Vec<Duration>, errors: usize, wall: Duration) -> Summary {
