@@ -178,26 +178,15 @@ impl Application {
 
 /// The default model (models/default.json, trained on the CommonLit data; see
 /// the README), built into the binary so that a fresh install grades at once.
-#[cfg(essay_grader_default_model)]
-pub const DEFAULT_MODEL: Option<&[u8]> = Some(include_bytes!("../models/default.json"));
-
-/// This build has no default model (models/default.json was absent).
-#[cfg(not(essay_grader_default_model))]
-pub const DEFAULT_MODEL: Option<&[u8]> = None;
+pub const DEFAULT_MODEL: &[u8] = include_bytes!("../models/default.json");
 
 /// Registers the default model (the `--default-model` file, else the built-in
 /// one) as version 1 and activates it when the registry is empty.
 async fn register_default_model(db: &sqlx::SqlitePool, settings: &Settings) -> anyhow::Result<()> {
-    let artifact: Vec<u8> = match (&settings.default_model, DEFAULT_MODEL) {
-        (Some(path), _) => std::fs::read(path)
+    let artifact: Vec<u8> = match &settings.default_model {
+        Some(path) => std::fs::read(path)
             .with_context(|| format!("reading the default model {}", path.display()))?,
-        (None, Some(built_in)) => built_in.to_vec(),
-        (None, None) => {
-            tracing::warn!(
-                "this build has no built-in default model and --default-model is not set"
-            );
-            return Ok(());
-        }
+        None => DEFAULT_MODEL.to_vec(),
     };
     // Check that it loads before it goes into the registry, and take its
     // training summary as the registry's metrics.

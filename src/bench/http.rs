@@ -212,12 +212,22 @@ async fn bench(args: HttpBenchArgs) -> anyhow::Result<()> {
         1,
     );
 
-    let batch = batches(&client, &base, &workload, args.batches, args.batch_size).await?;
-    batch.print(
-        &format!("batch of {}", args.batch_size),
-        "essays",
-        args.batch_size,
-    );
+    for explain in [true, false] {
+        let batch = batches(
+            &client,
+            &base,
+            &workload,
+            args.batches,
+            args.batch_size,
+            explain,
+        )
+        .await?;
+        batch.print(
+            &format!("batch of {}, explain {explain}", args.batch_size),
+            "essays",
+            args.batch_size,
+        );
+    }
 
     if args.while_training {
         let dir = args.commonlit.as_ref().expect("checked above");
@@ -375,13 +385,15 @@ async fn drive(
     Ok(summarise(latencies, errors, started.elapsed()))
 }
 
-/// `batches` batch requests of `size` essays, one after another.
+/// `batches` batch requests of `size` essays, one after another, with or
+/// without explanations.
 async fn batches(
     client: &reqwest::Client,
     base: &str,
     workload: &Workload,
     batches: usize,
     size: usize,
+    explain: bool,
 ) -> anyhow::Result<Summary> {
     let url = format!("{base}/api/v1/grade/batch");
     let mut latencies = Vec::with_capacity(batches);
@@ -394,7 +406,7 @@ async fn batches(
                 json!({"prompt_id": prompt_id, "essay": essay})
             })
             .collect();
-        let body = json!({ "items": items });
+        let body = json!({ "items": items, "explain": explain });
         let t = Instant::now();
         let response = client.post(&url).json(&body).send().await?;
         let ok = response.status().is_success();

@@ -28,7 +28,7 @@ use super::auth::GradingAccess;
 use super::error::{ApiError, ErrorBody};
 use super::extract::Json;
 use crate::features::{PreparedPrompt, Prompt};
-use crate::training::{Grade, TargetExplanation, Warning};
+use crate::training::{Explain, Grade, TargetExplanation, Warning};
 
 /// The routes of this module.
 pub fn router() -> Router<AppState> {
@@ -148,6 +148,15 @@ pub struct BatchRequest {
     /// checked one by one, so a malformed item fails only itself.
     #[schema(value_type = Vec<GradeRequest>)]
     pub items: Vec<serde_json::Value>,
+    /// Whether each grade carries its `explanation` (default true). The
+    /// explanation re-runs the model once per feature, so a system that only
+    /// stores scores grades several times faster with `false`.
+    #[serde(default = "explain_by_default")]
+    pub explain: bool,
+}
+
+fn explain_by_default() -> bool {
+    true
 }
 
 /// One item's outcome: `grade` or `error`.
@@ -209,6 +218,7 @@ pub async fn grade_batch(
         ));
     }
     let model = current_model(&state)?;
+    let explain_requested = request.explain;
 
     // Parse and resolve every item first (cheap, may touch the database for
     // uncached prompts); only the valid ones go on to be graded.
@@ -226,8 +236,13 @@ pub async fn grade_batch(
     }
 
     let grader = model.clone();
+    let explain = if explain_requested {
+        Explain::Yes
+    } else {
+        Explain::No
+    };
     let graded: Vec<(usize, Grade)> =
-        tokio::task::spawn_blocking(move || grade_in_parallel(&grader, &work))
+        tokio::task::spawn_blocking(move || grade_in_parallel(&grader, &work, explain))
             .await
             .map_err(|e| ApiError::Internal(anyhow::Error::new(e).context("grading a batch")))?;
 
@@ -278,6 +293,7 @@ const GRADE_CHUNK: usize = 128;
 fn grade_in_parallel(
     model: &ActiveModel,
     work: &[(usize, Arc<PreparedPrompt>, String)],
+    explain: Explain,
 ) -> Vec<(usize, Grade)> {
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     // Below a few dozen essays a thread costs more than it saves.
@@ -289,7 +305,7 @@ fn grade_in_parallel(
                 .iter()
                 .map(|(_, p, e)| (p.as_ref(), e.as_str()))
                 .collect();
-            let grades = model.grader.grade_batch(&pairs);
+            let grades = model.grader.grade_batch_with(&pairs, explain);
             out.extend(chunk.iter().map(|(i, _, _)| *i).zip(grades));
         }
         out

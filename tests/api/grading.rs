@@ -327,6 +327,40 @@ async fn batch_results_match_single_grading() {
 }
 
 #[tokio::test]
+async fn batch_without_explanations_gives_the_same_scores_and_no_explanation() {
+    let app = spawn_app().await;
+    register_bees(&app).await;
+    let items = json!([{"prompt_id": "bees", "essay": ESSAY}]);
+    let explained = json_body(
+        app.post_json("/api/v1/grade/batch", &json!({"items": items}))
+            .await,
+    )
+    .await;
+    let bare = json_body(
+        app.post_json(
+            "/api/v1/grade/batch",
+            &json!({"items": items, "explain": false}),
+        )
+        .await,
+    )
+    .await;
+
+    let (with, without) = (
+        &explained["results"][0]["grade"],
+        &bare["results"][0]["grade"],
+    );
+    assert_eq!(with["scores"], without["scores"]);
+    assert!(!with["explanation"].as_object().unwrap().is_empty());
+    assert!(
+        without["explanation"]
+            .as_object()
+            .is_none_or(|targets| targets.is_empty()),
+        "explanation was {}",
+        without["explanation"]
+    );
+}
+
+#[tokio::test]
 async fn batch_rejects_more_than_1000_items_with_422() {
     let app = spawn_app().await;
     let items: Vec<Value> = (0..1001)

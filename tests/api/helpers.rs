@@ -8,7 +8,7 @@
 #![allow(dead_code)]
 
 use std::path::PathBuf;
-use std::sync::{Arc, Once, OnceLock};
+use std::sync::{Arc, Once};
 
 use essay_grader::config::Settings;
 use essay_grader::startup::{Application, ShutdownHandle};
@@ -19,118 +19,6 @@ use tokio::task::JoinHandle;
 pub const ADMIN_TOKEN: &str = "test-admin-token";
 
 static TRACING: Once = Once::new();
-
-/// The model file test apps register as version 1 when this build has no
-/// built-in default model (models/default.json absent): a small model trained
-/// once per test process on text written for the tests.
-static FALLBACK_MODEL: OnceLock<PathBuf> = OnceLock::new();
-
-fn fallback_model() -> Option<PathBuf> {
-    if essay_grader::startup::DEFAULT_MODEL.is_some() {
-        return None;
-    }
-    Some(FALLBACK_MODEL.get_or_init(train_fallback_model).clone())
-}
-
-/// Sentences of three made-up sources; an essay's content score grows with
-/// the source sentences it uses and its wording score with its own, so the
-/// model has something real to learn.
-const SOURCES: [(&str, &str, [&str; 4]); 3] = [
-    (
-        "bees",
-        "Why Bees Matter",
-        [
-            "Bees carry pollen from flower to flower so that plants make seeds.",
-            "Farmers who grow almonds and apples rent hives each spring.",
-            "When colonies collapse, harvests shrink and food prices rise.",
-            "Planting native flowers gives bees food between crops.",
-        ],
-    ),
-    (
-        "rivers",
-        "How Rivers Shape Land",
-        [
-            "Rivers cut valleys by carrying sand and stones downstream.",
-            "A fast river erodes its banks while a slow one drops silt.",
-            "Deltas form where a river meets the sea and slows down.",
-            "Floods spread fertile soil across the plains beside a river.",
-        ],
-    ),
-    (
-        "clocks",
-        "The First Clocks",
-        [
-            "Early people told time by the shadow of a stick in the sun.",
-            "Water clocks measured hours by the level of dripping water.",
-            "Mechanical clocks with gears appeared in European towers.",
-            "Accurate clocks later let sailors find their position at sea.",
-        ],
-    ),
-];
-
-const OWN_WORDS: [&str; 5] = [
-    "In my opinion this shows how connected nature really is.",
-    "the text was intresting and i liked it alot",
-    "To sum up, the author explains the main idea with clear examples.",
-    "This reminds me of something we learned in class last year.",
-    "Overall the passage makes a convincing and well organised argument.",
-];
-
-fn train_fallback_model() -> PathBuf {
-    use essay_grader::training::{Dataset, DatasetLayout, TrainConfig, train};
-    let mut prompts = String::from("prompt_id,prompt_question,prompt_title,prompt_text\n");
-    let mut essays = String::from("student_id,prompt_id,text,content,wording\n");
-    let mut n = 0;
-    for (id, title, sentences) in SOURCES {
-        prompts.push_str(&format!(
-            "{id},Summarise the text.,{title},\"{}\"\n",
-            sentences.join(" ")
-        ));
-        for mask in 1..16u32 {
-            for own in 0..4usize {
-                let used: Vec<&str> = (0..4)
-                    .filter(|b| mask & (1 << b) != 0)
-                    .map(|b| sentences[b])
-                    .collect();
-                let mine: Vec<&str> = OWN_WORDS
-                    .iter()
-                    .cycle()
-                    .skip(n % 5)
-                    .take(own)
-                    .copied()
-                    .collect();
-                let text = [used.clone(), mine].concat().join(" ");
-                let content = used.len() as f64 * 0.6 - 1.2 + own as f64 * 0.1;
-                let wording = own as f64 * 0.5 - 0.8 - used.len() as f64 * 0.05;
-                essays.push_str(&format!("s{n},{id},\"{text}\",{content},{wording}\n"));
-                n += 1;
-            }
-        }
-    }
-    let dataset = Dataset::from_readers(
-        essays.as_bytes(),
-        "fixture essays",
-        Some((prompts.as_bytes(), "fixture prompts")),
-        &DatasetLayout::default(),
-    )
-    .expect("the fixture dataset reads");
-    let config = TrainConfig::from_json_value(serde_json::json!({
-        "epochs": 8, "ensemble": 1, "early_stopping": null, "batch_size": 32
-    }))
-    .expect("the fixture config is valid");
-    let outcome = train(&dataset, &config, &mut |_| {
-        essay_grader::nn::Control::Continue
-    })
-    .expect("the fixture model trains");
-    let dir = tempfile::Builder::new()
-        .prefix("essay-grader-test-model")
-        .tempdir()
-        .expect("temp dir")
-        .keep();
-    let path = dir.join("model.json");
-    std::fs::write(&path, outcome.model.to_json()).expect("write the fixture model");
-    path
-}
 
 fn init_tracing() {
     TRACING.call_once(|| {
@@ -176,7 +64,6 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
         addr: "127.0.0.1:0".parse().unwrap(),
         database: format!("sqlite://{}", dir.path().join("essay-grader.db").display()),
         admin_token: Some(ADMIN_TOKEN.to_owned()),
-        default_model: fallback_model(),
         ..Settings::default()
     };
     configure(&mut settings);
