@@ -17,25 +17,6 @@ use crate::training::{
 /// Runs of the whole CV; the median and the fastest are reported.
 const RUNS: usize = 3;
 
-fn machine() -> String {
-    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
-    let cpu = std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|info| {
-            info.lines()
-                .find(|l| l.starts_with("model name"))
-                .and_then(|l| l.split(':').nth(1))
-                .map(|m| m.trim().to_string())
-        })
-        .unwrap_or_else(|| "unknown CPU".into());
-    // Other work on a shared machine slows the figures; the load says how much.
-    let load = std::fs::read_to_string("/proc/loadavg")
-        .ok()
-        .and_then(|l| l.split_whitespace().next().map(str::to_string))
-        .unwrap_or_else(|| "unknown".into());
-    format!("{cores} cores, {cpu}, load average {load} at start")
-}
-
 pub fn run(essays: Option<&Path>, prompts: Option<&Path>) -> anyhow::Result<()> {
     let essays = essays
         .context("bench cv needs --essays FILE (e.g. ../shared/data/commonlit/summaries.csv)")?;
@@ -43,7 +24,7 @@ pub fn run(essays: Option<&Path>, prompts: Option<&Path>) -> anyhow::Result<()> 
         .context("bench cv needs --prompts FILE (e.g. ../shared/data/commonlit/prompts.csv)")?;
     let config = TrainConfig::default_valid();
     println!("bench cv: leave-one-prompt-out CV of the default config");
-    println!("machine: {}", machine());
+    println!("machine: {}", super::machine());
     println!(
         "config: ensemble {}, epochs ≤ {}, {} features, {} threads",
         config.config().ensemble,

@@ -139,25 +139,6 @@ fn synthetic_corpus(words: usize, count: usize) -> (Prompt, Vec<String>) {
     (prompt, essays)
 }
 
-fn machine() -> String {
-    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
-    let model = std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|info| {
-            info.lines()
-                .find(|l| l.starts_with("model name"))
-                .and_then(|l| l.split(':').nth(1))
-                .map(|m| m.trim().to_string())
-        })
-        .unwrap_or_else(|| "unknown CPU".into());
-    // The machine is shared; the load says how disturbed the figures may be.
-    let load = std::fs::read_to_string("/proc/loadavg")
-        .ok()
-        .and_then(|l| l.split_whitespace().next().map(str::to_string))
-        .unwrap_or_else(|| "unknown".into());
-    format!("{cores} cores, {model}, load average {load} at start")
-}
-
 /// CPU time this thread has run, from the kernel's scheduler statistics
 /// (nanoseconds, first field of /proc/thread-self/schedstat). On a shared
 /// machine wall time includes waiting for a core; CPU time does not.
@@ -239,7 +220,7 @@ fn report_throughput(label: &str, pairs: &[(&PreparedPrompt, &str)]) {
 
 /// Runs the bench; `essays` and `prompts` are optional CommonLit-layout CSVs.
 pub fn run(essays: Option<&Path>, prompts: Option<&Path>) -> anyhow::Result<()> {
-    println!("machine: {}", machine());
+    println!("machine: {}", super::machine());
     println!("features: {} per essay", feature_count());
 
     let (prompt, synthetic) = synthetic_corpus(700, SYNTHETIC_ESSAYS);

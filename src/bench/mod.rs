@@ -45,3 +45,24 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         BenchTarget::Nn => nn::run(),
     }
 }
+
+/// The CPU model, the cores available and the 1-minute load average, printed
+/// with every figure: the machine is often shared, and the load says how
+/// much other work may have slowed a run.
+fn machine() -> String {
+    let cores = std::thread::available_parallelism().map_or(0, usize::from);
+    let model = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|info| {
+            info.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split(':').nth(1))
+                .map(|m| m.trim().to_owned())
+        })
+        .unwrap_or_else(|| "unknown CPU".to_owned());
+    let load = std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|l| l.split_whitespace().next().map(str::to_owned))
+        .unwrap_or_else(|| "unknown".to_owned());
+    format!("{model}, {cores} core(s) available, load average {load} at start")
+}

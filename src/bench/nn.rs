@@ -64,7 +64,8 @@ pub fn run() -> anyhow::Result<()> {
         HIDDEN[0], HIDDEN[1]
     );
     println!("data: {ROWS} synthetic rows, batch {BATCH}, {EPOCHS} epochs ({total_s:.2} s in all)");
-    println!("machine: {}", machine());
+    println!("machine: {}", super::machine());
+    println!("matrix multiply: single-threaded (ndarray without matrixmultiply-threading)");
     println!("train loss: epoch 1 {first:.4} -> epoch {EPOCHS} {final_loss:.4}");
     println!();
     println!("| measure | value |");
@@ -181,24 +182,4 @@ fn matmul_big() -> f64 {
 fn median(values: &mut [f64]) -> f64 {
     values.sort_by(f64::total_cmp);
     values[values.len() / 2]
-}
-
-/// CPU model, available cores and the 1-minute load average, as far as the OS tells.
-fn machine() -> String {
-    let cores = std::thread::available_parallelism().map_or(0, usize::from);
-    let model = std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("model name"))
-                .and_then(|l| l.split(':').nth(1))
-                .map(|m| m.trim().to_owned())
-        })
-        .unwrap_or_else(|| "unknown CPU".to_owned());
-    // Other work on a shared machine inflates the median epoch; the load average says how much.
-    let load = std::fs::read_to_string("/proc/loadavg")
-        .ok()
-        .and_then(|s| s.split_whitespace().next().map(str::to_owned))
-        .unwrap_or_else(|| "unknown".to_owned());
-    format!("{model}, {cores} core(s) available, single-threaded matmul, load average {load}")
 }
