@@ -464,3 +464,38 @@ fn the_committed_default_model_loads_and_grades_a_fixture_essay_sanely() {
         assert!((0.0..=100.0).contains(p));
     }
 }
+
+/// The accuracy claim of the README, checked wherever the CommonLit data is
+/// at hand (CI sets ESSAY_GRADER_COMMONLIT): the default config, left one
+/// prompt out at a time, stays at or under 0.50 pooled MCRMSE and no held-out
+/// prompt diverges. About 30 s in a debug build.
+#[test]
+fn the_default_config_keeps_its_leave_one_prompt_out_accuracy_on_commonlit() {
+    let Ok(dir) = std::env::var("ESSAY_GRADER_COMMONLIT") else {
+        eprintln!("skipped: ESSAY_GRADER_COMMONLIT is not set");
+        return;
+    };
+    let dir = Path::new(&dir);
+    let cv = ok_json(&[
+        "cv",
+        "--essays",
+        s(&dir.join("summaries.csv")),
+        "--prompts",
+        s(&dir.join("prompts.csv")),
+        "--json",
+    ]);
+
+    let folds = cv["folds"].as_array().unwrap();
+    assert_eq!(folds.len(), 3);
+    for fold in folds {
+        let mcrmse = fold["mcrmse"].as_f64().unwrap();
+        assert!(
+            mcrmse < 0.60,
+            "fold {} diverged: {mcrmse}",
+            fold["held_out"]
+        );
+    }
+    let pooled = cv["pooled"]["mcrmse"].as_f64().unwrap();
+    assert!(pooled <= 0.50, "pooled MCRMSE {pooled} is over 0.50");
+    assert_eq!(cv["pooled"]["n"], 6062);
+}
