@@ -158,8 +158,8 @@ impl Executor for TrainingExecutor {
                         training::train(&dataset, &config, &mut |p: &Progress| {
                             let mut report = epoch_report(p);
                             report.phase = Some("final");
-                            report.done = cv_total + p.done * unit / p.total.max(1);
-                            report.total = cv_total + unit;
+                            report.progress.done = cv_total + p.done * unit / p.total.max(1);
+                            report.progress.total = cv_total + unit;
                             control(on_epoch(report))
                         })
                     }
@@ -262,8 +262,8 @@ impl TrainingExecutor {
                 let mut report = epoch_report(p);
                 // Progress over the whole sweep: this run's share added to the runs before it.
                 report.cell = Some(cell);
-                report.done = (index - 1) * p.total.max(1) + p.done;
-                report.total = runs * p.total.max(1);
+                report.progress.done = (index - 1) * p.total.max(1) + p.done;
+                report.progress.total = runs * p.total.max(1);
                 control(on_epoch(report))
             };
             match training::cross_validate(
@@ -307,7 +307,7 @@ fn cross_validate_before_training(
             report.phase = Some("cv");
             total = p.total;
             // Leave room for the final training, about one fold's worth.
-            report.total = p.total + p.total / folds;
+            report.progress.total = p.total + p.total / folds;
             control(on_epoch(report))
         },
     )
@@ -340,16 +340,7 @@ fn training_error(err: TrainingError) -> ExecuteError {
 
 fn epoch_report(p: &Progress) -> EpochReport {
     EpochReport {
-        fold: p.fold,
-        folds: p.folds,
-        member: p.member,
-        members: p.members,
-        epoch: p.epoch,
-        epochs: p.epochs,
-        train_loss: p.train_loss,
-        val_loss: p.val_loss,
-        done: p.done,
-        total: p.total,
+        progress: *p,
         cell: None,
         phase: None,
     }

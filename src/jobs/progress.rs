@@ -7,6 +7,8 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
+use crate::training::Progress;
+
 /// Where a running job is, as reported after each epoch.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct JobProgress {
@@ -38,30 +40,13 @@ pub struct JobProgress {
     pub phase: Option<String>,
 }
 
-/// One epoch's report from training (`training::Progress`), before the ETA
-/// is added.
+/// One epoch's report from training, before the ETA is added: training's
+/// own [`Progress`] (whose `done`/`total` the executor rescales to the whole
+/// job) and where in a sweep or a two-phase train job it stands.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct EpochReport {
-    /// The fold, 1-based.
-    pub fold: usize,
-    /// How many folds.
-    pub folds: usize,
-    /// The ensemble member, 1-based.
-    pub member: usize,
-    /// Ensemble members per fold.
-    pub members: usize,
-    /// The epoch, 1-based.
-    pub epoch: usize,
-    /// Epochs per member.
-    pub epochs: usize,
-    /// Mean training loss.
-    pub train_loss: f64,
-    /// Validation loss, if any.
-    pub val_loss: Option<f64>,
-    /// Member-epochs finished in the whole job so far (only grows).
-    pub done: usize,
-    /// Member-epochs in the whole job, at most.
-    pub total: usize,
+    /// Training's report, with `done`/`total` counted over the whole job.
+    pub progress: Progress,
     /// The sweep cell (or baseline) being cross-validated, for sweeps.
     pub cell: Option<usize>,
     /// The phase of a train job that cross-validates first (`cv`, `final`).
@@ -74,10 +59,11 @@ impl EpochReport {
     /// epochs that early stopping skips to `done`), so the share never runs
     /// backwards.
     pub fn fraction_done(&self) -> f64 {
-        if self.total == 0 {
+        let p = &self.progress;
+        if p.total == 0 {
             return 0.0;
         }
-        (self.done as f64 / self.total as f64).clamp(0.0, 1.0)
+        (p.done as f64 / p.total as f64).clamp(0.0, 1.0)
     }
 
     /// The report as the API shows it, with the time left estimated from
@@ -85,15 +71,16 @@ impl EpochReport {
     pub fn with_eta(&self, elapsed: Duration) -> JobProgress {
         let done = self.fraction_done();
         let eta_s = (done > 0.0).then(|| elapsed.as_secs_f64() * (1.0 - done) / done);
+        let p = &self.progress;
         JobProgress {
-            fold: self.fold,
-            folds: self.folds,
-            member: self.member,
-            members: self.members,
-            epoch: self.epoch,
-            epochs: self.epochs,
-            train_loss: finite(self.train_loss),
-            val_loss: self.val_loss.and_then(finite),
+            fold: p.fold,
+            folds: p.folds,
+            member: p.member,
+            members: p.members,
+            epoch: p.epoch,
+            epochs: p.epochs,
+            train_loss: finite(p.train_loss),
+            val_loss: p.val_loss.and_then(finite),
             eta_s,
             cell: self.cell,
             phase: self.phase.map(str::to_owned),
@@ -139,16 +126,18 @@ mod tests {
     /// A report of a job of `folds` folds of one member and `epochs` epochs each.
     fn report(fold: usize, folds: usize, epoch: usize, epochs: usize) -> EpochReport {
         EpochReport {
-            fold,
-            folds,
-            member: 1,
-            members: 1,
-            epoch,
-            epochs,
-            train_loss: 0.5,
-            val_loss: None,
-            done: (fold.max(1) - 1) * epochs + epoch,
-            total: folds * epochs,
+            progress: Progress {
+                fold,
+                folds,
+                member: 1,
+                members: 1,
+                epoch,
+                epochs,
+                train_loss: 0.5,
+                val_loss: None,
+                done: (fold.max(1) - 1) * epochs + epoch,
+                total: folds * epochs,
+            },
             cell: None,
             phase: None,
         }
@@ -187,8 +176,8 @@ mod tests {
     #[test]
     fn non_finite_losses_are_shown_as_missing_so_the_json_stays_valid() {
         let mut nan = report(1, 1, 1, 1);
-        nan.train_loss = f64::NAN;
-        nan.val_loss = Some(f64::INFINITY);
+        nan.progress.train_loss = f64::NAN;
+        nan.progress.val_loss = Some(f64::INFINITY);
 
         let progress = nan.with_eta(Duration::from_secs(1));
 

@@ -658,21 +658,21 @@ fn epoch_points(report: &EpochReport) -> Vec<MetricPoint> {
     if let Some(cell) = report.cell {
         prefix.push_str(&format!("cell_{cell}/"));
     }
-    if report.folds > 1 {
-        prefix.push_str(&format!("fold_{}/", report.fold));
+    if report.progress.folds > 1 {
+        prefix.push_str(&format!("fold_{}/", report.progress.fold));
     }
-    if report.members > 1 {
-        prefix.push_str(&format!("member_{}/", report.member));
+    if report.progress.members > 1 {
+        prefix.push_str(&format!("member_{}/", report.progress.member));
     }
     let timestamp = store::now();
-    let step = report.epoch as i64;
+    let step = report.progress.epoch as i64;
     let mut points = vec![MetricPoint {
         name: format!("{prefix}train_loss"),
         step,
-        value: report.train_loss,
+        value: report.progress.train_loss,
         timestamp: timestamp.clone(),
     }];
-    if let Some(val_loss) = report.val_loss {
+    if let Some(val_loss) = report.progress.val_loss {
         points.push(MetricPoint {
             name: format!("{prefix}val_loss"),
             step,
@@ -746,16 +746,18 @@ mod tests {
                 std::thread::sleep(Duration::from_millis(self.epoch_ms));
                 self.ran.fetch_add(1, Ordering::SeqCst);
                 let report = EpochReport {
-                    fold: 1,
-                    folds: 2,
-                    member: 1,
-                    members: 1,
-                    epoch,
-                    epochs: self.epochs,
-                    train_loss: 1.0 / epoch as f64,
-                    val_loss: Some(2.0 / epoch as f64),
-                    done: epoch,
-                    total: 2 * self.epochs,
+                    progress: crate::training::Progress {
+                        fold: 1,
+                        folds: 2,
+                        member: 1,
+                        members: 1,
+                        epoch,
+                        epochs: self.epochs,
+                        train_loss: 1.0 / epoch as f64,
+                        val_loss: Some(2.0 / epoch as f64),
+                        done: epoch,
+                        total: 2 * self.epochs,
+                    },
                     cell: None,
                     phase: None,
                 };
