@@ -3,6 +3,8 @@
 //! no I/O, no async, no printing.
 //!
 //! - [`catalogue`]: every feature's name, group and definition, in vector order.
+//! - [`concepts`]: the named concepts (length, copying, ...) every feature
+//!   belongs to, and the sentence that puts an essay's figure into words.
 //! - [`prompt`]: [`Prompt`] and [`PreparedPrompt`], the prompt-only work done once.
 //! - [`text`]: Unicode tokenising, stemming, sentence and paragraph splitting
 //!   (`segment`: a UAX #29-exact fast path for ASCII text).
@@ -18,6 +20,7 @@
 //! in a loop. Every value is finite for every input.
 
 pub mod catalogue;
+pub mod concepts;
 mod essay;
 pub mod hashing;
 pub mod lexicon;
@@ -32,6 +35,7 @@ pub mod tfidf;
 use std::cell::RefCell;
 
 pub use catalogue::{Feature, FeatureDef, FeatureGroup, catalogue, feature_count, feature_index};
+pub use concepts::Concept;
 pub use prompt::{PreparedPrompt, Prompt};
 
 use essay::EssayScratch;
