@@ -316,6 +316,12 @@ impl Concept {
                 )
             }),
             Concept::Mechanics => compare(Feature::EMisspeltShare, &|e, t| {
+                if e == 0.0 {
+                    return format!(
+                        "No word looks misspelt; the training essays average {}.",
+                        percent(t)
+                    );
+                }
                 format!(
                     "{} of its words look misspelt ({} {}); the training essays average {}.",
                     capitalised(&percent(e)),
@@ -325,6 +331,12 @@ impl Concept {
                 )
             }),
             Concept::Voice => compare(Feature::EFirstPersonShare, &|e, t| {
+                if e == 0.0 {
+                    return format!(
+                        "Uses no first-person words (I, me, we, our ...); the training essays average {}.",
+                        percent(t)
+                    );
+                }
                 format!(
                     "{} of its words are first person (I, me, we, our ...); the training essays average {}.",
                     capitalised(&percent(e)),
@@ -524,6 +536,10 @@ mod tests {
         values[Feature::PWordCount as usize] = 0.0;
         values[Feature::QWordCount as usize] = 0.0;
         let typical = |_: Feature| Some(0.2);
+        assert_eq!(
+            Concept::Mechanics.sentence(&values, &typical).unwrap(),
+            "No word looks misspelt; the training essays average 20%."
+        );
         assert_eq!(
             Concept::Copying.sentence(&values, &typical).unwrap(),
             "The prompt has no source text, so copying could not be measured."

@@ -14,7 +14,7 @@ use crate::training::{Dataset, FeaturedDataset};
 
 use super::artifact::{GraderModel, ModelError, catalogue_index};
 use super::ensemble::{predict_scaled, unscale_targets};
-use super::explain::TargetExplanation;
+use super::explain::ConceptEffect;
 
 /// Values keyed by target name, serialised as a JSON object in target order.
 #[derive(Debug, Clone, PartialEq)]
@@ -58,23 +58,25 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for ByTarget<T> {
 }
 
 /// Something a teacher should know about a grade.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Warning {
     /// Stable code: "copied", "very_short", "off_topic", "no_source_text".
+    #[schema(example = "copied")]
     pub code: String,
     /// The warning in plain words, with the figure behind it.
     pub message: String,
 }
 
 /// The grade of one essay.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Grade {
     /// Predicted score per target.
     pub scores: ByTarget<f64>,
     /// Percentile of each score among the training essays' scores (0–100).
     pub percentiles: ByTarget<f64>,
-    /// The features that raised and lowered each score most.
-    pub explanation: ByTarget<TargetExplanation>,
+    /// Each concept's effect on the scores, strongest first (empty when
+    /// not asked for).
+    pub explanation: Vec<ConceptEffect>,
     /// Warnings drawn from the feature values.
     pub warnings: Vec<Warning>,
 }
@@ -150,8 +152,7 @@ impl GraderModel {
     }
 
     /// [`Self::grade`], choosing whether to explain. An explanation runs the
-    /// networks on one extra row per feature (occlusion), several times the
-    /// cost of the scores alone.
+    /// networks on one extra row per concept (occlusion).
     pub fn grade_with(&self, prompt: &PreparedPrompt, essay: &str, explain: Explain) -> Grade {
         let fv = features::extract(prompt, essay);
         self.grade_vectors(&[(prompt.has_text(), fv.into_values())], explain)
@@ -187,8 +188,8 @@ impl GraderModel {
     }
 
     /// Grades catalogue feature vectors. Each essay takes one input row, plus,
-    /// when explaining, one per feature with that feature at its training
-    /// mean (occlusion).
+    /// when explaining, one per concept with that concept's features at their
+    /// training means (occlusion).
     pub(super) fn grade_vectors(
         &self,
         vectors: &[(bool, Vec<f32>)],
@@ -215,7 +216,6 @@ impl GraderModel {
                 let names = &self.file.target_names;
                 let mut scores = Vec::with_capacity(names.len());
                 let mut percentiles = Vec::with_capacity(names.len());
-                let mut explanation = Vec::with_capacity(names.len());
                 for (t, name) in names.iter().enumerate() {
                     let score = p[[base, t]];
                     scores.push((name.clone(), score));
@@ -223,15 +223,17 @@ impl GraderModel {
                         name.clone(),
                         percentile(&self.file.target_quantiles[t], score),
                     ));
-                    if explain == Explain::Yes {
-                        let rows = p.slice(ndarray::s![base..base + block, ..]);
-                        explanation.push((name.clone(), self.explain_target(values, rows, t)));
-                    }
                 }
+                let explanation = match explain {
+                    Explain::Yes => {
+                        self.explain(values, p.slice(ndarray::s![base..base + block, ..]))
+                    }
+                    Explain::No => Vec::new(),
+                };
                 Grade {
                     scores: ByTarget(scores),
                     percentiles: ByTarget(percentiles),
-                    explanation: ByTarget(explanation),
+                    explanation,
                     warnings: self.warnings(*has_text, values),
                 }
             })
