@@ -14,11 +14,12 @@
 //! Grading (`grade.rs`) runs the networks on the rows written here, in one
 //! block per essay, and reads the explanation back from them.
 
-use ndarray::{ArrayView2, ArrayViewMut2};
+use ndarray::{Array2, ArrayView1, ArrayView2};
 use serde::Serialize;
 use utoipa::openapi::schema::{ObjectBuilder, Type};
 
 use crate::features::{Concept, Feature};
+use crate::nn::Network;
 
 use super::artifact::GraderModel;
 use super::grade::{ByTarget, Explain};
@@ -30,6 +31,12 @@ pub(super) struct ConceptColumns {
     pub concept: Concept,
     /// Positions of its features among the model's inputs.
     pub columns: Vec<usize>,
+}
+
+impl AsRef<[usize]> for ConceptColumns {
+    fn as_ref(&self) -> &[usize] {
+        &self.columns
+    }
 }
 
 /// The concepts a model has features of, in [`Concept::ALL`] order, with the
@@ -107,27 +114,24 @@ impl GraderModel {
         }
     }
 
-    /// Writes one essay's block of standardised input rows from its catalogue
-    /// vector: row 0 is the essay; row 1 + g, if the block has it, has every
-    /// feature of concept g at its training mean (0).
-    pub(super) fn write_rows(&self, values: &[f32], mut rows: ArrayViewMut2<f32>) {
-        for (j, &i) in self.feature_idx.iter().enumerate() {
-            rows[[0, j]] = (values[i] - self.x_mean[j]) * self.x_inv_std[j];
+    /// The ensemble's scores, in standardised target units, for one essay's
+    /// standardised input row `x` (row 0) and for `x` with each concept's
+    /// features at their training means, 0 (row 1 + g for concept g).
+    pub(super) fn occlusion_scores(&self, x: ArrayView1<f32>) -> Array2<f32> {
+        let occluded = |net: &Network<f32>| {
+            net.predict_occlusions(x, &self.concepts)
+                .expect("input widths and concept columns are checked when the model loads")
+        };
+        let mut sum = occluded(&self.networks[0]);
+        for net in &self.networks[1..] {
+            sum += &occluded(net);
         }
-        for (g, group) in self.concepts.iter().enumerate().take(rows.nrows() - 1) {
-            let r = g + 1;
-            for j in 0..self.feature_idx.len() {
-                rows[[r, j]] = rows[[0, j]];
-            }
-            for &j in &group.columns {
-                rows[[r, j]] = 0.0;
-            }
-        }
+        sum / self.networks.len() as f32
     }
 
     /// The explanation from the scores of one essay's block of rows (as
-    /// written by [`Self::write_rows`] with [`Explain::Yes`]): one effect per
-    /// concept, the strongest (largest effect on any target) first.
+    /// [`Self::occlusion_scores`] gives them, on the target scale): one
+    /// effect per concept, the strongest (largest effect on any target) first.
     pub(super) fn explain(&self, values: &[f32], scores: ArrayView2<f64>) -> Vec<ConceptEffect> {
         let typical = |f: Feature| self.column_of[f as usize].map(|j| self.file.scaler.mean[j]);
         let names = &self.file.target_names;
@@ -178,7 +182,6 @@ mod tests {
     use crate::nn::Control;
     use crate::training::TrainConfig;
     use crate::training::test_data::tiny_dataset;
-    use ndarray::Array2;
     use serde_json::json;
 
     /// The model's scores for catalogue vector `fv` with the features of

@@ -197,17 +197,26 @@ impl GraderModel {
     ) -> Vec<Grade> {
         let d = self.feature_idx.len();
         let block = self.rows_per_essay(explain);
-        let mut x = Array2::<f32>::zeros((vectors.len() * block, d));
-        for (b, (_, values)) in vectors.iter().enumerate() {
-            self.write_rows(
-                values,
-                x.slice_mut(ndarray::s![b * block..(b + 1) * block, ..]),
-            );
+        let mut x = Array2::<f32>::zeros((vectors.len(), d));
+        for (mut row, (_, values)) in x.rows_mut().into_iter().zip(vectors) {
+            for (j, &i) in self.feature_idx.iter().enumerate() {
+                row[j] = (values[i] - self.x_mean[j]) * self.x_inv_std[j];
+            }
         }
-        let p = unscale_targets(
-            &self.file.target_scaler,
-            &predict_scaled(&self.networks, x.view()),
-        );
+        let scaled = match explain {
+            Explain::No => predict_scaled(&self.networks, x.view()),
+            Explain::Yes => {
+                let mut scaled =
+                    Array2::zeros((vectors.len() * block, self.file.target_names.len()));
+                for (b, row) in x.rows().into_iter().enumerate() {
+                    scaled
+                        .slice_mut(ndarray::s![b * block..(b + 1) * block, ..])
+                        .assign(&self.occlusion_scores(row));
+                }
+                scaled
+            }
+        };
+        let p = unscale_targets(&self.file.target_scaler, &scaled);
         vectors
             .iter()
             .enumerate()
