@@ -14,12 +14,12 @@
 //! Grading (`grade.rs`) runs the networks on the rows written here, in one
 //! block per essay, and reads the explanation back from them.
 
-use ndarray::{Array2, ArrayView1, ArrayView2};
+use ndarray::{ArrayView1, ArrayView2, ArrayViewMut2};
 use serde::Serialize;
 use utoipa::openapi::schema::{ObjectBuilder, Type};
 
 use crate::features::{Concept, Feature};
-use crate::nn::Network;
+use crate::nn::OcclusionScratch;
 
 use super::artifact::GraderModel;
 use super::grade::{ByTarget, Explain};
@@ -115,22 +115,34 @@ impl GraderModel {
     }
 
     /// The ensemble's scores, in standardised target units, for one essay's
-    /// standardised input row `x` (row 0) and for `x` with each concept's
-    /// features at their training means, 0 (row 1 + g for concept g).
-    pub(super) fn occlusion_scores(&self, x: ArrayView1<f32>) -> Array2<f32> {
-        let occluded = |net: &Network<f32>| {
-            net.predict_occlusions(x, &self.concepts)
-                .expect("input widths and concept columns are checked when the model loads")
+    /// standardised input row `x` (row 0) and, with [`Explain::Yes`], for
+    /// `x` with each concept's features at their training means, 0 (row
+    /// 1 + g for concept g), written into `out` (one row each). Scores with
+    /// and without the explanation come from the same arithmetic, so they
+    /// are equal to the last bit.
+    pub(super) fn scaled_scores(
+        &self,
+        x: ArrayView1<f32>,
+        explain: Explain,
+        scratch: &mut OcclusionScratch<f32>,
+        mut out: ArrayViewMut2<f32>,
+    ) {
+        let groups: &[ConceptColumns] = match explain {
+            Explain::Yes => &self.concepts,
+            Explain::No => &[],
         };
-        let mut sum = occluded(&self.networks[0]);
-        for net in &self.networks[1..] {
-            sum += &occluded(net);
+        out.fill(0.0);
+        for net in &self.networks {
+            let rows = net
+                .predict_occlusions(x, groups, scratch)
+                .expect("input widths and concept columns are checked when the model loads");
+            out += &rows;
         }
-        sum / self.networks.len() as f32
+        out /= self.networks.len() as f32;
     }
 
     /// The explanation from the scores of one essay's block of rows (as
-    /// [`Self::occlusion_scores`] gives them, on the target scale): one
+    /// [`Self::scaled_scores`] gives them, on the target scale): one
     /// effect per concept, the strongest (largest effect on any target) first.
     pub(super) fn explain(&self, values: &[f32], scores: ArrayView2<f64>) -> Vec<ConceptEffect> {
         let typical = |f: Feature| self.column_of[f as usize].map(|j| self.file.scaler.mean[j]);
@@ -182,6 +194,7 @@ mod tests {
     use crate::nn::Control;
     use crate::training::TrainConfig;
     use crate::training::test_data::tiny_dataset;
+    use ndarray::Array2;
     use serde_json::json;
 
     /// The model's scores for catalogue vector `fv` with the features of

@@ -15,6 +15,7 @@ use crate::training::{Dataset, FeaturedDataset};
 use super::artifact::{GraderModel, ModelError, catalogue_index};
 use super::ensemble::{predict_scaled, unscale_targets};
 use super::explain::ConceptEffect;
+use crate::nn::OcclusionScratch;
 
 /// Values keyed by target name, serialised as a JSON object in target order.
 #[derive(Debug, Clone, PartialEq)]
@@ -203,19 +204,16 @@ impl GraderModel {
                 row[j] = (values[i] - self.x_mean[j]) * self.x_inv_std[j];
             }
         }
-        let scaled = match explain {
-            Explain::No => predict_scaled(&self.networks, x.view()),
-            Explain::Yes => {
-                let mut scaled =
-                    Array2::zeros((vectors.len() * block, self.file.target_names.len()));
-                for (b, row) in x.rows().into_iter().enumerate() {
-                    scaled
-                        .slice_mut(ndarray::s![b * block..(b + 1) * block, ..])
-                        .assign(&self.occlusion_scores(row));
-                }
-                scaled
-            }
-        };
+        let mut scaled = Array2::zeros((vectors.len() * block, self.file.target_names.len()));
+        let mut scratch = OcclusionScratch::default();
+        for (b, row) in x.rows().into_iter().enumerate() {
+            self.scaled_scores(
+                row,
+                explain,
+                &mut scratch,
+                scaled.slice_mut(ndarray::s![b * block..(b + 1) * block, ..]),
+            );
+        }
         let p = unscale_targets(&self.file.target_scaler, &scaled);
         vectors
             .iter()

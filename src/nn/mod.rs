@@ -2,8 +2,9 @@
 //!
 //! It owns layers ([`Dense`], [`Maxout`]), [`Activation`]s, [`Loss`]es,
 //! [`Optimizer`]s, weight initialisation, the training loop ([`fit`]), the
-//! feature [`Standardizer`], [`LogisticRegression`] and the saved model format
-//! ([`NetworkArtifact`]). It is pure: no files, no printing, no async. It reads
+//! feature [`Standardizer`], [`LogisticRegression`], the saved model format
+//! ([`NetworkArtifact`]) and occlusion inference for explanations
+//! ([`Network::predict_occlusions`]). It is pure: no files, no printing, no async. It reads
 //! and writes JSON strings; writing them to disk belongs to the caller.
 //!
 //! Everything numeric is generic over [`Float`] (f32 and f64): production
@@ -46,6 +47,7 @@ mod logistic;
 mod loss;
 mod maxout;
 mod network;
+mod occlusion;
 mod optimizer;
 mod schedule;
 mod standardizer;
@@ -67,6 +69,7 @@ pub use logistic::LogisticRegression;
 pub use loss::Loss;
 pub use maxout::Maxout;
 pub use network::{Layer, Network};
+pub use occlusion::OcclusionScratch;
 pub use optimizer::{Optimizer, OptimizerConfig, OptimizerKind};
 pub use schedule::{Schedule, ScheduleConfig};
 pub use standardizer::Standardizer;

@@ -2,7 +2,7 @@
 //! [`NetworkConfig`], its forward pass for prediction, and the
 //! allocation-free forward/backward pass over a mini-batch used by training.
 
-use ndarray::{Array1, Array2, ArrayView1, ArrayView2, Axis, s};
+use ndarray::{Array1, Array2, ArrayView2, s};
 use rand::{SeedableRng, rngs::StdRng};
 
 use super::{
@@ -60,7 +60,7 @@ impl<F: Float> Layer<F> {
     }
 
     /// A from Z.
-    fn activate_into(&self, z: ArrayView2<F>, a: ndarray::ArrayViewMut2<F>) {
+    pub(super) fn activate_into(&self, z: ArrayView2<F>, a: ndarray::ArrayViewMut2<F>) {
         match self {
             Layer::Dense { activation, .. } => activation.forward_into(z.view(), a),
             Layer::Maxout(m) => m.max_into(z.view(), a),
@@ -242,61 +242,6 @@ impl<F: Float> Network<F> {
         Ok(self.forward_full(x)?.1)
     }
 
-    /// The outputs for one input row `x` and for copies of it with each
-    /// group of inputs set to zero: row 0 is `x`, row 1 + g has the inputs
-    /// `groups[g]` at zero. Equal to [`Network::predict`] on those rows, up
-    /// to rounding, at a fraction of the cost: the first layer's affine map
-    /// is linear, so it is computed once for `x` and each copy only
-    /// subtracts the terms of its zeroed inputs. With disjoint groups the
-    /// first layer costs two rows' work instead of one per copy.
-    ///
-    /// This is occlusion with standardised inputs, where zero is the
-    /// training mean.
-    pub fn predict_occlusions<G: AsRef<[usize]>>(
-        &self,
-        x: ArrayView1<F>,
-        groups: &[G],
-    ) -> Result<Array2<F>, NnError> {
-        check_width("x columns", self.n_inputs, x.len())?;
-        for group in groups {
-            if let Some(&j) = group.as_ref().iter().find(|&&j| j >= self.n_inputs) {
-                return Err(NnError::ShapeMismatch {
-                    what: "occluded input index (must be below the input count)".to_owned(),
-                    expected: self.n_inputs,
-                    got: j,
-                });
-            }
-        }
-        let rows = groups.len() + 1;
-        let (first, rest) = self
-            .layers
-            .split_first()
-            .expect("a network has an output layer");
-        let dense = first.affine();
-        let mut z = Array2::<F>::zeros((rows, dense.units()));
-        // Row 0 exactly as `predict` computes it, so the essay's own output
-        // does not depend on whether it was explained.
-        dense.forward_into(x.insert_axis(Axis(0)), z.slice_mut(s![0..1, ..]));
-        for (g, group) in groups.iter().enumerate() {
-            let (base, mut occluded) = z.multi_slice_mut((s![0, ..], s![g + 1, ..]));
-            occluded.assign(&base);
-            for &j in group.as_ref() {
-                if x[j] != F::zero() {
-                    occluded.scaled_add(-x[j], &dense.weight.row(j));
-                }
-            }
-        }
-        let mut input = Array2::<F>::zeros((rows, first.units()));
-        first.activate_into(z.view(), input.view_mut());
-        for layer in rest {
-            let mut z = Array2::zeros((rows, layer.affine().units()));
-            let mut a = Array2::zeros((rows, layer.units()));
-            layer.forward_into(input.view(), z.view_mut(), a.view_mut());
-            input = a;
-        }
-        Ok(input)
-    }
-
     /// The mean loss of the network on (x, y), as training measures it.
     pub fn loss(&self, x: ArrayView2<F>, y: ArrayView2<F>) -> Result<f64, NnError> {
         check_width("y columns", self.n_outputs(), y.ncols())?;
@@ -462,7 +407,7 @@ impl<F: Float> Network<F> {
     }
 }
 
-fn check_width(what: &str, expected: usize, got: usize) -> Result<(), NnError> {
+pub(super) fn check_width(what: &str, expected: usize, got: usize) -> Result<(), NnError> {
     if expected == got {
         Ok(())
     } else {
@@ -587,47 +532,6 @@ mod tests {
                 assert_eq!(h.join().unwrap(), expected);
             }
         });
-    }
-
-    #[test]
-    fn occlusion_rows_equal_predictions_on_the_rows_with_their_groups_zeroed() {
-        for config in [
-            two_hidden("mse", OutputConfig::new(2, "identity")),
-            NetworkConfig {
-                layers: vec![LayerConfig::maxout(4, 2), LayerConfig::dense(3, "elu")],
-                seed: Some(3),
-                ..two_hidden("mse", OutputConfig::new(1, "sigmoid"))
-            },
-        ] {
-            let net = Network::<f64>::new(&config, 6).unwrap();
-            let x = random_matrix(1, 6, 5, 1.5);
-            let groups: Vec<Vec<usize>> = vec![vec![0, 3], vec![1], vec![2, 4, 5], vec![]];
-            let got = net.predict_occlusions(x.row(0), &groups).unwrap();
-            let mut rows = Array2::zeros((groups.len() + 1, 6));
-            for r in 0..rows.nrows() {
-                rows.row_mut(r).assign(&x.row(0));
-            }
-            for (g, group) in groups.iter().enumerate() {
-                for &j in group {
-                    rows[[g + 1, j]] = 0.0;
-                }
-            }
-            let want = net.predict(rows.view());
-            assert_eq!(got.dim(), want.dim());
-            assert_eq!(got.row(0), net.predict(x.view()).row(0), "row 0 is exact");
-            for (a, b) in got.iter().zip(&want) {
-                assert!((a - b).abs() < 1e-12, "{a} vs {b}");
-            }
-        }
-        let net =
-            Network::<f64>::new(&two_hidden("mse", OutputConfig::new(2, "identity")), 3).unwrap();
-        let x = Array1::zeros(3);
-        let err = net.predict_occlusions(x.view(), &[vec![3]]).unwrap_err();
-        assert!(err.to_string().contains("occluded input index"), "{err}");
-        let err = net
-            .predict_occlusions(Array1::zeros(4).view(), &[vec![0]])
-            .unwrap_err();
-        assert!(err.to_string().contains("x columns"), "{err}");
     }
 
     #[test]
