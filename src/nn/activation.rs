@@ -119,6 +119,23 @@ impl Activation {
         }
     }
 
+    /// a = f(z) for inference: [`Activation::forward_into`], except that
+    /// ELU's exponential is [`Float::exp_nonpositive`], without branches,
+    /// so that its loop vectorises (f32 results within a few ulp).
+    pub fn forward_inference_into<F: Float>(&self, z: ArrayView2<F>, mut a: ArrayViewMut2<F>) {
+        match *self {
+            Activation::Elu { alpha } => {
+                let alpha = F::of(alpha);
+                let zero = F::zero();
+                Zip::from(&mut a).and(&z).for_each(|a, &z| {
+                    let negative = alpha * (z.exp_nonpositive() - F::one());
+                    *a = if z > zero { z } else { negative };
+                });
+            }
+            _ => self.forward_into(z, a),
+        }
+    }
+
     /// dL/dz written into `dz`, from z, a = f(z) and dL/da (all the same shape).
     pub fn backward_into<F: Float>(
         &self,

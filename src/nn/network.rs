@@ -59,8 +59,20 @@ impl<F: Float> Layer<F> {
         self.activate_into(z.view(), a);
     }
 
+    /// A from Z for inference ([`Activation::forward_inference_into`]).
+    pub(super) fn activate_for_inference_into(
+        &self,
+        z: ArrayView2<F>,
+        a: ndarray::ArrayViewMut2<F>,
+    ) {
+        match self {
+            Layer::Dense { activation, .. } => activation.forward_inference_into(z, a),
+            Layer::Maxout(m) => m.max_into(z, a),
+        }
+    }
+
     /// A from Z.
-    pub(super) fn activate_into(&self, z: ArrayView2<F>, a: ndarray::ArrayViewMut2<F>) {
+    fn activate_into(&self, z: ArrayView2<F>, a: ndarray::ArrayViewMut2<F>) {
         match self {
             Layer::Dense { activation, .. } => activation.forward_into(z.view(), a),
             Layer::Maxout(m) => m.max_into(z.view(), a),
