@@ -47,15 +47,18 @@ fn exp_nonpositive_f32(x: f32) -> f32 {
     // Adding and subtracting 1.5·2^23 rounds to the nearest integer.
     const ROUND: f32 = 12_582_912.0;
     let x = x.clamp(-87.3, 0.0);
-    let n = (x * LOG2_E + ROUND) - ROUND;
+    let shifted = x * LOG2_E + ROUND;
+    let n = shifted - ROUND;
     let r = x - n * LN2_HI - n * LN2_LO;
     let p = ((((1.987_569_2e-4 * r + 1.398_199_9e-3) * r + 8.333_452e-3) * r + 4.166_579_6e-2) * r
         + 1.666_666_5e-1)
         * r
         + 5.000_000_1e-1;
     let e_r = p * r * r + r + 1.0;
+    // `shifted`'s bits are those of 1.5·2^23 plus n (a bit cast, where
+    // `n as i32` would add saturation checks that stop the vectorising).
     // n is in −126..=0, so the biased exponent n + 127 is a normal one.
-    let two_n = f32::from_bits(((n as i32 + 127) as u32) << 23);
+    let two_n = f32::from_bits(shifted.to_bits().wrapping_sub(ROUND.to_bits() - 127) << 23);
     e_r * two_n
 }
 
@@ -101,5 +104,6 @@ mod tests {
         assert_eq!(exp_nonpositive_f32(3.0), 1.0);
         assert!(exp_nonpositive_f32(-200.0) < 2e-38);
         assert!(exp_nonpositive_f32(f32::NEG_INFINITY) < 2e-38);
+        assert!(exp_nonpositive_f32(f32::NAN).is_nan());
     }
 }
