@@ -83,10 +83,10 @@ pub struct FeatureValue {
     /// Catalogue name (see `essay-grader features --list`).
     #[schema(value_type = String, example = "r_prompt_sentences_covered_share")]
     pub feature: Feature,
-    /// The essay's value.
-    pub value: f64,
-    /// The training essays' mean.
-    pub mean: f64,
+    /// The essay's value (features are computed in single precision).
+    pub value: f32,
+    /// The training essays' mean (as the model standardises with it).
+    pub mean: f32,
 }
 
 /// The OpenAPI schema of a concept id: a string, one of the ids.
@@ -170,8 +170,8 @@ impl GraderModel {
                     .iter()
                     .map(|&j| FeatureValue {
                         feature: self.features[j],
-                        value: f64::from(values[self.feature_idx[j]]),
-                        mean: self.file.scaler.mean[j],
+                        value: values[self.feature_idx[j]],
+                        mean: self.x_mean[j],
                     })
                     .collect(),
             })

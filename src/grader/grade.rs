@@ -7,6 +7,7 @@ use ndarray::Array2;
 use serde::de::{MapAccess, Visitor};
 use serde::ser::SerializeMap;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use std::cell::RefCell;
 use std::fmt;
 
 use crate::features::{self, PreparedPrompt};
@@ -110,6 +111,12 @@ pub enum Explain {
     No,
 }
 
+thread_local! {
+    /// The networks' buffers, kept per thread so that grading one essay
+    /// does not allocate them again.
+    static SCRATCH: RefCell<OcclusionScratch<f32>> = RefCell::new(OcclusionScratch::default());
+}
+
 /// Where `x` falls in the quantile table, as a percentile 0..100.
 pub(super) fn percentile(q: &[f64], x: f64) -> f64 {
     let last = q.len() - 1;
@@ -205,15 +212,20 @@ impl GraderModel {
             }
         }
         let mut scaled = Array2::zeros((vectors.len() * block, self.file.target_names.len()));
-        let mut scratch = OcclusionScratch::default();
-        for (b, row) in x.rows().into_iter().enumerate() {
-            self.scaled_scores(
-                row,
-                explain,
-                &mut scratch,
-                scaled.slice_mut(ndarray::s![b * block..(b + 1) * block, ..]),
-            );
-        }
+        SCRATCH.with(|cell| {
+            let mut fresh = OcclusionScratch::default();
+            // Only a re-entrant call would find it borrowed, and none is.
+            let mut kept = cell.try_borrow_mut();
+            let scratch = kept.as_deref_mut().unwrap_or(&mut fresh);
+            for (b, row) in x.rows().into_iter().enumerate() {
+                self.scaled_scores(
+                    row,
+                    explain,
+                    scratch,
+                    scaled.slice_mut(ndarray::s![b * block..(b + 1) * block, ..]),
+                );
+            }
+        });
         let p = unscale_targets(&self.file.target_scaler, &scaled);
         vectors
             .iter()
