@@ -279,7 +279,7 @@ fn parse_features(v: &Value) -> Result<FeatureSubset, Vec<FieldError>> {
                         errs.push(FieldError::new(
                             field,
                             format!(
-                                "unknown feature {name:?} (see `essay-grader features --list`)"
+                                "unknown feature {name:?}: not in this build's feature catalogue"
                             ),
                         ))
                     }
