@@ -52,7 +52,9 @@ pub struct CreateJob {
     /// (`{"epochs": 30}` is a whole config).
     #[schema(value_type = Option<Object>)]
     pub config: Option<Value>,
-    /// Sweep only: the grid (depths, activations, optimizers, baselines, base config).
+    /// Sweep only: the grid, as `essay-grader sweep` reads it (base config,
+    /// depths, units, activations, optimizers, baselines, feature_sets,
+    /// feature_k), except `threads`: a job uses the server's.
     #[schema(value_type = Option<Object>)]
     pub grid: Option<Value>,
     /// Cv only: `"prompt"` (leave one prompt out, the default) or a number K ≥ 2.

@@ -16,7 +16,8 @@
 //! - [`progress`]: the progress the API shows, its ETA, and the once-a-second
 //!   throttle.
 //!
-//! It does not parse HTTP (that is `http::jobs`) nor hold SQL (`store`).
+//! It does not parse HTTP (that is `http::jobs`) nor hold SQL (`store`). It
+//! may use `store`, `experiments`, `grader`, `training`, `features` and `nn`.
 
 pub mod executor;
 pub mod progress;
