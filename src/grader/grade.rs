@@ -1,7 +1,9 @@
 //! Grading with a loaded [`GraderModel`]: the scores of an essay (or a
 //! batch), each score's percentile among the training essays, the warnings a
 //! teacher should see, and, when asked, the explanation (`explain.rs`).
-//! The networks run over blocks of essays at once.
+//! The networks run one essay at a time through
+//! `nn::Network::predict_occlusions`, with or without the explanation's
+//! occluded rows, so a score does not depend on whether it was explained.
 
 use ndarray::Array2;
 use serde::de::{MapAccess, Visitor};
@@ -174,8 +176,8 @@ impl GraderModel {
         self.grade_batch_with(items, Explain::Yes)
     }
 
-    /// [`Self::grade_batch`], choosing whether to explain. The networks run
-    /// over blocks of essays at once, which is cheaper than one at a time.
+    /// [`Self::grade_batch`], choosing whether to explain; one extractor
+    /// serves the whole batch.
     pub fn grade_batch_with(
         &self,
         items: &[(&PreparedPrompt, &str)],
@@ -183,9 +185,10 @@ impl GraderModel {
     ) -> Vec<Grade> {
         let mut extractor = features::Extractor::new();
         let mut out = Vec::with_capacity(items.len());
-        // Blocks keep the networks' intermediate matrices small enough for the cache.
-        let per_block = if explain == Explain::Yes { 16 } else { 512 };
-        for chunk in items.chunks(per_block) {
+        // The networks run one essay at a time (their rows fit in registers
+        // and the first level cache); blocks only bound the feature vectors
+        // held at once.
+        for chunk in items.chunks(256) {
             let vectors: Vec<(bool, Vec<f32>)> = chunk
                 .iter()
                 .map(|(p, e)| (p.has_text(), extractor.extract(p, e).into_values()))
