@@ -12,6 +12,8 @@
 //!
 //! Pure: no I/O.
 
+use std::fmt;
+
 use serde::Serialize;
 
 use super::catalogue::Feature;
@@ -236,46 +238,44 @@ impl Concept {
             Concept::Length => compare(Feature::EWordCount, &|e, t| {
                 format!(
                     "Has {} words; the training essays average {}.",
-                    whole(e),
-                    whole(t)
+                    Whole(e),
+                    Whole(t)
                 )
             }),
             Concept::SourceCoverage if !has_source => unmeasured("coverage of the source"),
             Concept::SourceCoverage => compare(Feature::RPromptSentencesCoveredShare, &|e, t| {
                 format!(
                     "Draws on {} of the source's sentences; the training essays average {}.",
-                    percent(e),
-                    percent(t)
+                    Percent(e),
+                    Percent(t)
                 )
             }),
             Concept::Copying if !has_source => unmeasured("copying"),
             Concept::Copying => compare(Feature::RCopiedShare4, &|e, t| {
                 format!(
                     "{} of its words are in runs of 4 or more words copied from the source; the training essays average {}.",
-                    capitalised(&percent(e)),
-                    percent(t)
+                    Percent(e),
+                    Percent(t)
                 )
             }),
             Concept::OwnWords if !has_source => unmeasured("the use of its own words"),
             Concept::OwnWords => compare(Feature::RNovelWordShare, &|e, t| {
                 format!(
                     "{} of its words are not in the source; the training essays average {}.",
-                    capitalised(&percent(e)),
-                    percent(t)
+                    Percent(e),
+                    Percent(t)
                 )
             }),
             Concept::Relevance if has_question => compare(Feature::RQuestionOverlap, &|e, t| {
                 format!(
                     "Uses {} of the question's key words; the training essays average {}.",
-                    percent(e),
-                    percent(t)
+                    Percent(e),
+                    Percent(t)
                 )
             }),
             Concept::Relevance if has_source => compare(Feature::RSentenceGrounding, &|e, t| {
                 format!(
-                    "Its sentences match their closest source sentence at {} on average (similarity from 0 to 1); the training essays average {}.",
-                    decimal2(e),
-                    decimal2(t)
+                    "Its sentences match their closest source sentence at {e:.2} on average (similarity from 0 to 1); the training essays average {t:.2}."
                 )
             }),
             Concept::Relevance => Some(
@@ -284,76 +284,73 @@ impl Concept {
             ),
             Concept::Quoting if !has_source => unmeasured("quoting"),
             Concept::Quoting => compare(Feature::RQuotesFromPrompt, &|e, t| {
-                let quotes = if e.round() == 0.0 {
-                    "Does not quote the source".to_owned()
+                if e.round() == 0.0 {
+                    format!(
+                        "Does not quote the source; the training essays average {t:.1} quotations."
+                    )
                 } else {
-                    format!("Quotes the source {}", times(e))
-                };
-                format!(
-                    "{quotes}; the training essays average {} quotations.",
-                    decimal1(t)
-                )
+                    format!(
+                        "Quotes the source {}; the training essays average {t:.1} quotations.",
+                        Times(e)
+                    )
+                }
             }),
             Concept::Vocabulary => compare(Feature::ELongWordShare, &|e, t| {
                 format!(
                     "{} of its words have 7 or more letters; the training essays average {}.",
-                    capitalised(&percent(e)),
-                    percent(t)
+                    Percent(e),
+                    Percent(t)
                 )
             }),
             Concept::SentenceStructure => compare(Feature::EMeanSentenceLength, &|e, t| {
                 format!(
-                    "Its sentences have {} words on average; the training essays' have {}.",
-                    decimal1(e),
-                    decimal1(t)
+                    "Its sentences have {e:.1} words on average; the training essays' have {t:.1}."
                 )
             }),
             Concept::Readability => compare(Feature::EFleschKincaidGrade, &|e, t| {
                 format!(
-                    "Reads at school grade {} (Flesch-Kincaid); the training essays average grade {}.",
-                    decimal1(e),
-                    decimal1(t)
+                    "Reads at school grade {e:.1} (Flesch-Kincaid); the training essays average grade {t:.1}."
                 )
             }),
             Concept::Mechanics => compare(Feature::EMisspeltShare, &|e, t| {
                 if e == 0.0 {
                     return format!(
                         "No word looks misspelt; the training essays average {}.",
-                        percent(t)
+                        Percent(t)
                     );
                 }
                 format!(
                     "{} of its words look misspelt ({} {}); the training essays average {}.",
-                    capitalised(&percent(e)),
-                    whole(v(Feature::EMisspeltCount)),
+                    Percent(e),
+                    Whole(v(Feature::EMisspeltCount)),
                     plural(v(Feature::EMisspeltCount), "word", "words"),
-                    percent(t)
+                    Percent(t)
                 )
             }),
             Concept::Voice => compare(Feature::EFirstPersonShare, &|e, t| {
                 if e == 0.0 {
                     return format!(
                         "Uses no first-person words (I, me, we, our ...); the training essays average {}.",
-                        percent(t)
+                        Percent(t)
                     );
                 }
                 format!(
                     "{} of its words are first person (I, me, we, our ...); the training essays average {}.",
-                    capitalised(&percent(e)),
-                    percent(t)
+                    Percent(e),
+                    Percent(t)
                 )
             }),
             Concept::Prompt if !has_source => compare(Feature::PWordCount, &|_, t| {
                 format!(
                     "The prompt has no source text; the training essays' sources average {} words.",
-                    whole(t)
+                    Whole(t)
                 )
             }),
             Concept::Prompt => compare(Feature::PWordCount, &|e, t| {
                 format!(
                     "The source has {} words; the training essays' sources average {}.",
-                    whole(e),
-                    whole(t)
+                    Whole(e),
+                    Whole(t)
                 )
             }),
         };
@@ -363,8 +360,8 @@ impl Concept {
                 let what = f.def().definition.trim_end_matches('.');
                 Some(format!(
                     "{what}: {} here; the training essays average {}.",
-                    number(v(f)),
-                    number(t)
+                    Number(v(f)),
+                    Number(t)
                 ))
             })
         })
@@ -372,70 +369,72 @@ impl Concept {
 }
 
 /// A share (0 to 1) as a percentage: "42%", "3.5%" under 10%, "0%".
-fn percent(share: f64) -> String {
-    let p = share * 100.0;
-    let text = if p >= 9.95 {
-        format!("{p:.0}")
-    } else {
-        format!("{p:.1}")
-    };
-    format!("{}%", text.trim_end_matches(".0"))
+struct Percent(f64);
+
+impl fmt::Display for Percent {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let p = self.0 * 100.0;
+        if p >= 9.95 {
+            return write!(f, "{p:.0}%");
+        }
+        let tenths = (p * 10.0).round() as i64;
+        if tenths % 10 == 0 {
+            write!(f, "{}%", tenths / 10)
+        } else {
+            write!(f, "{}.{}%", tenths / 10, (tenths % 10).abs())
+        }
+    }
 }
 
 /// A count, rounded, with thousands separated: "1,204".
-fn whole(x: f64) -> String {
-    let n = x.round() as i64;
-    let digits = n.unsigned_abs().to_string();
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3 + 1);
-    if n < 0 {
-        out.push('-');
-    }
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            out.push(',');
+struct Whole(f64);
+
+impl fmt::Display for Whole {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fn grouped(f: &mut fmt::Formatter<'_>, n: u64) -> fmt::Result {
+            if n >= 1000 {
+                grouped(f, n / 1000)?;
+                write!(f, ",{:03}", n % 1000)
+            } else {
+                write!(f, "{n}")
+            }
         }
-        out.push(c);
+        let n = self.0.round() as i64;
+        if n < 0 {
+            f.write_str("-")?;
+        }
+        grouped(f, n.unsigned_abs())
     }
-    out
-}
-
-fn decimal1(x: f64) -> String {
-    format!("{x:.1}")
-}
-
-fn decimal2(x: f64) -> String {
-    format!("{x:.2}")
 }
 
 /// Any figure: whole numbers as such, others with two decimals.
-fn number(x: f64) -> String {
-    if x.fract() == 0.0 {
-        whole(x)
-    } else {
-        decimal2(x)
+struct Number(f64);
+
+impl fmt::Display for Number {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.0.fract() == 0.0 {
+            Whole(self.0).fmt(f)
+        } else {
+            write!(f, "{:.2}", self.0)
+        }
     }
 }
 
 /// "once", "twice", "3 times".
-fn times(n: f64) -> String {
-    match n.round() as i64 {
-        1 => "once".to_owned(),
-        2 => "twice".to_owned(),
-        k => format!("{} times", whole(k as f64)),
+struct Times(f64);
+
+impl fmt::Display for Times {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0.round() as i64 {
+            1 => f.write_str("once"),
+            2 => f.write_str("twice"),
+            _ => write!(f, "{} times", Whole(self.0)),
+        }
     }
 }
 
 fn plural(n: f64, one: &'static str, many: &'static str) -> &'static str {
     if n.round() == 1.0 { one } else { many }
-}
-
-/// The text with its first letter upper-cased (a sentence that starts with a figure is left alone).
-fn capitalised(s: &str) -> String {
-    let mut chars = s.chars();
-    match chars.next() {
-        Some(c) => c.to_uppercase().chain(chars).collect(),
-        None => String::new(),
-    }
 }
 
 #[cfg(test)]
@@ -566,6 +565,9 @@ mod tests {
 
     #[test]
     fn figures_are_written_for_reading() {
+        let percent = |x: f64| Percent(x).to_string();
+        let whole = |x: f64| Whole(x).to_string();
+        let times = |x: f64| Times(x).to_string();
         assert_eq!(percent(0.0), "0%");
         assert_eq!(percent(0.035), "3.5%");
         assert_eq!(percent(0.4249), "42%");
