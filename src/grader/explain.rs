@@ -11,8 +11,11 @@
 //! essay's own figure against the training essays', and the per-feature
 //! values behind it for integrators who want them.
 //!
-//! Grading (`grade.rs`) runs the networks on the rows written here, in one
-//! block per essay, and reads the explanation back from them.
+//! The occluded rows cost little: the networks' first layer is computed
+//! once per essay and corrected per concept (`nn::Network::predict_occlusions`).
+//! Grading (`grade.rs`) gets each essay's scores from
+//! [`GraderModel::scaled_scores`], with or without those rows, and the
+//! explanation from [`GraderModel::explain`].
 
 use ndarray::{ArrayView1, ArrayView2, ArrayViewMut2};
 use serde::Serialize;
