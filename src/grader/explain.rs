@@ -134,14 +134,22 @@ impl GraderModel {
             Explain::Yes => &self.concepts,
             Explain::No => &[],
         };
+        let out = out
+            .as_slice_mut()
+            .expect("an essay's block is whole rows of the score matrix");
         out.fill(0.0);
         for net in &self.networks {
             let rows = net
                 .predict_occlusions(x, groups, scratch)
                 .expect("input widths and concept columns are checked when the model loads");
-            out += &rows;
+            for (sum, &v) in out.iter_mut().zip(rows) {
+                *sum += v;
+            }
         }
-        out /= self.networks.len() as f32;
+        let members = self.networks.len() as f32;
+        for v in out.iter_mut() {
+            *v /= members;
+        }
     }
 
     /// The explanation from the scores of one essay's block of rows (as

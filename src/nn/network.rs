@@ -58,15 +58,18 @@ impl<F: Float> Layer<F> {
         self.activate_into(z.view(), a);
     }
 
-    /// A from Z for inference ([`Activation::forward_inference_into`]).
-    pub(super) fn activate_for_inference_into(
-        &self,
-        z: ArrayView2<F>,
-        a: ndarray::ArrayViewMut2<F>,
-    ) {
+    /// A from Z for inference, over row-major slices of `rows` rows
+    /// ([`Activation::forward_inference`]).
+    pub(super) fn activate_for_inference(&self, z: &[F], a: &mut [F], rows: usize) {
         match self {
-            Layer::Dense { activation, .. } => activation.forward_inference_into(z, a),
-            Layer::Maxout(m) => m.max_into(z, a),
+            Layer::Dense { activation, dense } => activation.forward_inference(z, a, dense.units()),
+            Layer::Maxout(m) => {
+                let z = ArrayView2::from_shape((rows, z.len() / rows), z)
+                    .expect("rows divide the buffer");
+                let h = ndarray::ArrayViewMut2::from_shape((rows, m.units), a)
+                    .expect("rows divide the buffer");
+                m.max_into(z, h);
+            }
         }
     }
 

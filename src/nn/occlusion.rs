@@ -12,14 +12,14 @@
 //! per call.
 //!
 //! Activations are computed as for inference
-//! ([`Activation::forward_inference_into`](super::Activation)): in f32 an
+//! ([`Activation::forward_inference`](super::Activation)): in f32 an
 //! ELU's outputs are within a few ulp of [`Network::predict`]'s.
 //!
 //! With no groups this is plain one-row prediction; a caller that predicts
 //! rows both with and without occlusions through this path gets the very
 //! same number for the row either way.
 
-use ndarray::{ArrayView1, ArrayView2, ArrayViewMut2};
+use ndarray::{ArrayView1, ArrayView2};
 
 use super::network::check_width;
 use super::{Float, Network, NnError};
@@ -89,7 +89,7 @@ impl<F: Float> Network<F> {
         }
         a.clear();
         a.resize(rows * first.units(), F::zero());
-        first.activate_for_inference_into(view(z, rows), view_mut(a, rows));
+        first.activate_for_inference(z, a, rows);
 
         for layer in rest {
             let units = layer.affine().units();
@@ -98,20 +98,14 @@ impl<F: Float> Network<F> {
             layer.affine().forward_rows(a, z);
             next.clear();
             next.resize(rows * layer.units(), F::zero());
-            layer.activate_for_inference_into(view(z, rows), view_mut(next, rows));
+            layer.activate_for_inference(z, next, rows);
             std::mem::swap(a, next);
         }
-        Ok(view(a, rows))
+        Ok(
+            ArrayView2::from_shape((rows, self.n_outputs()), a.as_slice())
+                .expect("the last layer has n_outputs units"),
+        )
     }
-}
-
-fn view<F: Float>(values: &[F], rows: usize) -> ArrayView2<'_, F> {
-    ArrayView2::from_shape((rows, values.len() / rows), values).expect("rows divide the buffer")
-}
-
-fn view_mut<F: Float>(values: &mut [F], rows: usize) -> ArrayViewMut2<'_, F> {
-    let cols = values.len() / rows;
-    ArrayViewMut2::from_shape((rows, cols), values).expect("rows divide the buffer")
 }
 
 #[cfg(test)]
