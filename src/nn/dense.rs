@@ -86,38 +86,43 @@ impl<F: Float> Dense<F> {
 
     /// Z = X·W + b for a few rows given as row-major slices (`x` holds
     /// `rows × inputs` values, `z` receives `rows × units`). Each output is
-    /// the bias plus the inputs times the weights, summed in input order;
-    /// eight units at a time are accumulated in a fixed-size array the
-    /// compiler keeps in vector registers. For one to a dozen rows this
-    /// beats a general matrix product, which first packs its operands.
+    /// the bias plus the inputs times the weights, summed in input order.
+    /// For one to a dozen rows this beats a general matrix product, which
+    /// first packs its operands.
     pub(crate) fn forward_rows(&self, x: &[F], z: &mut [F]) {
-        const LANES: usize = 8;
         let (inputs, units) = (self.inputs(), self.units());
-        let weight = self.weight.as_slice().expect("weights are contiguous");
         let bias = self.bias.as_slice().expect("biases are contiguous");
         for (x_row, z_row) in x.chunks_exact(inputs).zip(z.chunks_exact_mut(units)) {
-            let mut start = 0;
-            while start + LANES <= units {
-                let mut acc: [F; LANES] =
-                    bias[start..start + LANES].try_into().expect("LANES values");
-                for (k, &v) in x_row.iter().enumerate() {
-                    let w: &[F; LANES] = weight[k * units + start..][..LANES]
-                        .try_into()
-                        .expect("LANES values");
-                    for l in 0..LANES {
-                        acc[l] = acc[l] + v * w[l];
-                    }
-                }
-                z_row[start..start + LANES].copy_from_slice(&acc);
-                start += LANES;
-            }
-            for u in start..units {
-                let mut acc = bias[u];
-                for (k, &v) in x_row.iter().enumerate() {
-                    acc = acc + v * weight[k * units + u];
-                }
-                z_row[u] = acc;
-            }
+            z_row.copy_from_slice(bias);
+            self.add_weight_rows(
+                z_row,
+                x_row.iter().copied().enumerate().map(|(k, v)| (k, v)),
+            );
+        }
+    }
+
+    /// Adds Σ v·W[k, ·] over the `(k, v)` terms, in their order, to `out`
+    /// (one value per unit). The units are taken 16, then 4, then 1 at a
+    /// time into a fixed-size array that the compiler keeps in vector
+    /// registers: independent lanes, no load and store of `out` per term.
+    pub(crate) fn add_weight_rows<I>(&self, out: &mut [F], terms: I)
+    where
+        I: Iterator<Item = (usize, F)> + Clone,
+    {
+        let units = self.units();
+        let weight = self.weight.as_slice().expect("weights are contiguous");
+        let mut start = 0;
+        while start + 16 <= units {
+            add_chunk::<F, 16>(out, weight, units, start, terms.clone());
+            start += 16;
+        }
+        while start + 4 <= units {
+            add_chunk::<F, 4>(out, weight, units, start, terms.clone());
+            start += 4;
+        }
+        while start < units {
+            add_chunk::<F, 1>(out, weight, units, start, terms.clone());
+            start += 1;
         }
     }
 
@@ -140,6 +145,27 @@ impl<F: Float> Dense<F> {
             general_mat_mul(F::one(), &dz, &self.weight.t(), F::zero(), &mut dx);
         }
     }
+}
+
+/// `out[start..start + W] += Σ v·W[k, start..start + W]` over the terms.
+fn add_chunk<F: Float, const W: usize>(
+    out: &mut [F],
+    weight: &[F],
+    units: usize,
+    start: usize,
+    terms: impl Iterator<Item = (usize, F)>,
+) {
+    let chunk = &mut out[start..start + W];
+    let mut acc: [F; W] = (&*chunk).try_into().expect("W values");
+    for (k, v) in terms {
+        let w: &[F; W] = weight[k * units + start..][..W]
+            .try_into()
+            .expect("W values");
+        for l in 0..W {
+            acc[l] = acc[l] + v * w[l];
+        }
+    }
+    chunk.copy_from_slice(&acc);
 }
 
 #[cfg(test)]

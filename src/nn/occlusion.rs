@@ -77,15 +77,10 @@ impl<F: Float> Network<F> {
         z.resize(rows * units, F::zero());
         let (base, copies) = z.split_at_mut(units);
         dense.forward_rows(input, base);
-        let weight = dense.weight.as_slice().expect("weights are contiguous");
         for (group, copy) in groups.iter().zip(copies.chunks_exact_mut(units)) {
             copy.copy_from_slice(base);
-            for &j in group.as_ref() {
-                let v = input[j];
-                for (out, &w) in copy.iter_mut().zip(&weight[j * units..(j + 1) * units]) {
-                    *out = *out - v * w;
-                }
-            }
+            // Adding −v·w is subtracting v·w exactly.
+            dense.add_weight_rows(copy, group.as_ref().iter().map(|&j| (j, -input[j])));
         }
         a.clear();
         a.resize(rows * first.units(), F::zero());
