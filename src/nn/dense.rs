@@ -85,19 +85,37 @@ impl<F: Float> Dense<F> {
     }
 
     /// Z = X·W + b for a few rows given as row-major slices (`x` holds
-    /// `rows × inputs` values, `z` receives `rows × units`). Each output is
-    /// the bias plus the inputs times the weights, summed in input order.
-    /// For one to a dozen rows this beats a general matrix product, which
-    /// first packs its operands.
+    /// `rows × inputs` values, `z` receives `rows × units`). For one to a
+    /// dozen rows this beats a general matrix product, which first packs its
+    /// operands. Units in whole groups of 4 are summed in input order
+    /// ([`Dense::add_weight_rows`]); the last few units (an output layer of
+    /// one or two) are dot products in four interleaved partial sums, which
+    /// keeps the adder busy where one running sum would wait on itself.
     pub(crate) fn forward_rows(&self, x: &[F], z: &mut [F]) {
         let (inputs, units) = (self.inputs(), self.units());
+        let grouped = units - units % 4;
+        let weight = self.weight.as_slice().expect("weights are contiguous");
         let bias = self.bias.as_slice().expect("biases are contiguous");
         for (x_row, z_row) in x.chunks_exact(inputs).zip(z.chunks_exact_mut(units)) {
             z_row.copy_from_slice(bias);
-            self.add_weight_rows(
-                z_row,
-                x_row.iter().copied().enumerate().map(|(k, v)| (k, v)),
-            );
+            if grouped > 0 {
+                self.add_weight_rows(&mut z_row[..grouped], x_row.iter().copied().enumerate());
+            }
+            for (u, out) in z_row.iter_mut().enumerate().skip(grouped) {
+                let mut partial = [F::zero(); 4];
+                let mut quads = x_row.chunks_exact(4);
+                for (q, quad) in (&mut quads).enumerate() {
+                    for l in 0..4 {
+                        partial[l] = partial[l] + quad[l] * weight[(4 * q + l) * units + u];
+                    }
+                }
+                let done = inputs - quads.remainder().len();
+                let mut tail = F::zero();
+                for (i, &v) in quads.remainder().iter().enumerate() {
+                    tail = tail + v * weight[(done + i) * units + u];
+                }
+                *out = *out + (((partial[0] + partial[1]) + (partial[2] + partial[3])) + tail);
+            }
         }
     }
 
@@ -105,23 +123,25 @@ impl<F: Float> Dense<F> {
     /// (one value per unit). The units are taken 16, then 4, then 1 at a
     /// time into a fixed-size array that the compiler keeps in vector
     /// registers: independent lanes, no load and store of `out` per term.
+    /// `out` may cover only the first units (`out.len() ≤ units`).
     pub(crate) fn add_weight_rows<I>(&self, out: &mut [F], terms: I)
     where
         I: Iterator<Item = (usize, F)> + Clone,
     {
-        let units = self.units();
+        let stride = self.units();
+        let units = out.len();
         let weight = self.weight.as_slice().expect("weights are contiguous");
         let mut start = 0;
         while start + 16 <= units {
-            add_chunk::<F, 16>(out, weight, units, start, terms.clone());
+            add_chunk::<F, 16>(out, weight, stride, start, terms.clone());
             start += 16;
         }
         while start + 4 <= units {
-            add_chunk::<F, 4>(out, weight, units, start, terms.clone());
+            add_chunk::<F, 4>(out, weight, stride, start, terms.clone());
             start += 4;
         }
         while start < units {
-            add_chunk::<F, 1>(out, weight, units, start, terms.clone());
+            add_chunk::<F, 1>(out, weight, stride, start, terms.clone());
             start += 1;
         }
     }
@@ -147,18 +167,19 @@ impl<F: Float> Dense<F> {
     }
 }
 
-/// `out[start..start + W] += Σ v·W[k, start..start + W]` over the terms.
+/// `out[start..start + W] += Σ v·W[k, start..start + W]` over the terms,
+/// for a weight matrix `stride` units wide.
 fn add_chunk<F: Float, const W: usize>(
     out: &mut [F],
     weight: &[F],
-    units: usize,
+    stride: usize,
     start: usize,
     terms: impl Iterator<Item = (usize, F)>,
 ) {
     let chunk = &mut out[start..start + W];
     let mut acc: [F; W] = (&*chunk).try_into().expect("W values");
     for (k, v) in terms {
-        let w: &[F; W] = weight[k * units + start..][..W]
+        let w: &[F; W] = weight[k * stride + start..][..W]
             .try_into()
             .expect("W values");
         for l in 0..W {
@@ -173,6 +194,24 @@ mod tests {
     use super::*;
     use crate::nn::gradcheck::{assert_close_grad, random_matrix};
     use ndarray::{Array1, array};
+
+    #[test]
+    fn forward_rows_equals_the_matrix_product_for_any_width() {
+        for (inputs, units) in [(88, 16), (16, 2), (7, 1), (5, 12), (9, 19), (3, 4)] {
+            let d = Dense::from_params(
+                random_matrix(inputs, units, 3, 1.0),
+                random_matrix(1, units, 4, 1.0).row(0).to_owned(),
+            );
+            let x = random_matrix(3, inputs, 5, 2.0);
+            let mut want = Array2::zeros((3, units));
+            d.forward_into(x.view(), want.view_mut());
+            let mut got = vec![0.0; 3 * units];
+            d.forward_rows(x.as_slice().unwrap(), &mut got);
+            for (a, b) in got.iter().zip(want.iter()) {
+                assert!((a - b).abs() < 1e-12, "{inputs}×{units}: {a} vs {b}");
+            }
+        }
+    }
 
     fn layer() -> Dense<f64> {
         Dense::from_params(
