@@ -125,6 +125,7 @@ impl Activation {
     /// loop vectorises (f32 results within a few ulp). Identity, ReLU and
     /// ELU, the activations of grading models, run on the slices directly;
     /// the others go through [`Activation::forward_into`].
+    #[inline(always)]
     pub fn forward_inference<F: Float>(&self, z: &[F], a: &mut [F], width: usize) {
         let zero = F::zero();
         match *self {

@@ -91,6 +91,7 @@ impl<F: Float> Dense<F> {
     /// ([`Dense::add_weight_rows`]); the last few units (an output layer of
     /// one or two) are dot products in four interleaved partial sums, which
     /// keeps the adder busy where one running sum would wait on itself.
+    #[inline(always)]
     pub(crate) fn forward_rows(&self, x: &[F], z: &mut [F]) {
         let (inputs, units) = (self.inputs(), self.units());
         let grouped = units - units % 4;
@@ -124,6 +125,7 @@ impl<F: Float> Dense<F> {
     /// time into a fixed-size array that the compiler keeps in vector
     /// registers: independent lanes, no load and store of `out` per term.
     /// `out` may cover only the first units (`out.len() ≤ units`).
+    #[inline(always)]
     pub(crate) fn add_weight_rows<I>(&self, out: &mut [F], terms: I)
     where
         I: Iterator<Item = (usize, F)> + Clone,
@@ -169,6 +171,7 @@ impl<F: Float> Dense<F> {
 
 /// `out[start..start + W] += Σ v·W[k, start..start + W]` over the terms,
 /// for a weight matrix `stride` units wide.
+#[inline(always)]
 fn add_chunk<F: Float, const W: usize>(
     out: &mut [F],
     weight: &[F],

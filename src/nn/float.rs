@@ -39,6 +39,7 @@ pub trait Float:
 /// + r with |r| ≤ ln 2 / 2, e^r from the polynomial, 2^n put into the
 /// exponent bits. Within 2 ulp of the library's `expf` for x ≥ −87; below,
 /// where e^x is under f32's smallest normal, it returns about 1.2e-38.
+#[inline(always)]
 fn exp_nonpositive_f32(x: f32) -> f32 {
     const LOG2_E: f32 = std::f32::consts::LOG2_E;
     // ln 2 split in two so that n·LN2_HI is exact.
@@ -69,6 +70,7 @@ impl Float for f32 {
     fn as_f64(self) -> f64 {
         f64::from(self)
     }
+    #[inline(always)]
     fn exp_nonpositive(self) -> Self {
         exp_nonpositive_f32(self)
     }

@@ -60,6 +60,7 @@ impl<F: Float> Layer<F> {
 
     /// A from Z for inference, over row-major slices of `rows` rows
     /// ([`Activation::forward_inference`]).
+    #[inline(always)]
     pub(super) fn activate_for_inference(&self, z: &[F], a: &mut [F], rows: usize) {
         match self {
             Layer::Dense { activation, dense } => activation.forward_inference(z, a, dense.units()),
