@@ -35,6 +35,8 @@ pub mod openapi;
 pub mod pages;
 pub mod prompts;
 pub mod runs;
+pub mod scale;
+pub mod train_options;
 
 pub use active_model::{ActiveModel, ModelHandle};
 pub use auth::{AdminAuth, GradingAccess};
@@ -82,6 +84,8 @@ pub fn router(state: AppState) -> Router {
         .merge(datasets::router())
         .merge(jobs::router())
         .merge(runs::router())
+        .merge(scale::router())
+        .merge(train_options::router())
         .fallback(no_route)
         // Innermost first: the limit must wrap the handlers' body reads.
         .layer(middleware::from_fn_with_state(
