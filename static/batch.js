@@ -47,7 +47,7 @@ export function guessTextColumn(header, rows) {
     const i = names.indexOf(wanted);
     if (i >= 0) return i;
   }
-  const mention = names.findIndex((n) => /essay|text|summary|response|answer/.test(n));
+  const mention = names.findIndex((n) => /essay|text|summary|response|answer/.test(n) && !/(^|[_\s-])(id|no|number)$/.test(n));
   if (mention >= 0) return mention;
   let best = 0;
   let bestLength = -1;

@@ -111,7 +111,7 @@ export function scoreCards(grade, scale) {
     if (scale && scale.score_grid) {
       const g = scale.score_grid;
       block.append(el("p", { class: "grid-score" },
-        `On the ${gridText(g.min, g)} to ${gridText(g.max, g)} grid (steps of ${g.step}): `,
+        `On the ${g.min} to ${g.max} grid (steps of ${g.step}): `,
         el("strong", {}, gridText(gridScore(score, g), g))));
     }
     card.append(block);

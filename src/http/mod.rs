@@ -34,6 +34,7 @@ pub mod models;
 pub mod openapi;
 pub mod pages;
 pub mod prompts;
+pub mod run_plots;
 pub mod runs;
 pub mod scale;
 pub mod train_options;
@@ -84,6 +85,7 @@ pub fn router(state: AppState) -> Router {
         .merge(datasets::router())
         .merge(jobs::router())
         .merge(runs::router())
+        .merge(run_plots::router())
         .merge(scale::router())
         .merge(train_options::router())
         .fallback(no_route)

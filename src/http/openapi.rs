@@ -13,7 +13,7 @@ use utoipa_swagger_ui::SwaggerUi;
 
 use super::AppState;
 use super::{
-    auth, datasets, error, grading, health, jobs, metrics, models, prompts, runs, scale,
+    auth, datasets, error, grading, health, jobs, metrics, models, prompts, run_plots, runs, scale,
     train_options,
 };
 
@@ -54,6 +54,8 @@ use super::{
         runs::get_run,
         runs::get_run_metrics,
         runs::get_run_curves,
+        run_plots::list_run_plots,
+        run_plots::get_run_plot,
     ),
     components(schemas(error::ErrorBody, error::ErrorDetail)),
     modifiers(&SecuritySchemes),

@@ -148,7 +148,10 @@ export async function withArtifacts(name, page, body) {
       saved.push(`(no HTML: ${e.message})`);
     }
     const errors = page.errors && page.errors.length ? `\nconsole errors on the page:\n  ${page.errors.join("\n  ")}` : "";
-    error.message = `${error.message}\nsaved: ${saved.join(", ")}${errors}`;
+    const note = `saved: ${saved.join(", ")}${errors}`;
+    error.message = `${error.message}\n${note}`;
+    // Reporters print the stack, which was written when the error was made.
+    if (typeof error.stack === "string") error.stack = `${error.stack}\n${note}`;
     throw error;
   }
 }
@@ -165,8 +168,10 @@ export async function waitForText(locator, pattern, timeout = SHORT) {
   throw new Error(`waited ${timeout} ms for ${pattern} in ${locator}; last text: ${JSON.stringify(seen.slice(0, 500))}`);
 }
 
-// Saves a screenshot for a person to look at (not a failure artifact).
+// With ESSAY_GRADER_SCREENS=1, saves a full-page screenshot under
+// target/browser-screens/ for a person to look at; otherwise does nothing.
 export async function snapshot(page, name) {
+  if (!process.env.ESSAY_GRADER_SCREENS) return null;
   const dir = path.join(ROOT, "target/browser-screens");
   mkdirSync(dir, { recursive: true });
   const file = path.join(dir, `${name}.png`);
