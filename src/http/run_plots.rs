@@ -17,8 +17,8 @@ use super::AppState;
 use super::auth::AdminAuth;
 use super::error::ApiError;
 use super::extract::Json;
+use crate::experiments::sweep::SweepReport;
 use crate::store::{self, runs::RunRow};
-use crate::training::sweep::SweepReport;
 
 /// The routes of this module.
 pub fn router() -> Router<AppState> {

@@ -14,8 +14,9 @@ use super::AppState;
 use super::auth::AdminAuth;
 use super::error::ApiError;
 use super::extract::Json;
+use crate::experiments::ModelKind;
 use crate::nn::{Activation, OptimizerKind};
-use crate::training::{ModelKind, TrainConfig};
+use crate::training::TrainConfig;
 
 /// The routes of this module.
 pub fn router() -> Router<AppState> {
