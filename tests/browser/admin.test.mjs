@@ -149,4 +149,55 @@ describe("running the grader from /admin", { timeout: LONG * 4 }, () => {
       assert.deepEqual(page.errors.filter((e) => !/status of (401|422)/.test(e)), []);
     });
   });
+
+  // Uses the dataset the scenario above uploaded (tests in a suite run in order).
+  test("a sweep launched from the form shows its comparison plots and ranked table", async () => {
+    const page = await newPage(browser);
+    await withArtifacts("admin sweep", page, async () => {
+      await page.goto(`${server.url}/admin#jobs`);
+      await page.fill("#admin-token", ADMIN_TOKEN);
+      await page.click("#sign-in-button");
+      await page.locator("#job-form").waitFor();
+      await page.locator("#job-dataset option", { hasText: "fixture essays" }).waitFor({ state: "attached" });
+      await page.selectOption("#job-kind", "sweep");
+      await page.fill("#grid-depths", "0, 1");
+      await page.fill("#grid-units", "6");
+      for (const box of await page.locator("#grid-activations input").all()) {
+        const wanted = ["relu", "tanh"].includes(await box.getAttribute("value"));
+        if ((await box.isChecked()) !== wanted) await box.click();
+      }
+      await page.selectOption("#grid-optimizer", "adam");
+      await page.fill("#grid-lrs", "0.01");
+      await page.check('#grid-baselines input[value="ridge"]');
+      await page.fill("#job-epochs", "3");
+      await page.fill("#job-batch", "16");
+      await page.fill("#job-ensemble", "1");
+      const grid = JSON.parse(await page.inputValue("#job-json")).grid;
+      assert.deepEqual(grid.depths, [0, 1]);
+      assert.deepEqual([...grid.activations].sort(), ["relu", "tanh"]);
+      assert.deepEqual(grid.optimizers, [{ name: "adam", lrs: [0.01] }]);
+      assert.deepEqual(grid.baselines, ["ridge"]);
+      assert.equal(grid.base.epochs, 3);
+
+      // A depth of 0 is refused beside the depths.
+      await page.click("#launch-job");
+      await waitForText(page.locator("#grid-depths ~ .field-error"), /0/);
+      await page.fill("#grid-depths", "1");
+      await page.click("#launch-job");
+      await waitForText(page.locator("#launch-status"), /Queued sweep job/);
+      const row = page.locator('#jobs-table tbody tr[data-kind="sweep"]').first();
+      await waitForText(row.locator("td.status"), /succeeded/, LONG);
+
+      await row.locator("a", { hasText: "Open run" }).click();
+      await page.locator("#run-plots img").first().waitFor();
+      const plots = page.locator("#run-plots img");
+      assert.equal(await plots.count(), 4);
+      await page.waitForFunction(() => [...document.querySelectorAll("#run-plots img")].every((img) => img.complete && img.naturalWidth > 0), null, { timeout: SHORT });
+      const cells = page.locator("#sweep-cells tbody tr");
+      assert.equal(await cells.count(), 2);
+      await waitForText(cells.first(), /^1\s+1 × (relu|tanh), adam lr 0\.01\s+0\.\d{4}/);
+      await waitForText(page.locator("#sweep-baselines"), /ridge/);
+      await snapshot(page, "admin-sweep");
+    });
+  });
 });

@@ -1,4 +1,4 @@
-// /batch in a real browser: a teacher uploads a CSV of 240 essays (commas,
+// /batch in a real browser: a teacher uploads a CSV of 1,000 essays (commas,
 // quotes and line breaks in its cells, one empty essay), the page guesses
 // the columns, grades through the batch API in chunks while the progress bar
 // moves, and the downloaded CSV has the same rows in the same order with
@@ -10,7 +10,7 @@ import { readFile } from "node:fs/promises";
 import { PROMPTS, classCsv } from "./fixtures.mjs";
 import { LONG, launchBrowser, newPage, snapshot, startServer, waitForText, withArtifacts } from "./harness.mjs";
 
-const ESSAYS = 240;
+const ESSAYS = 1000;
 const EMPTY_ROW = 57;
 
 // An RFC 4180 reader of our own, independent of the page's csv.js.
@@ -67,7 +67,7 @@ describe("grading a class on /batch", { timeout: LONG * 2 }, () => {
     await server?.stop();
   });
 
-  test("240 essays are graded in chunks and come back as the same CSV with the grades added", async () => {
+  test("1,000 essays are graded in chunks and come back as the same CSV with the grades added", async () => {
     const page = await newPage(browser);
     await withArtifacts("batch 240 essays", page, async () => {
       const input = classCsv(ESSAYS, EMPTY_ROW);
@@ -75,7 +75,7 @@ describe("grading a class on /batch", { timeout: LONG * 2 }, () => {
       await page.locator("#prompt-id option[value=rivers]").waitFor({ state: "attached" });
       await page.selectOption("#prompt-id", "rivers");
       await page.setInputFiles("#csv-file", { name: "class-7b.csv", mimeType: "text/csv", buffer: Buffer.from(input) });
-      await waitForText(page.locator("#file-summary"), /240 essays in class-7b\.csv/);
+      await waitForText(page.locator("#file-summary"), /1,000 essays in class-7b\.csv/);
       assert.equal(await page.locator("#text-column option:checked").innerText(), "Summary text");
       assert.equal(await page.locator("#id-column option:checked").innerText(), "essay_id");
 
