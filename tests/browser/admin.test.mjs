@@ -200,4 +200,36 @@ describe("running the grader from /admin", { timeout: LONG * 4 }, () => {
       await snapshot(page, "admin-sweep");
     });
   });
+
+  // Uses the dataset the scenario above uploaded.
+  test("a running job's progress bar moves live over server-sent events, and Cancel stops it", async () => {
+    const page = await newPage(browser);
+    await withArtifacts("admin live progress", page, async () => {
+      await page.goto(`${server.url}/admin#jobs`);
+      await page.fill("#admin-token", ADMIN_TOKEN);
+      await page.click("#sign-in-button");
+      await page.locator("#job-form").waitFor();
+      await page.locator("#job-dataset option", { hasText: "fixture essays" }).waitFor({ state: "attached" });
+      await page.selectOption("#job-kind", "cv");
+      await page.fill("#job-epochs", "50000");
+      await page.fill("#job-ensemble", "1");
+      const streams = [];
+      page.on("request", (r) => {
+        if (r.url().endsWith("/events")) streams.push(r.url());
+      });
+      await page.click("#launch-job");
+      await waitForText(page.locator("#launch-status"), /Queued cv job/);
+      const row = page.locator('#jobs-table tbody tr[data-kind="cv"]').first();
+      await waitForText(row.locator("td.status"), /running/, LONG);
+      // The bar moves while nothing but the event stream updates the row.
+      const first = await waitForText(row.locator(".progress-line"), /epoch \d+ of 50000/, LONG);
+      await page.waitForFunction((before) => {
+        const line = document.querySelector('#jobs-table tbody tr[data-kind="cv"] .progress-line');
+        return line && line.innerText !== before && /epoch \d+ of 50000/.test(line.innerText);
+      }, first, { timeout: LONG });
+      assert.ok(streams.length >= 1, "the page follows the job over server-sent events");
+      await row.locator("button", { hasText: "Cancel" }).click();
+      await waitForText(row.locator("td.status"), /cancelled/, LONG);
+    });
+  });
 });

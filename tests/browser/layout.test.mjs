@@ -23,6 +23,17 @@ async function noSidewaysScroll(page, where) {
   }
 }
 
+// Every visible control has a name a screen reader announces: a <label>, an
+// aria-label or aria-labelledby, or (for buttons and links) its own text.
+async function everyControlLabelled(page, where) {
+  const unlabelled = await page.evaluate(() => [...document.querySelectorAll("input:not([type=hidden]), select, textarea, button, a[href]")]
+    .filter((n) => n.offsetParent !== null || n.getClientRects().length > 0)
+    .filter((n) => !((n.labels && n.labels.length) || n.getAttribute("aria-label") || n.getAttribute("aria-labelledby")
+      || ((n.tagName === "BUTTON" || n.tagName === "A") && (n.textContent.trim() || n.querySelector("img[alt]:not([alt=''])")))))
+    .map((n) => n.outerHTML.slice(0, 120)));
+  assert.deepEqual(unlabelled, [], `${where}: controls without a label`);
+}
+
 describe("every page at phone width", { timeout: LONG * 3 }, () => {
   let server;
   let browser;
@@ -93,6 +104,7 @@ describe("every page at phone width", { timeout: LONG * 3 }, () => {
       await page.click("#grade-button");
       await page.locator(".score-card").first().waitFor();
       await noSidewaysScroll(page, "/ with a grade");
+      await everyControlLabelled(page, "/ with a grade");
       await snapshot(page, "phone-grade");
       assert.deepEqual(page.errors, []);
     });
@@ -108,6 +120,7 @@ describe("every page at phone width", { timeout: LONG * 3 }, () => {
       await page.click("#start-button");
       await waitForText(page.locator("#progress-text"), /Finished\./, LONG);
       await noSidewaysScroll(page, "/batch with results");
+      await everyControlLabelled(page, "/batch with results");
       await snapshot(page, "phone-batch");
       assert.deepEqual(page.errors, []);
     });
@@ -119,6 +132,7 @@ describe("every page at phone width", { timeout: LONG * 3 }, () => {
       await page.goto(`${server.url}/admin`);
       await page.locator("#sign-in-form").waitFor();
       await noSidewaysScroll(page, "/admin signed out");
+      await everyControlLabelled(page, "/admin signed out");
       await page.fill("#admin-token", ADMIN_TOKEN);
       await page.click("#sign-in-button");
       const sections = [
@@ -133,6 +147,7 @@ describe("every page at phone width", { timeout: LONG * 3 }, () => {
         await page.goto(`${server.url}/admin${hash}`);
         await page.locator(ready).waitFor({ timeout: LONG });
         await noSidewaysScroll(page, `/admin${hash}`);
+        await everyControlLabelled(page, `/admin${hash}`);
         await snapshot(page, `phone-admin-${hash.slice(1).split("/")[0]}`);
       }
       assert.deepEqual(page.errors, []);
