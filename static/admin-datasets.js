@@ -206,13 +206,18 @@ export function createSection(root, admin) {
 
   // Building a dataset from teachers' examples (the calibration API).
   async function showFromExamples() {
-    const prompts = await admin.api("GET", "/api/v1/prompts?limit=1000");
+    const [prompts, datasets] = await Promise.all([
+      admin.api("GET", "/api/v1/prompts?limit=1000"),
+      admin.api("GET", "/api/v1/datasets"),
+    ]);
     if (!prompts.ok) {
       fromExamples.replaceChildren();
       return;
     }
     const boxes = prompts.body.prompts.map((p) => el("label", { class: "choice" },
       el("input", { type: "checkbox", value: p.id, name: "from-examples-prompt" }), p.title ? `${p.title} (${p.id})` : p.id));
+    const merges = (datasets.ok ? datasets.body.datasets : []).map((d) => el("label", { class: "choice" },
+      el("input", { type: "checkbox", value: d.id, name: "from-examples-merge" }), `${d.name} (${fmtInt(d.rows)} essays)`));
     const exName = el("input", { type: "text", "data-field": "name", autocomplete: "off" });
     const status = el("div", { "aria-live": "polite" });
     const form = el("form", { class: "card", id: "from-examples-form", novalidate: true, "aria-labelledby": "from-examples-title" },
@@ -222,6 +227,10 @@ export function createSection(root, admin) {
       el("fieldset", { "data-field": "prompt_ids" },
         el("legend", {}, "Prompts"),
         boxes.length ? el("div", { class: "choice-row" }, boxes) : el("p", { class: "muted" }, "No saved prompts yet.")),
+      merges.length ? el("fieldset", { "data-field": "merge_dataset_ids" },
+        el("legend", {}, "Merge with these datasets ", el("span", { class: "optional" }, "(optional)")),
+        el("p", { class: "hint" }, "Their essays join the examples; their scores must be the same targets."),
+        el("div", { class: "choice-row" }, merges)) : null,
       el("div", { class: "form-errors notice error", hidden: true }),
       el("div", { class: "actions" }, el("button", { type: "submit", id: "from-examples-button" }, "Build dataset")),
       status);
@@ -229,8 +238,10 @@ export function createSection(root, admin) {
       event.preventDefault();
       clearErrors(form);
       status.replaceChildren();
-      const ids = boxes.map((b) => b.querySelector("input")).filter((i) => i.checked).map((i) => i.value);
-      const result = await admin.api("POST", "/api/v1/datasets/from-examples", { json: { name: exName.value, prompt_ids: ids } });
+      const checked = (labels) => labels.map((b) => b.querySelector("input")).filter((i) => i.checked).map((i) => i.value);
+      const result = await admin.api("POST", "/api/v1/datasets/from-examples", {
+        json: { name: exName.value, prompt_ids: checked(boxes), merge_dataset_ids: checked(merges) },
+      });
       if (!result.ok) {
         showErrors(form, result, { notFound: "This server cannot build datasets from examples." });
         return;
