@@ -6,7 +6,7 @@
 //! The job queue registers the models its train jobs produce through
 //! [`register_model`] (or [`insert_model`] inside its own transaction).
 
-use sqlx::{SqliteConnection, SqlitePool};
+use super::{Db, DbConnection};
 
 /// What a new model version is made of.
 #[derive(Debug, Clone)]
@@ -114,13 +114,13 @@ macro_rules! select_model {
 /// registrations cannot take the same number (SQLite runs one writer at a
 /// time; the UNIQUE constraint guards the rule everywhere else).
 pub async fn insert_model(
-    conn: &mut SqliteConnection,
+    conn: &mut DbConnection,
     new: &NewModel<'_>,
 ) -> Result<ModelRecord, sqlx::Error> {
     let id = super::new_id();
     sqlx::query(
         "INSERT INTO models (id, version, artifact, metrics, run_id, dataset_id, source, created_at) \
-         SELECT ?, COALESCE(MAX(version), 0) + 1, ?, ?, ?, ?, ?, ? FROM models",
+         SELECT $1, COALESCE(MAX(version), 0) + 1, $2, $3, $4, $5, $6, $7 FROM models",
     )
     .bind(&id)
     .bind(new.artifact)
@@ -131,7 +131,7 @@ pub async fn insert_model(
     .bind(super::now())
     .execute(&mut *conn)
     .await?;
-    let row = sqlx::query_as::<_, ModelRow>(select_model!("WHERE m.id = ?"))
+    let row = sqlx::query_as::<_, ModelRow>(select_model!("WHERE m.id = $1"))
         .bind(&id)
         .fetch_one(&mut *conn)
         .await?;
@@ -139,10 +139,7 @@ pub async fn insert_model(
 }
 
 /// Registers a new model version in its own transaction (not activated).
-pub async fn register_model(
-    pool: &SqlitePool,
-    new: &NewModel<'_>,
-) -> Result<ModelRecord, sqlx::Error> {
+pub async fn register_model(pool: &Db, new: &NewModel<'_>) -> Result<ModelRecord, sqlx::Error> {
     let mut tx = pool.begin().await?;
     let record = insert_model(&mut tx, new).await?;
     tx.commit().await?;
@@ -155,7 +152,7 @@ pub async fn register_model(
 /// both register: the first statement is a write, so the transactions run one
 /// after the other and the second finds the table no longer empty.
 pub async fn register_first_model(
-    pool: &SqlitePool,
+    pool: &Db,
     new: &NewModel<'_>,
 ) -> Result<Option<ModelRecord>, sqlx::Error> {
     let mut tx = pool.begin().await?;
@@ -163,7 +160,7 @@ pub async fn register_first_model(
     let now = super::now();
     let inserted = sqlx::query(
         "INSERT INTO models (id, version, artifact, metrics, run_id, dataset_id, source, created_at) \
-         SELECT ?, 1, ?, ?, ?, ?, ?, ? WHERE NOT EXISTS (SELECT 1 FROM models)",
+         SELECT $1, 1, $2, $3, $4, $5, $6, $7 WHERE NOT EXISTS (SELECT 1 FROM models)",
     )
     .bind(&id)
     .bind(new.artifact)
@@ -179,13 +176,13 @@ pub async fn register_first_model(
     }
     sqlx::query(
         "INSERT INTO model_activations (seq, model_id, previous_model_id, activated_at) \
-         SELECT COALESCE(MAX(seq), 0) + 1, ?, NULL, ? FROM model_activations",
+         SELECT COALESCE(MAX(seq), 0) + 1, $1, NULL, $2 FROM model_activations",
     )
     .bind(&id)
     .bind(&now)
     .execute(&mut *tx)
     .await?;
-    let row = sqlx::query_as::<_, ModelRow>(select_model!("WHERE m.id = ?"))
+    let row = sqlx::query_as::<_, ModelRow>(select_model!("WHERE m.id = $1"))
         .bind(&id)
         .fetch_one(&mut *tx)
         .await?;
@@ -194,7 +191,7 @@ pub async fn register_first_model(
 }
 
 /// Every model version, newest first.
-pub async fn list_models(pool: &SqlitePool) -> Result<Vec<ModelRecord>, sqlx::Error> {
+pub async fn list_models(pool: &Db) -> Result<Vec<ModelRecord>, sqlx::Error> {
     let rows = sqlx::query_as::<_, ModelRow>(select_model!("ORDER BY m.version DESC"))
         .fetch_all(pool)
         .await?;
@@ -202,8 +199,8 @@ pub async fn list_models(pool: &SqlitePool) -> Result<Vec<ModelRecord>, sqlx::Er
 }
 
 /// One model version by id.
-pub async fn get_model(pool: &SqlitePool, id: &str) -> Result<Option<ModelRecord>, sqlx::Error> {
-    let row = sqlx::query_as::<_, ModelRow>(select_model!("WHERE m.id = ?"))
+pub async fn get_model(pool: &Db, id: &str) -> Result<Option<ModelRecord>, sqlx::Error> {
+    let row = sqlx::query_as::<_, ModelRow>(select_model!("WHERE m.id = $1"))
         .bind(id)
         .fetch_optional(pool)
         .await?;
@@ -211,8 +208,8 @@ pub async fn get_model(pool: &SqlitePool, id: &str) -> Result<Option<ModelRecord
 }
 
 /// The artifact bytes of one model version.
-pub async fn model_artifact(pool: &SqlitePool, id: &str) -> Result<Option<Vec<u8>>, sqlx::Error> {
-    let row: Option<(Vec<u8>,)> = sqlx::query_as("SELECT artifact FROM models WHERE id = ?")
+pub async fn model_artifact(pool: &Db, id: &str) -> Result<Option<Vec<u8>>, sqlx::Error> {
+    let row: Option<(Vec<u8>,)> = sqlx::query_as("SELECT artifact FROM models WHERE id = $1")
         .bind(id)
         .fetch_optional(pool)
         .await?;
@@ -220,9 +217,7 @@ pub async fn model_artifact(pool: &SqlitePool, id: &str) -> Result<Option<Vec<u8
 }
 
 /// The active model with its artifact, if any model was ever activated.
-pub async fn active_model(
-    pool: &SqlitePool,
-) -> Result<Option<(ModelRecord, Vec<u8>)>, sqlx::Error> {
+pub async fn active_model(pool: &Db) -> Result<Option<(ModelRecord, Vec<u8>)>, sqlx::Error> {
     let Some((id,)): Option<(String,)> =
         sqlx::query_as("SELECT model_id FROM model_activations ORDER BY seq DESC LIMIT 1")
             .fetch_optional(pool)
@@ -242,7 +237,7 @@ pub async fn active_model(
 /// model only after this commits, so the database never names a model the
 /// service could not load.
 pub async fn activate_model(
-    pool: &SqlitePool,
+    pool: &Db,
     model_id: &str,
 ) -> Result<Option<ActivationRecord>, sqlx::Error> {
     let mut tx = pool.begin().await?;
@@ -251,8 +246,8 @@ pub async fn activate_model(
     let inserted = sqlx::query_as::<_, ActivationRecord>(
         "INSERT INTO model_activations (seq, model_id, previous_model_id, activated_at) \
          SELECT (SELECT COALESCE(MAX(seq), 0) + 1 FROM model_activations), m.id, \
-                (SELECT a.model_id FROM model_activations a ORDER BY a.seq DESC LIMIT 1), ? \
-         FROM models m WHERE m.id = ? \
+                (SELECT a.model_id FROM model_activations a ORDER BY a.seq DESC LIMIT 1), $1 \
+         FROM models m WHERE m.id = $2 \
          RETURNING seq, model_id, previous_model_id, activated_at",
     )
     .bind(super::now())
@@ -264,7 +259,7 @@ pub async fn activate_model(
 }
 
 /// The activation history, newest first.
-pub async fn activation_history(pool: &SqlitePool) -> Result<Vec<ActivationRecord>, sqlx::Error> {
+pub async fn activation_history(pool: &Db) -> Result<Vec<ActivationRecord>, sqlx::Error> {
     sqlx::query_as::<_, ActivationRecord>(
         "SELECT seq, model_id, previous_model_id, activated_at FROM model_activations ORDER BY seq DESC",
     )
@@ -273,7 +268,7 @@ pub async fn activation_history(pool: &SqlitePool) -> Result<Vec<ActivationRecor
 }
 
 /// How many model versions exist (zero on a fresh database).
-pub async fn count_models(pool: &SqlitePool) -> Result<i64, sqlx::Error> {
+pub async fn count_models(pool: &Db) -> Result<i64, sqlx::Error> {
     let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM models")
         .fetch_one(pool)
         .await?;
