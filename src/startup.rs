@@ -152,6 +152,14 @@ impl Application {
             .start()
             .await
             .context("starting the job workers")?;
+        // Activations made through another replica reach this one by polling.
+        let follower = tokio::spawn(http::activation_follower::follow_activations(
+            state.clone(),
+            {
+                let jobs = state.jobs.clone();
+                async move { jobs.stopping().await }
+            },
+        ));
         let app = http::router(state.clone());
         let stop = shutdown.clone();
         let jobs = state.jobs.clone();
@@ -169,6 +177,7 @@ impl Application {
             .await
             .context("serving HTTP");
         workers.shutdown().await;
+        let _ = follower.await;
         served?;
         state.db.close().await;
         tracing::info!("stopped");

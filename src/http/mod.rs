@@ -25,6 +25,7 @@ use tower_http::trace::TraceLayer;
 
 use crate::config::Settings;
 
+pub mod activation_follower;
 pub mod active_model;
 pub mod auth;
 pub mod datasets;

@@ -216,6 +216,16 @@ pub async fn model_artifact(pool: &Db, id: &str) -> Result<Option<Vec<u8>>, sqlx
     Ok(row.map(|(a,)| a))
 }
 
+/// The id of the active model (the newest activation), if any: what every
+/// replica polls to follow activations made elsewhere. One indexed row.
+pub async fn active_model_id(pool: &Db) -> Result<Option<String>, sqlx::Error> {
+    let row: Option<(String,)> =
+        sqlx::query_as("SELECT model_id FROM model_activations ORDER BY seq DESC LIMIT 1")
+            .fetch_optional(pool)
+            .await?;
+    Ok(row.map(|(id,)| id))
+}
+
 /// The active model with its artifact, if any model was ever activated.
 pub async fn active_model(pool: &Db) -> Result<Option<(ModelRecord, Vec<u8>)>, sqlx::Error> {
     let Some((id,)): Option<(String,)> =

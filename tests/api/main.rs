@@ -15,4 +15,5 @@ mod helpers;
 mod jobs;
 mod models;
 mod prompts;
+mod replicas;
 mod runs;

@@ -28,5 +28,7 @@ mod jobs;
 mod models;
 #[path = "../api/prompts.rs"]
 mod prompts;
+#[path = "../api/replicas.rs"]
+mod replicas;
 #[path = "../api/runs.rs"]
 mod runs;
