@@ -1,11 +1,14 @@
 //! Following activations made by other replicas (or another process on the
-//! same SQLite file): every half second each replica reads the id of the
-//! active model (`store::models::active_model_id`, one indexed row) and, when
-//! it differs from the model grading here, loads that model off the executor
-//! and swaps it in through the same [`ModelHandle`](super::ModelHandle) hot
-//! swap the activation route uses. Requests in flight finish on the model
-//! they started with and none waits, so no request fails during the switch;
-//! every replica grades with a new activation within about a second.
+//! same SQLite file). Each replica reads the id of the active model
+//! (`store::models::active_model_id`, one indexed row) when PostgreSQL
+//! notifies it of an activation (LISTEN/NOTIFY, at once) and every half
+//! second anyway (SQLite has no notifications, and a notification sent while
+//! the listening connection was down is lost). When the id differs from the
+//! model grading here, it loads that model off the executor and swaps it in
+//! through the same [`ModelHandle`](super::ModelHandle) hot swap the
+//! activation route uses. Requests in flight finish on the model they
+//! started with and none waits, so no request fails during the switch; every
+//! replica grades with a new activation within about half a second.
 //!
 //! It takes the activation lock before swapping, so an activation made through
 //! this replica's own API (which holds the lock while it loads, records and
@@ -22,12 +25,25 @@ pub const POLL_INTERVAL: Duration = Duration::from_millis(500);
 /// Follows activations until `stop` resolves.
 pub async fn follow_activations(state: AppState, stop: impl std::future::Future<Output = ()>) {
     tokio::pin!(stop);
+    let mut listener = match store::models::activation_listener(&state.db).await {
+        Ok(listener) => listener,
+        Err(err) => {
+            tracing::warn!(error = %err, "cannot LISTEN for activations; polling only");
+            None
+        }
+    };
     // A model that failed to load is not retried every half second; a new
     // activation (a different id) is tried again.
     let mut failed: Option<String> = None;
     loop {
         tokio::select! {
             () = tokio::time::sleep(POLL_INTERVAL) => {}
+            heard = notification(&mut listener) => {
+                if let Err(err) = heard {
+                    tracing::warn!(error = %err, "lost the activation listener; polling only");
+                    listener = None;
+                }
+            }
             () = &mut stop => return,
         }
         match store::models::active_model_id(&state.db).await {
@@ -42,6 +58,16 @@ pub async fn follow_activations(state: AppState, stop: impl std::future::Future<
                 tracing::warn!(error = %err, "could not read the active model; will retry")
             }
         }
+    }
+}
+
+/// The next activation notification, or never without a listener.
+async fn notification(
+    listener: &mut Option<store::models::ActivationListener>,
+) -> Result<(), sqlx::Error> {
+    match listener {
+        Some(listener) => listener.next().await,
+        None => std::future::pending().await,
     }
 }
 

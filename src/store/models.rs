@@ -264,8 +264,47 @@ pub async fn activate_model(
     .bind(model_id)
     .fetch_optional(&mut *tx)
     .await?;
+    // PostgreSQL delivers the notification at commit, to every replica
+    // listening (`activation_listener`); SQLite replicas rely on their poll.
+    if inserted.is_some() && super::backend(pool) == super::Backend::Postgres {
+        sqlx::query("SELECT pg_notify($1, $2)")
+            .bind(ACTIVATION_CHANNEL)
+            .bind(model_id)
+            .execute(&mut *tx)
+            .await?;
+    }
     tx.commit().await?;
     Ok(inserted)
+}
+
+/// The PostgreSQL notification channel of activations; the payload is the
+/// activated model's id.
+pub const ACTIVATION_CHANNEL: &str = "essay_grader_activations";
+
+/// A connection that hears every activation the moment it commits (LISTEN on
+/// [`ACTIVATION_CHANNEL`]), on PostgreSQL; `None` on SQLite, which has no
+/// notifications. `PgListener::recv` reconnects by itself after a dropped
+/// connection; notifications sent meanwhile are lost, so callers keep a
+/// slower poll as well.
+pub async fn activation_listener(pool: &Db) -> Result<Option<ActivationListener>, sqlx::Error> {
+    if super::backend(pool) != super::Backend::Postgres {
+        return Ok(None);
+    }
+    let url = pool.connect_options().database_url.to_string();
+    let mut listener = sqlx::postgres::PgListener::connect(&url).await?;
+    listener.listen(ACTIVATION_CHANNEL).await?;
+    Ok(Some(ActivationListener(listener)))
+}
+
+/// See [`activation_listener`].
+pub struct ActivationListener(sqlx::postgres::PgListener);
+
+impl ActivationListener {
+    /// Waits for the next activation; its payload (the model id) is not
+    /// needed, the caller re-reads the active model.
+    pub async fn next(&mut self) -> Result<(), sqlx::Error> {
+        self.0.recv().await.map(|_| ())
+    }
 }
 
 /// The activation history, newest first.
