@@ -339,3 +339,87 @@ async fn a_prompt_registered_on_one_replica_grades_on_the_other() {
     let body = json_body(response).await;
     assert!(body["scores"].is_object(), "{body}");
 }
+
+#[tokio::test]
+async fn a_session_from_one_replica_follows_and_cancels_a_job_the_other_trains() {
+    let Cluster { a, b, database, .. } = &two_replicas().await;
+    let dataset_id = a.upload_fixture().await;
+    let long = json!({"epochs": 100_000, "ensemble": 1, "early_stopping": null});
+    let id = a.queue("train", &dataset_id, long).await;
+    a.wait_for_job(&id, |job| {
+        job["status"] == "running" && job["progress"]["epoch"].as_u64().is_some_and(|e| e >= 1)
+    })
+    .await;
+    let holder = holder_pid(database, &id).await.expect("a holder");
+    let (trainer, other) = if holder == a.pid() { (a, b) } else { (b, a) };
+    // Signed in on the trainer, the browser's requests land on the other.
+    let signed_in = trainer
+        .client
+        .post(trainer.url("/api/v1/session"))
+        .json(&json!({"token": ADMIN_TOKEN}))
+        .send()
+        .await
+        .unwrap();
+    assert!(signed_in.status().is_success());
+    let cookie = signed_in.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    let mut stream = other
+        .client
+        .get(other.url(&format!("/api/v1/jobs/{id}/events")))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        stream.status().as_u16(),
+        200,
+        "the session holds on the other replica"
+    );
+
+    let mut text = String::new();
+    // Progress written by the trainer arrives through the other replica.
+    let progress = tokio::time::timeout(Duration::from_secs(30), async {
+        while !text.contains("event: progress") || !text.contains("\"epoch\"") {
+            let chunk = stream
+                .chunk()
+                .await
+                .unwrap()
+                .expect("the stream stays open");
+            text.push_str(std::str::from_utf8(&chunk).unwrap());
+        }
+    })
+    .await;
+    assert!(progress.is_ok(), "no progress event: {text}");
+    let cancelled = other
+        .client
+        .post(other.url(&format!("/api/v1/jobs/{id}/cancel")))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        cancelled.status().is_success(),
+        "cancel: {}",
+        cancelled.status()
+    );
+    let ended_stream = tokio::time::timeout(Duration::from_secs(30), async {
+        while !text.contains("event: end") {
+            match stream.chunk().await.unwrap() {
+                Some(chunk) => text.push_str(std::str::from_utf8(&chunk).unwrap()),
+                None => break,
+            }
+        }
+    })
+    .await;
+    let job = other.wait_for_job(&id, ended).await;
+
+    assert!(ended_stream.is_ok(), "the stream did not end: {text}");
+    assert!(text.contains("event: end"), "{text}");
+    assert_eq!(job["status"], "cancelled", "the trainer stopped it: {job}");
+    assert_eq!(job["attempts"], 1);
+}
