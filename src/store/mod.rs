@@ -204,6 +204,41 @@ pub fn redact(url: &str) -> String {
     }
 }
 
+/// What [`serialize_numbering`] serialises: each kind of number handed out
+/// as `MAX(…) + 1` inside a transaction has its own lock.
+#[derive(Debug, Clone, Copy)]
+pub enum Numbering {
+    /// `models.version`.
+    ModelVersions = 1,
+    /// `model_activations.seq`.
+    Activations = 2,
+}
+
+/// Makes the rest of the caller's transaction the only one handing out this
+/// kind of number, until it ends. SQLite needs nothing: the numbering
+/// statement is a write and SQLite runs one writer at a time. PostgreSQL runs
+/// writers concurrently, so two replicas computing `MAX(version) + 1` at once
+/// would take the same number and one would fail on the UNIQUE key; a
+/// transaction-scoped advisory lock makes the second wait for the first to
+/// commit (its next statement then sees the new row).
+pub async fn serialize_numbering(
+    conn: &mut DbConnection,
+    numbering: Numbering,
+) -> Result<(), sqlx::Error> {
+    if conn.backend_name() == <sqlx::Postgres as sqlx::Database>::NAME {
+        sqlx::query("SELECT pg_advisory_xact_lock($1, $2)")
+            .bind(NUMBERING_LOCK_SPACE)
+            .bind(numbering as i32)
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
+}
+
+/// The first key of the crate's advisory locks ("EG" in ASCII), so they do
+/// not collide with another application's on a shared server.
+const NUMBERING_LOCK_SPACE: i32 = 0x4547;
+
 /// Begins a transaction that writes and must not interleave with another
 /// writer's read-then-write: on SQLite it takes the write lock at once
 /// (`BEGIN IMMEDIATE`), so two processes on one file queue up instead of

@@ -118,6 +118,7 @@ pub async fn insert_model(
     new: &NewModel<'_>,
 ) -> Result<ModelRecord, sqlx::Error> {
     let id = super::new_id();
+    super::serialize_numbering(conn, super::Numbering::ModelVersions).await?;
     sqlx::query(
         "INSERT INTO models (id, version, artifact, metrics, run_id, dataset_id, source, created_at) \
          SELECT $1, COALESCE(MAX(version), 0) + 1, $2, $3, $4, $5, $6, $7 FROM models",
@@ -158,6 +159,8 @@ pub async fn register_first_model(
     let mut tx = pool.begin().await?;
     let id = super::new_id();
     let now = super::now();
+    super::serialize_numbering(&mut tx, super::Numbering::ModelVersions).await?;
+    super::serialize_numbering(&mut tx, super::Numbering::Activations).await?;
     let inserted = sqlx::query(
         "INSERT INTO models (id, version, artifact, metrics, run_id, dataset_id, source, created_at) \
          SELECT $1, 1, $2, $3, $4, $5, $6, $7 WHERE NOT EXISTS (SELECT 1 FROM models)",
@@ -251,6 +254,7 @@ pub async fn activate_model(
     model_id: &str,
 ) -> Result<Option<ActivationRecord>, sqlx::Error> {
     let mut tx = pool.begin().await?;
+    super::serialize_numbering(&mut tx, super::Numbering::Activations).await?;
     // One statement reads the current head and appends after it, so the
     // transaction takes the write lock at once (no read-then-upgrade).
     let inserted = sqlx::query_as::<_, ActivationRecord>(

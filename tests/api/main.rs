@@ -17,3 +17,4 @@ mod models;
 mod prompts;
 mod replicas;
 mod runs;
+mod shared_database;

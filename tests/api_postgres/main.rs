@@ -32,3 +32,5 @@ mod prompts;
 mod replicas;
 #[path = "../api/runs.rs"]
 mod runs;
+#[path = "../api/shared_database.rs"]
+mod shared_database;
