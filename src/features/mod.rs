@@ -10,7 +10,10 @@
 //! - [`readability`]: syllables and readability formulas.
 //! - [`question`]: the task kinds and element count a question asks for.
 //! - [`tfidf`]: TF-IDF vectors of a prompt and an essay's similarity to them.
-//! - [`essay`]: the e_ features; [`relation`]: the r_ features.
+//! - [`essay`]: the e_ features; [`relation`]: the r_ features of exact
+//!   words; [`paraphrase`]: the r_ features past exact words (meaning by word
+//!   vectors, rarity, overlap after `spelling` correction).
+//! - [`word_vectors`]: the compiled-in GloVe vectors and frequency ranks.
 //! - [`hashing`]: words and n-grams as 64-bit hashes.
 //!
 //! Use: `let prepared = PreparedPrompt::new(&prompt);` once per prompt, then
@@ -21,13 +24,16 @@ pub mod catalogue;
 mod essay;
 pub mod hashing;
 pub mod lexicon;
+mod paraphrase;
 pub mod prompt;
 pub mod question;
 pub mod readability;
 mod relation;
 mod segment;
+mod spelling;
 pub mod text;
 pub mod tfidf;
+pub mod word_vectors;
 
 use std::cell::RefCell;
 
@@ -35,6 +41,7 @@ pub use catalogue::{Feature, FeatureDef, FeatureGroup, catalogue, feature_count,
 pub use prompt::{PreparedPrompt, Prompt};
 
 use essay::EssayScratch;
+use paraphrase::ParaphraseScratch;
 use prompt::PROMPT_FEATURES;
 use relation::RelationScratch;
 use text::{Tokeniser, Tokens};
@@ -106,6 +113,7 @@ pub struct Extractor {
     tokens: Tokens,
     essay: EssayScratch,
     relation: RelationScratch,
+    paraphrase: ParaphraseScratch,
 }
 
 impl Extractor {
@@ -144,6 +152,7 @@ impl Extractor {
         out[..PROMPT_FEATURES].copy_from_slice(&prompt.prompt_values);
         essay::essay_features(&self.tokens, prompt, &mut self.essay, out);
         relation::relation_features(&self.tokens, prompt, &mut self.relation, out);
+        paraphrase::paraphrase_features(&self.tokens, prompt, &mut self.paraphrase, out);
         for v in out.iter_mut() {
             // Every formula is guarded; this is a last line of defence that
             // debug builds (and so the tests) turn into a failure.

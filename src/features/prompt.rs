@@ -6,14 +6,17 @@
 //! essay: the prompt's tokens, stems, n-gram sets, TF-IDF vectors, spelling
 //! exceptions and its p_ and q_ feature values are all here.
 
+use rust_stemmers::{Algorithm, Stemmer};
 use serde::{Deserialize, Serialize};
 
 use super::catalogue::Feature;
 use super::essay::{SurfaceSummary, TypeIndex, surface_summary};
-use super::hashing::{HashMap64, HashSet64, NgramHashes};
+use super::hashing::{HashMap64, HashSet64, NgramHashes, hash_str};
 use super::question::analyse_question;
+use super::spelling::SourceSpelling;
 use super::text::{Tokeniser, Tokens};
 use super::tfidf::TfidfIndex;
+use super::word_vectors::{self, MeanVector};
 
 /// A prompt: the source text a student read, its title and the question.
 /// An empty string means "unknown"; features that need it then take
@@ -77,6 +80,15 @@ pub struct PreparedPrompt {
     pub(crate) question_stems: HashSet64,
     /// Distinct content stems of the title.
     pub(crate) title_stems: HashSet64,
+    /// The text's meaning: its content words' IDF-weighted mean vector.
+    pub(crate) text_meaning: MeanVector,
+    /// The meaning of each sentence of the text, scaled to unit length.
+    pub(crate) sentence_meanings: Vec<MeanVector>,
+    /// For each of `keywords`, the frequency rank of its first word in the
+    /// text that has a vector (0 if none has).
+    pub(crate) keyword_ranks: Vec<u32>,
+    /// The text's words, indexed to correct misspellings of them.
+    pub(crate) spelling: SourceSpelling,
 }
 
 fn content_stem_set(tokens: &Tokens) -> HashSet64 {
@@ -129,6 +141,37 @@ impl PreparedPrompt {
             .collect();
         let tfidf = TfidfIndex::new(&sentences);
         let keywords = tfidf.keywords(KEYWORD_COUNT);
+        let keyword_ranks = keywords
+            .iter()
+            .map(|&k| {
+                text.words
+                    .iter()
+                    .find(|w| w.stem == k && word_vectors::has_vector(w.rank))
+                    .map_or(0, |w| w.rank)
+            })
+            .collect();
+        let mut text_meaning = MeanVector::default();
+        for w in text.words.iter().filter(|w| w.is_content()) {
+            text_meaning.add_word(w.rank);
+        }
+        let sentence_meanings = text
+            .stats
+            .sentences
+            .iter()
+            .map(|&(a, b)| {
+                let mut meaning = MeanVector::default();
+                for w in text.words[a as usize..b as usize]
+                    .iter()
+                    .filter(|w| w.is_content())
+                {
+                    meaning.add_word(w.rank);
+                }
+                meaning.normalise();
+                meaning
+            })
+            .collect();
+        let stemmer = Stemmer::create(Algorithm::English);
+        let spelling = SourceSpelling::new(&prompt.text, |word| hash_str(&stemmer.stem(word)));
         let question_stems = content_stem_set(&question);
         let title_stems = content_stem_set(&title);
 
@@ -182,6 +225,10 @@ impl PreparedPrompt {
             keywords,
             question_stems,
             title_stems,
+            text_meaning,
+            sentence_meanings,
+            keyword_ranks,
+            spelling,
         }
     }
 

@@ -21,6 +21,7 @@ use super::hashing::{HashMap64, hash_str};
 use super::lexicon;
 use super::readability::count_syllables;
 use super::segment::AsciiWordBounds;
+use super::word_vectors;
 
 /// Bit flags of a [`Word`].
 pub mod flag {
@@ -73,6 +74,9 @@ pub struct Word {
     pub syllables: u8,
     /// [`flag`] bits.
     pub flags: u16,
+    /// Frequency rank in the GloVe word list (1 = most frequent; see
+    /// `word_vectors`), or 0 when the word is not listed.
+    pub rank: u32,
 }
 
 impl Word {
@@ -122,6 +126,19 @@ pub struct TextStats {
     pub ends_with_terminal: bool,
 }
 
+/// An alphabetic word that is not in the English word list (a misspelling,
+/// a name, or a rare word), kept as text so that it can be matched to a
+/// source word by spelling.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UnlistedWord {
+    /// Its position in [`Tokens::words`].
+    pub index: u32,
+    /// Its lower-cased form: `Tokens::unlisted_text[start..end]`.
+    pub start: u32,
+    /// End of its lower-cased form in `Tokens::unlisted_text`.
+    pub end: u32,
+}
+
 /// A tokenised text: its words in order and its counts.
 #[derive(Debug, Clone, Default)]
 pub struct Tokens {
@@ -129,11 +146,24 @@ pub struct Tokens {
     pub words: Vec<Word>,
     /// Counts over the whole text.
     pub stats: TextStats,
+    /// The alphabetic words that are not in the English word list, in order.
+    pub unlisted: Vec<UnlistedWord>,
+    /// The lower-cased text of the [`Tokens::unlisted`] words, end to end.
+    pub unlisted_text: String,
+}
+
+impl Tokens {
+    /// The lower-cased text of an unlisted word.
+    pub fn unlisted_str(&self, word: &UnlistedWord) -> &str {
+        &self.unlisted_text[word.start as usize..word.end as usize]
+    }
 }
 
 impl Tokens {
     fn clear(&mut self) {
         self.words.clear();
+        self.unlisted.clear();
+        self.unlisted_text.clear();
         let sentences = std::mem::take(&mut self.stats.sentences);
         self.stats = TextStats {
             sentences,
@@ -154,6 +184,8 @@ struct CachedWord {
     syllables: u8,
     /// [`flag::LEXICAL`] bits.
     flags: u16,
+    /// Frequency rank (see [`Word::rank`]).
+    rank: u32,
 }
 
 /// Turns text into [`Tokens`]. Holds the stemmer, a cache of what each word
@@ -426,6 +458,10 @@ impl Tokeniser {
                     stem: hash_str(&self.stemmer.stem(&self.lower)),
                     syllables: count_syllables(&self.lower).min(255) as u8,
                     flags: lexicon::word_flags(lower, spell),
+                    rank: match word_vectors::word_rank(lower) {
+                        0 => word_vectors::word_rank(spell),
+                        rank => rank,
+                    },
                 };
                 if self.cache.len() >= STEM_CACHE_LIMIT {
                     self.cache.clear();
@@ -448,6 +484,15 @@ impl Tokeniser {
         if piece == "i" {
             flags |= flag::LOWER_I;
         }
+        if alphabetic && flags & flag::ENGLISH == 0 {
+            let start = out.unlisted_text.len() as u32;
+            out.unlisted_text.push_str(&self.lower);
+            out.unlisted.push(UnlistedWord {
+                index: out.words.len() as u32,
+                start,
+                end: out.unlisted_text.len() as u32,
+            });
+        }
         out.words.push(Word {
             lower,
             stem: cached.stem,
@@ -455,6 +500,7 @@ impl Tokeniser {
             chars: chars.min(u32::from(u16::MAX)) as u16,
             syllables: cached.syllables,
             flags,
+            rank: cached.rank,
         });
     }
 }
