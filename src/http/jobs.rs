@@ -21,11 +21,12 @@ use super::AppState;
 use super::auth::AdminAuth;
 use super::error::ApiError;
 use super::extract::Json;
+use crate::experiments::ModelKind;
+use crate::experiments::sweep::SweepGrid;
 use crate::jobs::executor::JobSpec;
 use crate::jobs::{JobKind, JobProgress, JobQueue, JobSnapshot, JobStatus};
 use crate::store::{self, jobs::CancelOutcome, jobs::JobRow};
-use crate::training::sweep::SweepGrid;
-use crate::training::{FoldSpec, ModelKind, TrainConfig};
+use crate::training::{FoldSpec, TrainConfig};
 
 /// The routes of this module.
 pub fn router() -> Router<AppState> {

@@ -4,22 +4,25 @@
 //! training thread, never on the async executor.
 //!
 //! [`TrainingExecutor`] is the real one: it rebuilds a `training::Dataset`
-//! from the stored rows and calls `training::{train, cross_validate,
-//! sweep}`. The queue's own tests plug in small executors of their own to
+//! from the stored rows and calls `grader::train`,
+//! `experiments::cross_validate` and the sweep. The queue's own tests plug in small executors of their own to
 //! make a job slow, fail or panic on purpose.
 
 use std::ops::ControlFlow;
 
 use serde::{Deserialize, Serialize};
 
+use crate::experiments::sweep::{CvScores, Job as SweepJob, SweepGrid, SweepReport};
+use crate::experiments::{self, ModelKind};
+use crate::features::Prompt;
+use crate::grader;
 use crate::jobs::JobKind;
 use crate::jobs::progress::EpochReport;
 use crate::nn::Control;
 use crate::store::datasets::{DatasetRow, EssayRow, PromptRow};
-use crate::training::sweep::{Job as SweepJob, SweepGrid};
 use crate::training::{
-    self, Dataset, EssayRecord, FoldSpec, Metrics, ModelKind, Progress, ScoreGrid, TrainConfig,
-    TrainingError, ValidTrainConfig, dataset::Prompt,
+    CvReport, Dataset, EssayRecord, FoldSpec, Metrics, Progress, ScoreGrid, TrainConfig,
+    TrainingError, ValidTrainConfig,
 };
 
 /// What a job was asked to do beyond its kind and dataset, as stored in the
@@ -38,7 +41,7 @@ pub struct JobSpec {
     pub folds: Option<String>,
     /// Cv: the model family (the network when absent).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub model_kind: Option<crate::training::ModelKind>,
+    pub model_kind: Option<ModelKind>,
     /// Train: also cross-validate the config (leave one prompt out) before
     /// training on every row, so the new model version carries honest
     /// figures, not only in-sample ones.
@@ -78,7 +81,7 @@ pub struct JobOutput {
 /// A trained model ready to register.
 #[derive(Debug, Clone)]
 pub struct ModelOutput {
-    /// The artifact, as `training::GraderModel::to_json` wrote it.
+    /// The artifact, as `grader::GraderModel::to_json` wrote it.
     pub artifact: Vec<u8>,
     /// The metrics registered with the version.
     pub metrics: serde_json::Value,
@@ -148,14 +151,14 @@ impl Executor for TrainingExecutor {
                     None
                 };
                 let outcome = match &cv {
-                    None => training::train(&dataset, &config, &mut |p: &Progress| {
+                    None => grader::train(&dataset, &config, &mut |p: &Progress| {
                         control(on_epoch(epoch_report(p)))
                     }),
                     Some((_, cv_total)) => {
                         // The last phase counts as one more fold of the same size.
                         let folds = dataset.prompts.len().max(1);
                         let unit = (cv_total / folds).max(1);
-                        training::train(&dataset, &config, &mut |p: &Progress| {
+                        grader::train(&dataset, &config, &mut |p: &Progress| {
                             let mut report = epoch_report(p);
                             report.phase = Some("final");
                             report.progress.done = cv_total + p.done * unit / p.total.max(1);
@@ -194,7 +197,7 @@ impl Executor for TrainingExecutor {
                     None => FoldSpec::LeaveOnePromptOut,
                 };
                 let kind = input.spec.model_kind.unwrap_or(ModelKind::Mlp);
-                let report = training::cross_validate(
+                let report = experiments::cross_validate(
                     &dataset,
                     &config,
                     folds,
@@ -244,10 +247,10 @@ impl TrainingExecutor {
         dataset: &Dataset,
         grid: &SweepGrid,
         on_epoch: &mut dyn FnMut(EpochReport) -> ControlFlow<()>,
-    ) -> Result<training::sweep::SweepReport, ExecuteError> {
+    ) -> Result<SweepReport, ExecuteError> {
         let runs = grid.cells().len() + grid.baselines.len();
         let mut index = 0usize;
-        training::sweep::sweep_with(grid, |job, seen| {
+        experiments::sweep::sweep_with(grid, |job, seen| {
             let (config, kind, cell) = match job {
                 SweepJob::Cell(cell) => (cell.config.clone(), ModelKind::Mlp, cell.index),
                 SweepJob::Baseline(kind) => (grid.base.clone(), kind, grid.cells().len() + index),
@@ -266,7 +269,7 @@ impl TrainingExecutor {
                 report.progress.total = runs * p.total.max(1);
                 control(on_epoch(report))
             };
-            match training::cross_validate(
+            match experiments::cross_validate(
                 dataset,
                 &config,
                 FoldSpec::LeaveOnePromptOut,
@@ -294,10 +297,10 @@ fn cross_validate_before_training(
     dataset: &Dataset,
     config: &ValidTrainConfig,
     on_epoch: &mut dyn FnMut(EpochReport) -> ControlFlow<()>,
-) -> Result<(training::CvReport, usize), ExecuteError> {
+) -> Result<(CvReport, usize), ExecuteError> {
     let mut total = 0;
     let folds = dataset.prompts.len().max(1);
-    let report = training::cross_validate(
+    let report = experiments::cross_validate(
         dataset,
         config,
         FoldSpec::LeaveOnePromptOut,
@@ -323,7 +326,7 @@ fn control(flow: ControlFlow<()>) -> Control {
 }
 
 /// Summary samples of a cross-validation: pooled and per held-out fold.
-fn cv_points(prefix: &str, report: &training::CvReport) -> Vec<(String, i64, f64)> {
+fn cv_points(prefix: &str, report: &CvReport) -> Vec<(String, i64, f64)> {
     let mut points = metric_points(&format!("{prefix}pooled"), &report.pooled);
     for fold in &report.folds {
         points.extend(metric_points(
@@ -362,9 +365,9 @@ fn metric_points(scope: &str, metrics: &Metrics) -> Vec<(String, i64, f64)> {
 }
 
 /// What a sweep keeps of one cross-validation.
-fn cv_scores(report: &training::CvReport) -> training::sweep::CvScores {
+fn cv_scores(report: &CvReport) -> CvScores {
     let pooled = &report.pooled;
-    training::sweep::CvScores {
+    CvScores {
         mcrmse: pooled.mcrmse,
         target_rmse: pooled
             .targets

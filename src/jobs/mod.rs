@@ -9,7 +9,8 @@
 //!   jobs, supervise their training thread, heartbeat, persist progress and
 //!   metrics, and requeue on shutdown.
 //! - [`executor`]: what a job *does*: rebuilds the dataset from its rows and
-//!   calls `training::{train, cross_validate, sweep}`, off the async executor.
+//!   calls `grader::train`, `experiments::cross_validate` and the sweep, off
+//!   the async executor.
 //! - [`progress`]: the progress the API shows, its ETA, and the once-a-second
 //!   throttle.
 //!

@@ -16,7 +16,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-pub use crate::features::Prompt;
+use crate::features::Prompt;
 
 /// At most this many row problems are collected before reading stops: enough
 /// to show a pattern, few enough to read.

@@ -114,7 +114,8 @@ pub fn make_folds(dataset: &Dataset, spec: FoldSpec, seed: u64) -> Result<Vec<Fo
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::training::dataset::{EssayRecord, Prompt};
+    use crate::features::Prompt;
+    use crate::training::dataset::EssayRecord;
 
     fn dataset(prompts: &[&str]) -> Dataset {
         Dataset {

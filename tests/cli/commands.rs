@@ -438,7 +438,7 @@ fn an_unreadable_or_incompatible_model_is_refused() {
 fn the_committed_default_model_loads_and_grades_a_fixture_essay_sanely() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("models/default.json");
     let bytes = std::fs::read(&path).expect("models/default.json is committed");
-    let model = essay_grader::training::GraderModel::from_json(&bytes).unwrap();
+    let model = essay_grader::grader::GraderModel::from_json(&bytes).unwrap();
     assert_eq!(model.target_names(), ["content", "wording"]);
     let prompt = essay_grader::features::Prompt {
         title: "How Rivers Shape Land".into(),
