@@ -96,6 +96,7 @@ pub fn cross_validate(
     kind: ModelKind,
     on_progress: &mut dyn FnMut(&Progress) -> Control,
 ) -> Result<CvReport, TrainingError> {
+    let config = &config.for_dataset(dataset);
     training::cross_validate(
         dataset,
         config,
@@ -114,6 +115,7 @@ pub fn cross_validate_featured(
     kind: ModelKind,
     on_progress: &mut dyn FnMut(&Progress) -> Control,
 ) -> Result<CvReport, TrainingError> {
+    let config = &config.for_dataset(featured.dataset);
     training::cross_validate_featured(
         featured,
         config,

@@ -21,6 +21,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::features::{self, FeatureGroup};
+use crate::training::Dataset;
 use crate::nn::{
     EarlyStopping, FieldError, FitConfig, NetworkConfig, OptimizerConfig, ScheduleConfig,
 };
@@ -51,6 +52,8 @@ pub enum FeatureSubset {
     /// Every essay (`e_`) and relation (`r_`) feature. Prompt (`p_`) and
     /// question (`q_`) features are constant within a prompt, so with few
     /// training prompts they let a model memorise prompts (issue 3).
+    /// On a dataset where no prompt has a source text, the essay features
+    /// alone (see [`ValidTrainConfig::for_dataset`]).
     Default,
     /// Every feature of the catalogue.
     All,
@@ -526,6 +529,32 @@ impl ValidTrainConfig {
         &self.feature_indices
     }
 
+    /// This config as it applies to `dataset`: the one choice that depends
+    /// on the data's layout. With the `"default"` features, a dataset in
+    /// which no prompt has a source text (an essay rubric such as 1–5
+    /// analytic scores of argumentative essays) uses the essay (`e_`)
+    /// features alone. There every text-based relation feature is 0 for
+    /// every essay, and the title and question overlaps compare the essay
+    /// with at most a prompt id or a task label: inputs that carry no
+    /// information but would still be listed in every explanation. Any
+    /// other subset, and any dataset with a source text, is left as it is.
+    pub fn for_dataset(&self, dataset: &Dataset) -> ValidTrainConfig {
+        let has_text = dataset
+            .prompts
+            .values()
+            .any(|p| p.text.chars().any(char::is_alphanumeric));
+        let mut resolved = self.clone();
+        if self.config.features == FeatureSubset::Default && !has_text {
+            resolved.feature_indices = features::catalogue()
+                .iter()
+                .enumerate()
+                .filter(|(_, d)| d.group == FeatureGroup::Essay)
+                .map(|(i, _)| i)
+                .collect();
+        }
+        resolved
+    }
+
     /// Names of the features the model uses, in input order.
     pub fn feature_names(&self) -> Vec<String> {
         let cat = features::catalogue();
@@ -581,6 +610,39 @@ mod tests {
 
     fn fields(err: &ConfigError) -> Vec<&str> {
         err.errors.iter().map(|e| e.field.as_str()).collect()
+    }
+
+    #[test]
+    fn without_a_source_text_the_default_features_are_the_essay_features_alone() {
+        let with_text = crate::training::test_data::tiny_dataset(4);
+        let mut without_text = with_text.clone();
+        for prompt in without_text.prompts.values_mut() {
+            prompt.text.clear();
+        }
+        let default = TrainConfig::default_valid();
+        assert_eq!(
+            default.for_dataset(&with_text).feature_indices(),
+            default.feature_indices()
+        );
+        let essay_only = default.for_dataset(&without_text);
+        let cat = features::catalogue();
+        assert!(!essay_only.feature_indices().is_empty());
+        assert_eq!(
+            essay_only.feature_indices().len(),
+            cat.iter().filter(|d| d.group == FeatureGroup::Essay).count()
+        );
+        assert!(
+            essay_only
+                .feature_names()
+                .iter()
+                .all(|n| n.starts_with("e_"))
+        );
+        // A subset the user chose is theirs, text or not.
+        let named = TrainConfig::from_json_value(json!({"features": ["r_unigram_recall"]})).unwrap();
+        assert_eq!(
+            named.for_dataset(&without_text).feature_names(),
+            ["r_unigram_recall"]
+        );
     }
 
     #[test]

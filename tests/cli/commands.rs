@@ -7,7 +7,8 @@ use std::process::{Command, Output};
 use serde_json::Value;
 
 use super::fixtures::{
-    essay, write_essays, write_graded_essays, write_prompts, write_quick_config,
+    ANALYTIC_TARGETS, essay, write_analytic_essays, write_essays, write_graded_essays,
+    write_prompts, write_quick_config,
 };
 
 fn run(args: &[&str]) -> Output {
@@ -364,6 +365,63 @@ fn cv_on_a_score_grid_reports_quadratic_weighted_kappa() {
     ]);
     assert_eq!(cv["folds"].as_array().unwrap().len(), 3);
     assert_regression_metrics(&cv["pooled"], &["Overall"], true);
+}
+
+/// Another rubric through the same binary and the generic column flags:
+/// argumentative essays with no source text, six 1–5 analytic scores on a
+/// grid. With no `--config`, the default config applies its layout rule
+/// (essay features alone when no prompt has a source text), and it must beat
+/// predicting the mean on every target by a wide margin.
+#[test]
+fn the_default_config_learns_an_analytic_rubric_without_a_source_text() {
+    let dir = tempfile::tempdir().unwrap();
+    let essays = write_analytic_essays(dir.path(), 200);
+    let targets = ANALYTIC_TARGETS.join(",");
+    let layout = [
+        "--essays",
+        s(&essays),
+        "--id-col",
+        "text_id",
+        "--text-col",
+        "full_text",
+        "--prompt-col",
+        "task",
+        "--targets",
+        &targets,
+        "--score-grid",
+        "1:5:0.5",
+    ];
+    let cv_of = |kind: &str| {
+        let mut args = vec!["cv"];
+        args.extend(layout);
+        args.extend(["--folds", "4", "--model-kind", kind, "--json"]);
+        ok_json(&args)
+    };
+    let model = cv_of("mlp");
+    let mean = cv_of("mean");
+    assert_regression_metrics(&model["pooled"], &ANALYTIC_TARGETS, true);
+    for t in ANALYTIC_TARGETS {
+        let rmse = model["pooled"]["targets"][t]["rmse"].as_f64().unwrap();
+        let baseline = mean["pooled"]["targets"][t]["rmse"].as_f64().unwrap();
+        assert!(
+            rmse < 0.6 * baseline,
+            "{t}: RMSE {rmse} against the mean's {baseline}"
+        );
+    }
+
+    let out = dir.path().join("model.json");
+    let mut args = vec!["train"];
+    args.extend(layout);
+    args.extend(["--out", s(&out), "--json"]);
+    ok_json(&args);
+    let trained =
+        essay_grader::grader::GraderModel::from_json(&std::fs::read(&out).unwrap()).unwrap();
+    let essay_features = essay_grader::features::catalogue()
+        .iter()
+        .filter(|d| d.group == essay_grader::features::FeatureGroup::Essay)
+        .count();
+    assert_eq!(trained.feature_names().len(), essay_features);
+    assert!(trained.feature_names().iter().all(|n| n.starts_with("e_")));
 }
 
 #[test]
