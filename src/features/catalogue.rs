@@ -205,12 +205,6 @@ catalogue! {
     RParaphraseGap "r_paraphrase_gap" Relation "r_meaning_keyword_recall minus r_keyword_recall: the source's key ideas expressed in other words.";
     RNovelMeanLogWordRank "r_novel_mean_log_word_rank" Relation "Mean ln(frequency rank) of the correctly spelt content words whose stem is not in the prompt text.";
     RNovelRareWordShare "r_novel_rare_word_share" Relation "Share of content words that are rare (beyond the 10,000 most frequent), correctly spelt and not in the prompt text.";
-    RSourceMisspellingShare "r_source_misspelling_share" Relation "Share of essay words that are misspellings of a prompt text word.";
-    RCorrectedUnigramRecall "r_corrected_unigram_recall" Relation "r_unigram_recall with misspellings of prompt words counted as those words.";
-    RCorrectedContentRecall "r_corrected_content_recall" Relation "r_content_recall with misspellings of prompt words counted as those words.";
-    RCorrectedBigramRecall "r_corrected_bigram_recall" Relation "r_bigram_recall with misspellings of prompt words counted as those words.";
-    RCorrectedKeywordRecall "r_corrected_keyword_recall" Relation "r_keyword_recall with misspellings of prompt words counted as those words.";
-    RCorrectedNovelWordShare "r_corrected_novel_word_share" Relation "r_novel_word_share with misspellings of prompt words counted as those words.";
 }
 
 /// The catalogue: every feature in vector order.

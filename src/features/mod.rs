@@ -12,7 +12,7 @@
 //! - [`tfidf`]: TF-IDF vectors of a prompt and an essay's similarity to them.
 //! - [`essay`]: the e_ features; [`relation`]: the r_ features of exact
 //!   words; [`paraphrase`]: the r_ features past exact words (meaning by word
-//!   vectors, rarity, overlap after `spelling` correction).
+//!   vectors, rarity against the source).
 //! - [`word_vectors`]: the compiled-in GloVe vectors and frequency ranks.
 //! - [`hashing`]: words and n-grams as 64-bit hashes.
 //!
@@ -30,7 +30,6 @@ pub mod question;
 pub mod readability;
 mod relation;
 mod segment;
-mod spelling;
 pub mod text;
 pub mod tfidf;
 pub mod word_vectors;

@@ -6,14 +6,12 @@
 //! essay: the prompt's tokens, stems, n-gram sets, TF-IDF vectors, spelling
 //! exceptions and its p_ and q_ feature values are all here.
 
-use rust_stemmers::{Algorithm, Stemmer};
 use serde::{Deserialize, Serialize};
 
 use super::catalogue::Feature;
 use super::essay::{SurfaceSummary, TypeIndex, surface_summary};
-use super::hashing::{HashMap64, HashSet64, NgramHashes, hash_str};
+use super::hashing::{HashMap64, HashSet64, NgramHashes};
 use super::question::analyse_question;
-use super::spelling::SourceSpelling;
 use super::text::{Tokeniser, Tokens};
 use super::tfidf::TfidfIndex;
 use super::word_vectors::{self, MeanVector};
@@ -87,8 +85,6 @@ pub struct PreparedPrompt {
     /// For each of `keywords`, the frequency rank of its first word in the
     /// text that has a vector (0 if none has).
     pub(crate) keyword_ranks: Vec<u32>,
-    /// The text's words, indexed to correct misspellings of them.
-    pub(crate) spelling: SourceSpelling,
 }
 
 fn content_stem_set(tokens: &Tokens) -> HashSet64 {
@@ -170,8 +166,6 @@ impl PreparedPrompt {
                 meaning
             })
             .collect();
-        let stemmer = Stemmer::create(Algorithm::English);
-        let spelling = SourceSpelling::new(&prompt.text, |word| hash_str(&stemmer.stem(word)));
         let question_stems = content_stem_set(&question);
         let title_stems = content_stem_set(&title);
 
@@ -228,7 +222,6 @@ impl PreparedPrompt {
             text_meaning,
             sentence_meanings,
             keyword_ranks,
-            spelling,
         }
     }
 

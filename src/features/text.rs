@@ -126,19 +126,6 @@ pub struct TextStats {
     pub ends_with_terminal: bool,
 }
 
-/// An alphabetic word that is not in the English word list (a misspelling,
-/// a name, or a rare word), kept as text so that it can be matched to a
-/// source word by spelling.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct UnlistedWord {
-    /// Its position in [`Tokens::words`].
-    pub index: u32,
-    /// Its lower-cased form: `Tokens::unlisted_text[start..end]`.
-    pub start: u32,
-    /// End of its lower-cased form in `Tokens::unlisted_text`.
-    pub end: u32,
-}
-
 /// A tokenised text: its words in order and its counts.
 #[derive(Debug, Clone, Default)]
 pub struct Tokens {
@@ -146,24 +133,11 @@ pub struct Tokens {
     pub words: Vec<Word>,
     /// Counts over the whole text.
     pub stats: TextStats,
-    /// The alphabetic words that are not in the English word list, in order.
-    pub unlisted: Vec<UnlistedWord>,
-    /// The lower-cased text of the [`Tokens::unlisted`] words, end to end.
-    pub unlisted_text: String,
-}
-
-impl Tokens {
-    /// The lower-cased text of an unlisted word.
-    pub fn unlisted_str(&self, word: &UnlistedWord) -> &str {
-        &self.unlisted_text[word.start as usize..word.end as usize]
-    }
 }
 
 impl Tokens {
     fn clear(&mut self) {
         self.words.clear();
-        self.unlisted.clear();
-        self.unlisted_text.clear();
         let sentences = std::mem::take(&mut self.stats.sentences);
         self.stats = TextStats {
             sentences,
@@ -483,15 +457,6 @@ impl Tokeniser {
         }
         if piece == "i" {
             flags |= flag::LOWER_I;
-        }
-        if alphabetic && flags & flag::ENGLISH == 0 {
-            let start = out.unlisted_text.len() as u32;
-            out.unlisted_text.push_str(&self.lower);
-            out.unlisted.push(UnlistedWord {
-                index: out.words.len() as u32,
-                start,
-                end: out.unlisted_text.len() as u32,
-            });
         }
         out.words.push(Word {
             lower,

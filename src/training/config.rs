@@ -21,10 +21,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::features::{self, FeatureGroup};
-use crate::training::Dataset;
 use crate::nn::{
     EarlyStopping, FieldError, FitConfig, NetworkConfig, OptimizerConfig, ScheduleConfig,
 };
+use crate::training::Dataset;
 
 /// The default config's JSON, compiled in.
 pub const DEFAULT_CONFIG_JSON: &str = include_str!("default_config.json");
@@ -629,7 +629,9 @@ mod tests {
         assert!(!essay_only.feature_indices().is_empty());
         assert_eq!(
             essay_only.feature_indices().len(),
-            cat.iter().filter(|d| d.group == FeatureGroup::Essay).count()
+            cat.iter()
+                .filter(|d| d.group == FeatureGroup::Essay)
+                .count()
         );
         assert!(
             essay_only
@@ -638,7 +640,8 @@ mod tests {
                 .all(|n| n.starts_with("e_"))
         );
         // A subset the user chose is theirs, text or not.
-        let named = TrainConfig::from_json_value(json!({"features": ["r_unigram_recall"]})).unwrap();
+        let named =
+            TrainConfig::from_json_value(json!({"features": ["r_unigram_recall"]})).unwrap();
         assert_eq!(
             named.for_dataset(&without_text).feature_names(),
             ["r_unigram_recall"]
