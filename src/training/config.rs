@@ -20,7 +20,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::features::{self, FeatureGroup};
+use crate::features::{self, Feature, FeatureGroup};
 use crate::nn::{
     EarlyStopping, FieldError, FitConfig, NetworkConfig, OptimizerConfig, ScheduleConfig,
 };
@@ -49,11 +49,12 @@ const KNOWN_FIELDS: &[&str] = &[
 /// Which features a model uses.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FeatureSubset {
-    /// Every essay (`e_`) and relation (`r_`) feature. Prompt (`p_`) and
-    /// question (`q_`) features are constant within a prompt, so with few
-    /// training prompts they let a model memorise prompts (issue 3).
-    /// On a dataset where no prompt has a source text, the essay features
-    /// alone (see [`ValidTrainConfig::for_dataset`]).
+    /// Every essay (`e_`) and relation (`r_`) feature but those of
+    /// [`NOT_IN_DEFAULT`]. Prompt (`p_`) and question (`q_`) features are
+    /// constant within a prompt, so with few training prompts they let a
+    /// model memorise prompts (issue 3). On a dataset where no prompt has a
+    /// source text, the essay features alone (see
+    /// [`ValidTrainConfig::for_dataset`]).
     Default,
     /// Every feature of the catalogue.
     All,
@@ -85,18 +86,46 @@ impl<'de> Deserialize<'de> for FeatureSubset {
     }
 }
 
+/// Features left out of the `"default"` subset: the word-vector meaning and
+/// word-rarity features of issue 10. Measured under leave-one-prompt-out CV
+/// (docs/experiments.md, section 7), they make the network alone better on
+/// two held-out prompts and clearly worse on the third (The Jungle, by
+/// 0.003–0.009 over three seeds), which the accuracy rule does not allow;
+/// they pay off only in the network + trees blend, which the grader does not
+/// ship yet. A config can still name them.
+pub const NOT_IN_DEFAULT: &[Feature] = &[
+    Feature::EMeanLogWordRank,
+    Feature::ERareWordShare,
+    Feature::RMeaningCosinePrompt,
+    Feature::RMeaningSentenceCoverage,
+    Feature::RMeaningGrounding,
+    Feature::RMeaningKeywordRecall,
+    Feature::RParaphraseGap,
+    Feature::RNovelMeanLogWordRank,
+    Feature::RNovelRareWordShare,
+];
+
+/// The catalogue indices of the `"default"` features of `groups`.
+fn default_indices(groups: &[FeatureGroup]) -> Vec<usize> {
+    features::catalogue()
+        .iter()
+        .enumerate()
+        .filter(|(i, d)| {
+            groups.contains(&d.group) && !NOT_IN_DEFAULT.iter().any(|&f| f as usize == *i)
+        })
+        .map(|(i, _)| i)
+        .collect()
+}
+
 impl FeatureSubset {
     /// The catalogue indices of the subset, in model input order.
     fn indices(&self) -> Vec<usize> {
         let cat = features::catalogue();
         match self {
             FeatureSubset::All => (0..cat.len()).collect(),
-            FeatureSubset::Default => cat
-                .iter()
-                .enumerate()
-                .filter(|(_, d)| matches!(d.group, FeatureGroup::Essay | FeatureGroup::Relation))
-                .map(|(i, _)| i)
-                .collect(),
+            FeatureSubset::Default => {
+                default_indices(&[FeatureGroup::Essay, FeatureGroup::Relation])
+            }
             FeatureSubset::Names(names) => names
                 .iter()
                 .filter_map(|n| features::feature_index(n))
@@ -545,12 +574,7 @@ impl ValidTrainConfig {
             .any(|p| p.text.chars().any(char::is_alphanumeric));
         let mut resolved = self.clone();
         if self.config.features == FeatureSubset::Default && !has_text {
-            resolved.feature_indices = features::catalogue()
-                .iter()
-                .enumerate()
-                .filter(|(_, d)| d.group == FeatureGroup::Essay)
-                .map(|(i, _)| i)
-                .collect();
+            resolved.feature_indices = default_indices(&[FeatureGroup::Essay]);
         }
         resolved
     }
@@ -632,6 +656,8 @@ mod tests {
             cat.iter()
                 .filter(|d| d.group == FeatureGroup::Essay)
                 .count()
+                - 2,
+            "every essay feature but the two word-rarity ones"
         );
         assert!(
             essay_only
