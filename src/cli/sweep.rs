@@ -9,7 +9,7 @@ use anyhow::Context;
 use super::atomic_file::{WriteError, write_atomic};
 use super::dataset_args::{DatasetArgs, TargetArgs};
 use super::report;
-use crate::experiments::sweep::{Run, SweepGrid, SweepReport, job_config, sweep};
+use crate::experiments::sweep::{SweepGrid, SweepReport, sweep};
 use crate::nn::Control;
 
 /// Arguments of `essay-grader sweep`.
@@ -36,30 +36,15 @@ pub fn run(args: SweepArgs) -> anyhow::Result<()> {
         .with_context(|| format!("cannot read the grid file {}", args.grid.display()))?;
     let grid =
         SweepGrid::from_json(&text).with_context(|| format!("in {}", args.grid.display()))?;
-    // Refuse a grid with any invalid cell before spending time on the others.
-    let threads = grid.threads.unwrap_or(1);
-    let mut bad = Vec::new();
-    for cell in grid.cells() {
-        if let Err(e) = job_config(&grid, Run::Cell(&cell), threads) {
-            bad.push(format!(
-                "cell {} (depth {}, {}, {} lr {}): {e}",
-                cell.index, cell.depth, cell.activation, cell.optimizer, cell.lr
-            ));
-        }
-    }
-    for set in &grid.feature_sets {
-        if let Err(e) = job_config(&grid, Run::FeatureSet(set), threads) {
-            bad.push(format!("feature set {set}: {e}"));
-        }
-    }
-    if !bad.is_empty() {
-        anyhow::bail!("{}: {}", args.grid.display(), bad.join("; "));
-    }
+    // The grid's every cell and feature set were checked as it was read.
+    let threads = grid
+        .threads
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
     let dataset = args.data.load(Some(&args.targets))?;
     let bar = report::progress_bar(0, "sweeping");
-    let result = sweep(&dataset, &grid, &mut |p| {
-        bar.set_length(p.total as u64);
-        bar.set_position(p.done as u64);
+    let result = sweep(&dataset, &grid, threads, &mut |s| {
+        bar.set_length(s.progress.total as u64);
+        bar.set_position(s.progress.done as u64);
         Control::Continue
     });
     bar.finish_and_clear();

@@ -66,7 +66,7 @@ pub enum ModelError {
     /// A parameter has the wrong size.
     #[error("the model's {parameter} has {got} values; expected {expected}")]
     Shape {
-        /// Which parameter ("scaler.mean", "members[1].n_inputs", …).
+        /// Which parameter ("scaler.mean", "members\[1\].n_inputs", …).
         parameter: String,
         /// The size required.
         expected: usize,

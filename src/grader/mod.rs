@@ -7,7 +7,7 @@
 //! (callers read and write the artifact's bytes).
 //!
 //! - [`artifact`]: [`GraderModel`], the checked artifact, and [`ModelError`].
-//! - [`train`]: [`train()`] on every row of a dataset, and its [`TrainingSummary`].
+//! - [`train`](mod@train): [`train()`] on every row of a dataset, and its [`TrainingSummary`].
 //! - [`grade`]: [`Grade`]s with percentiles and warnings, one essay or a batch.
 //! - [`explain`]: the occlusion explanation of a grade.
 //! - [`ensemble`]: the network ensemble, and [`NetworkEnsemble`], its

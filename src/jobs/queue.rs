@@ -32,8 +32,9 @@ use sqlx::SqlitePool;
 use tokio::sync::{Notify, mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
-use crate::jobs::executor::{Executor, JobInput, JobOutput, JobSpec};
+use crate::jobs::executor::{Executor, JobInput, JobOutput};
 use crate::jobs::progress::{EpochReport, JobProgress, Throttle};
+use crate::jobs::spec::JobSpec;
 use crate::jobs::{JobKind, JobStatus, MAX_ATTEMPTS};
 use crate::store;
 use crate::store::jobs::{CancelOutcome, Heartbeat, JobEnd, JobRow, NewJob};
@@ -432,7 +433,7 @@ impl JobQueue {
     async fn load_input(&self, job: &JobRow) -> Result<JobInput, String> {
         let kind =
             JobKind::parse(&job.kind).ok_or_else(|| format!("unknown job kind {:?}", job.kind))?;
-        let spec: JobSpec = serde_json::from_str(&job.config)
+        let spec = JobSpec::from_stored(kind, &job.config)
             .map_err(|e| format!("the stored job request is unreadable: {e}"))?;
         let pool = &self.inner.pool;
         let dataset = match store::datasets::get_dataset(pool, &job.dataset_id).await {
@@ -450,7 +451,6 @@ impl JobQueue {
             })?;
         Ok(JobInput {
             job_id: job.id.clone(),
-            kind,
             spec,
             dataset,
             prompts,
@@ -717,6 +717,7 @@ mod tests {
     use super::*;
     use crate::jobs::executor::{ExecuteError, ModelOutput};
     use crate::store::datasets::{insert_dataset, sample_dataset};
+    use crate::training::TrainingError;
     use std::sync::atomic::AtomicUsize;
 
     /// An executor that reports `epochs` epochs, sleeping `epoch_ms` each,
@@ -762,21 +763,23 @@ mod tests {
                     phase: None,
                 };
                 if on_epoch(report).is_break() {
-                    return Err(ExecuteError::Training("cancelled".into()));
+                    return Err(ExecuteError::Cancelled);
                 }
             }
             match self.finish {
                 Finish::Succeed => Ok(JobOutput {
                     metrics: serde_json::json!({"mcrmse": 0.5, "essays": input.essays.len()}),
                     points: vec![("fold_1/mcrmse".into(), 0, 0.5)],
-                    model: (input.kind == JobKind::Train).then(|| ModelOutput {
+                    model: (input.spec.kind() == JobKind::Train).then(|| ModelOutput {
                         artifact: b"{\"fake\": true}".to_vec(),
                         metrics: serde_json::json!({"mcrmse": 0.5}),
                     }),
                 }),
-                Finish::Fail => Err(ExecuteError::Training(
-                    "the loss became NaN at epoch 2".into(),
-                )),
+                Finish::Fail => Err(ExecuteError::Training(TrainingError::Model {
+                    model: "fake".into(),
+                    fold: "all".into(),
+                    message: "the loss became NaN at epoch 2".into(),
+                })),
                 Finish::Panic => panic!("index out of bounds in a fake layer"),
             }
         }
@@ -922,7 +925,7 @@ mod tests {
         assert_eq!(job.status, "failed");
         assert_eq!(
             job.error.as_deref(),
-            Some("training failed: the loss became NaN at epoch 2")
+            Some("training failed: fake failed on fold all: the loss became NaN at epoch 2")
         );
         assert!(job.model_id.is_none());
         assert!(store::models::list_models(&pool).await.unwrap().is_empty());

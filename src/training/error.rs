@@ -17,9 +17,7 @@ pub enum TrainingError {
     #[error(transparent)]
     Folds(#[from] FoldError),
     /// The dataset has no target columns to learn.
-    #[error(
-        "the dataset has no target columns; name them with --targets (or the mapping's \"targets\")"
-    )]
+    #[error("the dataset has no target columns")]
     NoTargets,
     /// Too few essays to train on.
     #[error("{what} has {rows} essay(s); training needs at least {min}")]

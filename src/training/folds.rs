@@ -35,6 +35,16 @@ impl std::str::FromStr for FoldSpec {
     }
 }
 
+/// The text form [`FoldSpec::from_str`](std::str::FromStr) reads: `prompt` or K.
+impl std::fmt::Display for FoldSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            FoldSpec::LeaveOnePromptOut => f.write_str("prompt"),
+            FoldSpec::KFold(k) => write!(f, "{k}"),
+        }
+    }
+}
+
 /// One train/test split.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Fold {

@@ -39,4 +39,4 @@ pub use error::TrainingError;
 pub use featurize::FeaturedDataset;
 pub use folds::{Fold, FoldSpec};
 pub use metrics::{Metrics, TargetMetrics};
-pub use progress::Progress;
+pub use progress::{Progress, Sequence};

@@ -16,8 +16,6 @@ pub mod run;
 #[cfg(test)]
 pub(crate) mod test_runs;
 
-pub use grid::{GridError, OptimizerAxis, SweepCell, SweepGrid};
+pub use grid::{GridError, GridProblem, OptimizerAxis, SweepCell, SweepGrid};
 pub use report::{ScoredRun, SweepReport, rank};
-pub use run::{
-    CvScores, EpochSeen, Job, Run, job_config, pool_folds, scores_of, sweep, sweep_with,
-};
+pub use run::{CvScores, EpochSeen, Run, SweepProgress, pool_folds, scores_of, sweep};

@@ -14,8 +14,8 @@ use crate::nn::Control;
 use crate::training::config::merge;
 use crate::training::folds::make_folds;
 use crate::training::{
-    CvReport, Dataset, FeaturedDataset, FoldReport, FoldSpec, Progress, TrainConfig, TrainingError,
-    ValidTrainConfig,
+    CvReport, Dataset, FeaturedDataset, FoldReport, FoldSpec, Progress, Sequence, TrainConfig,
+    TrainingError, ValidTrainConfig,
 };
 
 use super::grid::{SweepCell, SweepGrid};
@@ -38,17 +38,8 @@ pub struct CvScores {
 /// One epoch seen by the sweep: (0-based fold, 1-based epoch, validation loss).
 pub type EpochSeen = (usize, usize, Option<f64>);
 
-/// What a sweep asks its runner to cross-validate (the grid and the other
-/// algorithms; see [`Run`] for the feature studies too).
-#[derive(Debug, Clone, Copy)]
-pub enum Job<'a> {
-    /// A grid cell (an MLP config).
-    Cell(&'a SweepCell),
-    /// A baseline with the grid's base config.
-    Baseline(ModelKind),
-}
-
-/// Every kind of run a full [`sweep`] makes: a [`Job`], or a feature study.
+/// Every kind of run a sweep makes, in the order it makes them: the grid's
+/// cells, the baselines, the feature sets, the feature-subset sizes.
 #[derive(Debug, Clone, Copy)]
 pub enum Run<'a> {
     /// A grid cell (an MLP config).
@@ -74,36 +65,39 @@ impl Run<'_> {
             Run::FeatureK(k) => format!("K={k}"),
         }
     }
+
+    fn kind(&self) -> ModelKind {
+        match self {
+            Run::Baseline(kind) => *kind,
+            Run::Cell(_) | Run::FeatureSet(_) | Run::FeatureK(_) => ModelKind::Mlp,
+        }
+    }
 }
 
-/// Runs every cell and baseline of `grid` through `run`, in order, and ranks
-/// the results. `run` cross-validates one job; it reports each epoch through
-/// the callback it is given (the sweep keeps the validation losses for the
-/// curves) and returns `Ok(Ok(scores))`, `Ok(Err(message))` for a run that
-/// failed on its own (a diverged network: recorded, the sweep goes on), or
-/// `Err(e)` to end the sweep (cancelled, unreadable data).
-pub fn sweep_with<E>(
-    grid: &SweepGrid,
-    mut run: impl FnMut(Job<'_>, &mut dyn FnMut(EpochSeen)) -> Result<Result<CvScores, String>, E>,
-) -> Result<SweepReport, E> {
-    sweep_runs(grid, false, |r, on_epoch| match r {
-        Run::Cell(c) => run(Job::Cell(c), on_epoch),
-        Run::Baseline(k) => run(Job::Baseline(k), on_epoch),
-        Run::FeatureSet(_) | Run::FeatureK(_) => Ok(Err(
-            "feature studies run only in experiments::sweep::sweep".into(),
-        )),
-    })
+/// Where a sweep stands after one epoch of one of its runs.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SweepProgress {
+    /// The run, by its position in the sweep's order (the grid's cells by
+    /// index, then the baselines, the feature sets and the feature-subset
+    /// sizes; see [`SweepGrid::run_count`]).
+    pub run: usize,
+    /// The run's own report (its fold, member, epoch and losses), with
+    /// `done`/`total` counted over the whole sweep.
+    pub progress: Progress,
 }
 
-/// [`sweep_with`] over every [`Run`]: with `studies`, the grid's feature sets
-/// and feature-subset sizes are run after the cells and baselines.
+/// Runs every [`Run`] of `grid` through `run`, in order, and ranks the cells.
+/// `run` cross-validates one run; it reports each epoch through the callback
+/// it is given (the sweep keeps the validation losses for the curves) and
+/// returns `Ok(Ok(scores))`, `Ok(Err(message))` for a run that failed on its
+/// own (a diverged network: recorded, the sweep goes on), or `Err(e)` to end
+/// the sweep (cancelled, unusable data).
 fn sweep_runs<E>(
     grid: &SweepGrid,
-    studies: bool,
     mut run: impl FnMut(Run<'_>, &mut dyn FnMut(EpochSeen)) -> Result<Result<CvScores, String>, E>,
 ) -> Result<SweepReport, E> {
     let started = std::time::Instant::now();
-    let mut scored = |kind: ModelKind, job: Run<'_>| -> Result<ScoredRun, E> {
+    let mut scored = |job: Run<'_>| -> Result<ScoredRun, E> {
         let label = job.label();
         let t0 = std::time::Instant::now();
         // (fold, epoch) → validation loss, averaged over folds afterwards.
@@ -119,7 +113,7 @@ fn sweep_runs<E>(
         };
         Ok(ScoredRun {
             label,
-            kind,
+            kind: job.kind(),
             cell,
             mcrmse: scores.mcrmse,
             target_rmse: scores.target_rmse,
@@ -132,22 +126,20 @@ fn sweep_runs<E>(
     };
     let mut cells = Vec::new();
     for cell in grid.cells() {
-        cells.push(scored(ModelKind::Mlp, Run::Cell(&cell))?);
+        cells.push(scored(Run::Cell(&cell))?);
     }
     rank(&mut cells);
     let mut baselines = Vec::new();
     for &kind in &grid.baselines {
-        baselines.push(scored(kind, Run::Baseline(kind))?);
+        baselines.push(scored(Run::Baseline(kind))?);
     }
     let mut feature_sets = Vec::new();
+    for set in &grid.feature_sets {
+        feature_sets.push(scored(Run::FeatureSet(set))?);
+    }
     let mut feature_k = Vec::new();
-    if studies {
-        for set in &grid.feature_sets {
-            feature_sets.push(scored(ModelKind::Mlp, Run::FeatureSet(set))?);
-        }
-        for &k in &grid.feature_k {
-            feature_k.push(scored(ModelKind::Mlp, Run::FeatureK(k))?);
-        }
+    for &k in &grid.feature_k {
+        feature_k.push(scored(Run::FeatureK(k))?);
     }
     Ok(SweepReport {
         grid: grid.clone(),
@@ -176,51 +168,33 @@ fn mean_curve(seen: &[EpochSeen]) -> Vec<(usize, f64)> {
         .collect()
 }
 
-/// Runs a sweep on `dataset`: features are extracted once, then every cell,
-/// baseline, feature set and feature-subset size is cross-validated (leave one
-/// prompt out) through [`cross_validate_featured`]. Progress is reported as
-/// one long run: `fold`/`folds` count folds over all runs, and `done`/`total`
-/// member-epochs (the total is re-estimated as runs finish). A callback
+/// Runs a sweep on `dataset` with `threads` worker threads: features are
+/// extracted once, then every cell, baseline, feature set and feature-subset
+/// size is cross-validated (leave one prompt out) on them. This is the one
+/// sweep: `essay-grader sweep` and a sweep job both run it.
+///
+/// Progress reaches `on_progress` after every epoch, naming the run, with
+/// `done`/`total` counted over the whole sweep ([`Sequence`]). A callback
 /// answering `Stop` cancels with [`TrainingError::Cancelled`]; a run that
 /// fails on its own (a diverged network) is recorded in the report and the
-/// sweep goes on.
+/// sweep goes on; data no run can use ends it.
 pub fn sweep(
     dataset: &Dataset,
     grid: &SweepGrid,
-    on_progress: &mut dyn FnMut(&Progress) -> Control,
+    threads: usize,
+    on_progress: &mut dyn FnMut(&SweepProgress) -> Control,
 ) -> Result<SweepReport, TrainingError> {
-    let threads = grid
-        .threads
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
     let featured = FeaturedDataset::new(dataset, threads);
-    let jobs =
-        grid.cells().len() + grid.baselines.len() + grid.feature_sets.len() + grid.feature_k.len();
-    let mut job_index = 0usize;
-    // Member-epochs of the runs already finished, so `done` only grows.
-    let mut offset = 0usize;
-    sweep_runs(grid, true, |job, on_epoch| {
-        // A feature-K run is several cross-validations in a row, each
-        // counting from 0: `inner_base` carries the finished ones.
-        let (mut last_done, mut last_total, mut inner_base) = (0usize, 0usize, 0usize);
+    let mut sequence = Sequence::even(grid.run_count());
+    sweep_runs(grid, |job, on_epoch| {
+        let run = sequence.run();
         let mut relay = |p: &Progress| {
             on_epoch((p.fold.saturating_sub(1), p.epoch, p.val_loss));
-            if p.done < last_done {
-                inner_base += last_total;
-            }
-            last_done = p.done;
-            last_total = p.total;
-            let outer = Progress {
-                fold: job_index * p.folds + p.fold,
-                folds: jobs * p.folds,
-                done: offset + inner_base + p.done,
-                total: offset + inner_base + p.total * (jobs - job_index),
-                ..*p
-            };
-            on_progress(&outer)
+            let progress = sequence.overall(p);
+            on_progress(&SweepProgress { run, progress })
         };
         let result = run_job(&featured, grid, threads, job, &mut relay);
-        offset += inner_base + last_total;
-        job_index += 1;
+        sequence.next_run();
         match result {
             Ok(scores) => Ok(Ok(scores)),
             Err(e) if is_fatal(&e) => Err(e),
@@ -230,8 +204,7 @@ pub fn sweep(
 }
 
 /// Errors that end a sweep: cancellation and data that no run can use.
-/// Anything else (a network that diverged, a config one cell made invalid)
-/// belongs to its run.
+/// Anything else (a network that diverged) belongs to its run.
 fn is_fatal(e: &TrainingError) -> bool {
     matches!(
         e,
@@ -242,13 +215,9 @@ fn is_fatal(e: &TrainingError) -> bool {
     )
 }
 
-/// The validated train config of a job: the default config, the grid's base,
-/// then the job's own changes.
-pub fn job_config(
-    grid: &SweepGrid,
-    job: Run<'_>,
-    threads: usize,
-) -> Result<ValidTrainConfig, String> {
+/// The validated train config of a run: the default config, the grid's base,
+/// then the run's own changes. Fails only for a grid that was not validated.
+fn job_config(grid: &SweepGrid, job: Run<'_>, threads: usize) -> Result<ValidTrainConfig, String> {
     let mut value = grid.base.clone();
     match job {
         Run::Cell(cell) => value = cell.config.clone(),
@@ -268,14 +237,10 @@ fn run_job(
     on_progress: &mut dyn FnMut(&Progress) -> Control,
 ) -> Result<CvScores, TrainingError> {
     let config = job_config(grid, job, threads).map_err(|message| TrainingError::Model {
-        model: NETWORK.into(),
+        model: job.kind().to_string(),
         fold: "all".into(),
         message,
     })?;
-    let kind = match job {
-        Run::Baseline(kind) => kind,
-        _ => ModelKind::Mlp,
-    };
     if let Run::FeatureK(k) = job {
         return nested_feature_k(featured, grid, &config, k, on_progress);
     }
@@ -283,7 +248,7 @@ fn run_job(
         featured,
         &config,
         FoldSpec::LeaveOnePromptOut,
-        kind,
+        job.kind(),
         on_progress,
     )?;
     Ok(scores_of(&report))
@@ -410,13 +375,15 @@ mod tests {
     use crate::experiments::sweep::test_runs::example_grid as grid;
 
     #[test]
-    fn sweep_with_runs_every_cell_and_baseline_records_failures_and_ranks() {
-        let g = grid();
+    fn every_run_is_made_in_order_failures_are_recorded_and_cells_ranked() {
+        let mut g = grid();
+        g.feature_sets = vec![json!("all")];
+        g.feature_k = vec![3];
         let mut calls = 0;
-        let report = sweep_with::<String>(&g, |job, on_epoch| {
+        let report = sweep_runs::<String>(&g, |job, on_epoch| {
             calls += 1;
             match job {
-                Job::Cell(c) => {
+                Run::Cell(c) => {
                     for fold in 0..2 {
                         for epoch in 1..=3 {
                             on_epoch((fold, epoch, Some(1.0 / epoch as f64 + fold as f64)));
@@ -433,14 +400,20 @@ mod tests {
                         ..Default::default()
                     }))
                 }
-                Job::Baseline(kind) => Ok(Ok(CvScores {
+                Run::Baseline(kind) => Ok(Ok(CvScores {
                     mcrmse: Some(if kind == ModelKind::Mean { 1.0 } else { 0.7 }),
                     ..Default::default()
                 })),
+                Run::FeatureSet(_) => Ok(Ok(CvScores {
+                    mcrmse: Some(0.6),
+                    ..Default::default()
+                })),
+                Run::FeatureK(_) => Ok(Err("mRMR failed".into())),
             }
         })
         .unwrap();
-        assert_eq!(calls, 12 + 2);
+        assert_eq!(calls, 12 + 2 + 1 + 1);
+        assert_eq!(g.run_count(), calls);
         assert_eq!(report.cells.len(), 12);
         let best = report.cells[0].cell.as_ref().unwrap();
         assert_eq!((best.depth, best.lr), (3, 0.1));
@@ -455,12 +428,16 @@ mod tests {
             report.baselines.iter().map(|b| b.kind).collect::<Vec<_>>(),
             vec![ModelKind::Mean, ModelKind::Ridge]
         );
+        assert_eq!(report.feature_sets[0].label, "features=all");
+        assert_eq!(report.feature_sets[0].mcrmse, Some(0.6));
+        assert_eq!(report.feature_k[0].label, "K=3");
+        assert_eq!(report.feature_k[0].error.as_deref(), Some("mRMR failed"));
     }
 
     #[test]
-    fn sweep_with_stops_at_a_fatal_error() {
+    fn a_fatal_error_ends_the_sweep() {
         let mut calls = 0;
-        let err = sweep_with::<&str>(&grid(), |_, _| {
+        let err = sweep_runs::<&str>(&grid(), |_, _| {
             calls += 1;
             if calls == 3 {
                 Err("cancelled")
@@ -527,8 +504,9 @@ mod tests {
         )
         .unwrap();
         let mut last_done = 0;
-        let mut calls = 0;
-        let report = sweep(&dataset, &grid, &mut |p| {
+        let mut runs_seen = Vec::new();
+        let report = sweep(&dataset, &grid, 1, &mut |s| {
+            let p = &s.progress;
             assert!(
                 p.done >= last_done,
                 "progress went back: {} after {}",
@@ -537,11 +515,14 @@ mod tests {
             );
             assert!(p.done <= p.total, "{} of {}", p.done, p.total);
             last_done = p.done;
-            calls += 1;
+            if runs_seen.last() != Some(&s.run) {
+                runs_seen.push(s.run);
+            }
             Control::Continue
         })
         .unwrap();
-        assert!(calls > 0);
+        // 2 cells, 2 baselines, 1 feature set, 1 K: every run reported, in order.
+        assert_eq!(runs_seen, [0, 1, 2, 3, 4, 5]);
         assert_eq!(report.cells.len(), 2);
         assert!(
             report
@@ -580,7 +561,7 @@ mod tests {
                 "activations": ["elu"], "optimizers": [{"name": "adam", "lrs": [0.01]}], "threads": 1}"#,
         )
         .unwrap();
-        let err = sweep(&dataset, &grid, &mut |_| Control::Stop).unwrap_err();
+        let err = sweep(&dataset, &grid, 1, &mut |_| Control::Stop).unwrap_err();
         assert!(matches!(err, TrainingError::Cancelled), "{err}");
     }
 }
