@@ -399,7 +399,9 @@ fn the_default_config_learns_an_analytic_rubric_without_a_source_text() {
     };
     let model = cv_of("mlp");
     let mean = cv_of("mean");
-    assert_regression_metrics(&model["pooled"], &ANALYTIC_TARGETS, true);
+    let mut sorted = ANALYTIC_TARGETS;
+    sorted.sort_unstable();
+    assert_regression_metrics(&model["pooled"], &sorted, true);
     for t in ANALYTIC_TARGETS {
         let rmse = model["pooled"]["targets"][t]["rmse"].as_f64().unwrap();
         let baseline = mean["pooled"]["targets"][t]["rmse"].as_f64().unwrap();
@@ -416,7 +418,11 @@ fn the_default_config_learns_an_analytic_rubric_without_a_source_text() {
     ok_json(&args);
     let trained =
         essay_grader::grader::GraderModel::from_json(&std::fs::read(&out).unwrap()).unwrap();
-    assert!(trained.feature_names().len() > 40);
+    let essay_features = essay_grader::features::catalogue()
+        .iter()
+        .filter(|d| d.group == essay_grader::features::FeatureGroup::Essay)
+        .count();
+    assert_eq!(trained.feature_names().len(), essay_features);
     assert!(trained.feature_names().iter().all(|n| n.starts_with("e_")));
 }
 
@@ -521,8 +527,10 @@ fn the_committed_default_model_loads_and_grades_a_fixture_essay_sanely() {
 
 /// The accuracy claim of the README, checked wherever the CommonLit data is
 /// at hand (.ci/run runs the ignored tests when it is): the default config,
-/// left one prompt out at a time, stays at or under 0.50 pooled MCRMSE and no
-/// held-out prompt diverges. About 30 s in a debug build.
+/// left one prompt out at a time, keeps its pooled MCRMSE (0.4919, seed 42)
+/// and each held-out prompt's figure (0.4690, 0.5411, 0.4617), each with a
+/// margin for seed noise: the spread over five seeds is 0.004 pooled and up
+/// to 0.007 on one prompt (docs/experiments.md). About 30 s in a debug build.
 #[test]
 #[ignore = "needs ../shared/data/commonlit (ESSAY_GRADER_COMMONLIT)"]
 fn the_default_config_keeps_its_leave_one_prompt_out_accuracy_on_commonlit() {
@@ -538,17 +546,18 @@ fn the_default_config_keeps_its_leave_one_prompt_out_accuracy_on_commonlit() {
         "--json",
     ]);
 
+    let ceilings = [("39c16e", 0.477), ("3b9047", 0.549), ("ebad26", 0.470)];
     let folds = cv["folds"].as_array().unwrap();
-    assert_eq!(folds.len(), 3);
-    for fold in folds {
+    assert_eq!(folds.len(), ceilings.len());
+    for (fold, (held_out, ceiling)) in folds.iter().zip(ceilings) {
+        assert_eq!(fold["held_out"], held_out);
         let mcrmse = fold["mcrmse"].as_f64().unwrap();
         assert!(
-            mcrmse < 0.60,
-            "fold {} diverged: {mcrmse}",
-            fold["held_out"]
+            mcrmse <= ceiling,
+            "held-out prompt {held_out}: MCRMSE {mcrmse} is over {ceiling}"
         );
     }
     let pooled = cv["pooled"]["mcrmse"].as_f64().unwrap();
-    assert!(pooled <= 0.50, "pooled MCRMSE {pooled} is over 0.50");
+    assert!(pooled <= 0.497, "pooled MCRMSE {pooled} is over 0.497");
     assert_eq!(cv["pooled"]["n"], 6062);
 }
