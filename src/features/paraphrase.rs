@@ -16,15 +16,17 @@ use super::essay::{RARE_RANK, ratio, spelt_rank};
 use super::hashing::{HashSet64, reset_set};
 use super::prompt::PreparedPrompt;
 use super::text::Tokens;
-use super::word_vectors::{self, MeanVector};
+use super::word_vectors::{self, DIMS, MeanVector};
+use ndarray::ArrayView2;
 
 /// Reusable buffers of these features.
 #[derive(Debug, Default)]
 pub(crate) struct ParaphraseScratch {
     essay_meaning: MeanVector,
-    sentence_meanings: Vec<MeanVector>,
-    /// Best cosine of each prompt sentence to an essay sentence.
-    prompt_sentence_best: Vec<f32>,
+    /// The unit meaning of each essay sentence, rows of `DIMS` values.
+    sentence_rows: Vec<f32>,
+    /// The unit vector of each distinct content word, rows of `DIMS` values.
+    word_rows: Vec<f32>,
     /// Distinct frequency ranks of the essay's content words with a vector.
     content_ranks: Vec<u32>,
     content_stems: HashSet64,
@@ -66,74 +68,78 @@ fn meaning_features(
     out: &mut [f32],
 ) {
     let words = &tokens.words;
+    let sentences = &tokens.stats.sentences;
+    reset_set(&mut scratch.content_stems);
+    scratch.content_ranks.clear();
+    // One unit row per essay sentence; the essay's own sum is the sum of its
+    // sentences' (every word is in exactly one sentence).
     let essay = &mut scratch.essay_meaning;
     essay.clear();
-    scratch.content_ranks.clear();
-    reset_set(&mut scratch.content_stems);
-    for w in words.iter().filter(|w| w.is_content()) {
-        essay.add_word(w.rank);
-        scratch.content_stems.insert(w.stem);
-        if word_vectors::has_vector(w.rank) {
-            scratch.content_ranks.push(w.rank);
-        }
-    }
-    scratch.content_ranks.sort_unstable();
-    scratch.content_ranks.dedup();
-    let whole = f64::from(essay.cosine(&prompt.text_meaning));
-
-    // Sentence by sentence: each essay sentence's best prompt sentence, and
-    // each prompt sentence's best essay sentence.
-    let prompt_sentences = &prompt.sentence_meanings;
-    scratch.prompt_sentence_best.clear();
-    scratch
-        .prompt_sentence_best
-        .resize(prompt_sentences.len(), 0.0);
-    let sentences = &tokens.stats.sentences;
-    if scratch.sentence_meanings.len() < sentences.len() {
-        scratch
-            .sentence_meanings
-            .resize(sentences.len(), MeanVector::default());
-    }
-    let mut grounding = 0.0f64;
-    for (&(a, b), meaning) in sentences.iter().zip(&mut scratch.sentence_meanings) {
+    scratch.sentence_rows.clear();
+    let mut meaning = MeanVector::default();
+    for &(a, b) in sentences {
         meaning.clear();
         for w in words[a as usize..b as usize]
             .iter()
             .filter(|w| w.is_content())
         {
             meaning.add_word(w.rank);
+            scratch.content_stems.insert(w.stem);
+            if word_vectors::has_vector(w.rank) {
+                scratch.content_ranks.push(w.rank);
+            }
         }
+        essay.add(&meaning);
         meaning.normalise();
-        let mut best = 0.0f32;
-        for (p, prompt_best) in prompt_sentences
-            .iter()
-            .zip(&mut scratch.prompt_sentence_best)
-        {
-            let cosine = meaning.dot(p).max(0.0);
-            best = best.max(cosine);
-            *prompt_best = prompt_best.max(cosine);
-        }
-        grounding += f64::from(best);
+        scratch
+            .sentence_rows
+            .extend_from_slice(meaning.components());
     }
-    let coverage: f64 = scratch
-        .prompt_sentence_best
-        .iter()
-        .map(|&c| f64::from(c))
-        .sum();
+    let whole = f64::from(essay.cosine(&prompt.text_meaning));
 
-    // The prompt's keywords: used as they are (1), or the nearest essay word
-    // by meaning.
+    // Sentence by sentence, as one matrix product: each essay sentence's
+    // best prompt sentence, and each prompt sentence's best essay sentence.
+    let prompt_sentences = prompt.sentence_meanings.nrows();
+    let mut grounding = 0.0f64;
+    let mut coverage = 0.0f64;
+    if !sentences.is_empty() && prompt_sentences > 0 {
+        let rows = ArrayView2::from_shape((sentences.len(), DIMS), &scratch.sentence_rows)
+            .expect("one row of DIMS values per sentence");
+        let cosines = rows.dot(&prompt.sentence_meanings.t());
+        for row in cosines.rows() {
+            grounding += f64::from(row.fold(0.0f32, |best, &c| best.max(c)));
+        }
+        for column in cosines.columns() {
+            coverage += f64::from(column.fold(0.0f32, |best, &c| best.max(c)));
+        }
+    }
+
+    // The prompt's keywords: used as they are (1), or the nearest distinct
+    // essay content word by meaning (one matrix product).
+    scratch.content_ranks.sort_unstable();
+    scratch.content_ranks.dedup();
+    let distinct = scratch.content_ranks.len();
+    scratch.word_rows.resize(distinct * DIMS, 0.0);
+    for (&rank, row) in scratch
+        .content_ranks
+        .iter()
+        .zip(scratch.word_rows.chunks_exact_mut(DIMS))
+    {
+        word_vectors::write_unit_vector(rank, row);
+    }
+    let nearest = if distinct > 0 {
+        let rows = ArrayView2::from_shape((distinct, DIMS), &scratch.word_rows[..distinct * DIMS])
+            .expect("one row of DIMS values per word");
+        Some(prompt.keyword_vectors.dot(&rows.t()))
+    } else {
+        None
+    };
     let mut keyword_credit = 0.0f64;
-    for (keyword, &rank) in prompt.keywords.iter().zip(&prompt.keyword_ranks) {
+    for (k, keyword) in prompt.keywords.iter().enumerate() {
         keyword_credit += if scratch.content_stems.contains(keyword) {
             1.0
-        } else if word_vectors::has_vector(rank) {
-            scratch
-                .content_ranks
-                .iter()
-                .map(|&r| word_vectors::word_cosine(rank, r))
-                .fold(0.0f32, f32::max)
-                .into()
+        } else if let (true, Some(nearest)) = (prompt.keyword_has_vector[k], &nearest) {
+            f64::from(nearest.row(k).fold(0.0f32, |best, &c| best.max(c)))
         } else {
             0.0
         };
@@ -145,7 +151,7 @@ fn meaning_features(
     set(Feature::RMeaningCosinePrompt, whole);
     set(
         Feature::RMeaningSentenceCoverage,
-        ratio(coverage, prompt_sentences.len() as f64),
+        ratio(coverage, prompt_sentences as f64),
     );
     set(
         Feature::RMeaningGrounding,

@@ -114,6 +114,21 @@ pub fn word_cosine(a: u32, b: u32) -> f32 {
     dot as f32 * TABLE.inverse_norms[a] * TABLE.inverse_norms[b]
 }
 
+/// Writes the unit vector of the word with frequency rank `rank` into
+/// `out` (`DIMS` values), or zeros when it has none. Its dot product with
+/// another word's unit vector is [`word_cosine`] of the two.
+pub fn write_unit_vector(rank: u32, out: &mut [f32]) {
+    if !has_vector(rank) {
+        out.fill(0.0);
+        return;
+    }
+    let row = (rank - 1) as usize;
+    let scale = TABLE.inverse_norms[row];
+    for (o, &b) in out.iter_mut().zip(&VECTORS[row * DIMS..(row + 1) * DIMS]) {
+        *o = scale * f32::from(b as i8);
+    }
+}
+
 /// Does the word of this rank have a vector?
 pub fn has_vector(rank: u32) -> bool {
     rank > 0 && rank <= LISTED_WORDS
@@ -155,6 +170,19 @@ impl MeanVector {
             add_scaled(&mut self.sum, rank, idf_from_rank(rank));
             self.words += 1;
         }
+    }
+
+    /// Adds another sum (the words of a sentence to those of its text).
+    pub fn add(&mut self, other: &MeanVector) {
+        for (s, o) in self.sum.iter_mut().zip(&other.sum) {
+            *s += o;
+        }
+        self.words += other.words;
+    }
+
+    /// The components.
+    pub fn components(&self) -> &[f32; DIMS] {
+        &self.sum
     }
 
     /// How many words with a vector were added.
@@ -233,6 +261,17 @@ mod tests {
         let big = word("big");
         assert!(big.cosine(&word("large")) > big.cosine(&word("banana")) + 0.3);
         assert!((big.cosine(&big) - 1.0).abs() < 1e-5);
+    }
+
+    #[test]
+    fn unit_vectors_have_word_cosines_as_dot_products() {
+        let (mut a, mut b) = ([0.0; DIMS], [1.0; DIMS]);
+        write_unit_vector(rank("big"), &mut a);
+        write_unit_vector(rank("large"), &mut b);
+        let dot: f32 = a.iter().zip(&b).map(|(x, y)| x * y).sum();
+        assert!((dot - word_cosine(rank("big"), rank("large"))).abs() < 1e-5);
+        write_unit_vector(0, &mut b);
+        assert!(b.iter().all(|&x| x == 0.0));
     }
 
     #[test]
