@@ -104,6 +104,38 @@ impl FeatureVector {
     }
 }
 
+/// Which features an [`Extractor`] computes. Everything by default; a
+/// model that uses none of the word-vector meaning and rarity features (the
+/// `paraphrase` family, the costliest per essay) can skip them, and they are
+/// then 0 in the vector.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Selection {
+    meaning: bool,
+}
+
+impl Default for Selection {
+    fn default() -> Self {
+        Self::all()
+    }
+}
+
+impl Selection {
+    /// Every feature.
+    pub fn all() -> Self {
+        Self { meaning: true }
+    }
+
+    /// What a model whose inputs are the catalogue positions `indices`
+    /// needs: the word-vector family only if it uses one of its features.
+    pub fn for_features(indices: &[usize]) -> Self {
+        Self {
+            meaning: paraphrase::FEATURES
+                .iter()
+                .any(|&f| indices.contains(&(f as usize))),
+        }
+    }
+}
+
 /// Extracts features with reusable buffers. One per thread; cheap to create,
 /// faster when reused over many essays (its stem cache warms up).
 #[derive(Default)]
@@ -113,12 +145,21 @@ pub struct Extractor {
     essay: EssayScratch,
     relation: RelationScratch,
     paraphrase: ParaphraseScratch,
+    selection: Selection,
 }
 
 impl Extractor {
-    /// An extractor with empty buffers.
+    /// An extractor with empty buffers, computing every feature.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// An extractor that computes only what `selection` asks for.
+    pub fn with_selection(selection: Selection) -> Self {
+        Self {
+            selection,
+            ..Self::default()
+        }
     }
 
     /// The features of `essay` against `prompt`.
@@ -151,7 +192,13 @@ impl Extractor {
         out[..PROMPT_FEATURES].copy_from_slice(&prompt.prompt_values);
         essay::essay_features(&self.tokens, prompt, &mut self.essay, out);
         relation::relation_features(&self.tokens, prompt, &mut self.relation, out);
-        paraphrase::paraphrase_features(&self.tokens, prompt, &mut self.paraphrase, out);
+        if self.selection.meaning {
+            paraphrase::paraphrase_features(&self.tokens, prompt, &mut self.paraphrase, out);
+        } else {
+            for f in paraphrase::FEATURES {
+                out[f as usize] = 0.0;
+            }
+        }
         for v in out.iter_mut() {
             // Every formula is guarded; this is a last line of defence that
             // debug builds (and so the tests) turn into a failure.
@@ -170,10 +217,22 @@ thread_local! {
 /// The features of `essay` against `prompt`, in catalogue order. Uses a
 /// per-thread [`Extractor`], so repeated calls reuse its buffers.
 pub fn extract(prompt: &PreparedPrompt, essay: &str) -> FeatureVector {
+    extract_selected(prompt, essay, Selection::all())
+}
+
+/// [`extract`], computing only what `selection` asks for.
+pub fn extract_selected(
+    prompt: &PreparedPrompt,
+    essay: &str,
+    selection: Selection,
+) -> FeatureVector {
     EXTRACTOR.with(|cell| match cell.try_borrow_mut() {
-        Ok(mut extractor) => extractor.extract(prompt, essay),
+        Ok(mut extractor) => {
+            extractor.selection = selection;
+            extractor.extract(prompt, essay)
+        }
         // Only reachable if extraction re-entered itself, which it never does.
-        Err(_) => Extractor::new().extract(prompt, essay),
+        Err(_) => Extractor::with_selection(selection).extract(prompt, essay),
     })
 }
 
