@@ -99,7 +99,7 @@ impl Application {
             db.clone(),
             QueueSettings {
                 workers: settings.workers,
-                ..QueueSettings::default()
+                ..QueueSettings::with_lease(settings.job_lease())
             },
             Arc::new(TrainingExecutor::new(1)),
         );

@@ -880,7 +880,8 @@ async fn a_job_interrupted_by_a_restart_is_requeued_and_completes_on_the_next_st
 const RESTART_EPOCHS: u64 = 500;
 
 #[tokio::test]
-async fn a_job_left_running_by_a_crash_is_requeued_keeping_its_attempt_and_completes() {
+async fn a_job_left_running_by_a_crash_is_requeued_when_its_lease_lapses_keeping_its_attempt_and_completes()
+ {
     let mut app = spawn_app().await;
     let dataset_id = upload_fixture(&app).await;
     app.stop().await;
@@ -901,13 +902,25 @@ async fn a_job_left_running_by_a_crash_is_requeued_keeping_its_attempt_and_compl
     essay_grader::store::jobs::insert_job(&pool, &new)
         .await
         .unwrap();
-    essay_grader::store::jobs::claim_next_job(&pool, &essay_grader::store::now())
+    // Its lease of 3 s (the shortest allowed) was running when it died.
+    let now = time::OffsetDateTime::now_utc();
+    let (claimed_at, expires_at) = (
+        essay_grader::store::format_time(now),
+        essay_grader::store::format_time(now + Duration::from_secs(3)),
+    );
+    let terms = essay_grader::store::jobs::LeaseTerms {
+        now: &claimed_at,
+        expires_at: &expires_at,
+    };
+    essay_grader::store::jobs::claim_next_job(&pool, "a-dead-process", terms)
         .await
         .unwrap()
         .unwrap();
     pool.close().await;
 
-    let app = crate::helpers::start(app.settings.clone(), app.dir.clone()).await;
+    let mut settings = app.settings.clone();
+    settings.job_lease_secs = 3;
+    let app = crate::helpers::start(settings, app.dir.clone()).await;
 
     let job = wait_for(&app, &job_id, ended).await;
     assert_eq!(job["status"], "succeeded", "{job}");
