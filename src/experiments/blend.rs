@@ -46,7 +46,9 @@ pub fn blend_weight(a: &[f64], b: &[f64], y: &[f64]) -> f64 {
 }
 
 /// A per-target weighted mean of two predictors, weights fitted inside each
-/// fold's training prompts.
+/// fold's training prompts. Each model runs once over the outer and inner
+/// folds together, so progress counts the inner folds as folds too, and
+/// restarts for the second model.
 pub struct Blend<'a> {
     /// The first model (weight `w`).
     pub first: Box<dyn FoldPredictor + 'a>,
