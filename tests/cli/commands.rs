@@ -561,3 +561,42 @@ fn the_default_config_keeps_its_leave_one_prompt_out_accuracy_on_commonlit() {
     assert!(pooled <= 0.497, "pooled MCRMSE {pooled} is over 0.497");
     assert_eq!(cv["pooled"]["n"], 6062);
 }
+
+#[test]
+fn serve_refuses_a_database_url_it_cannot_serve_before_touching_anything() {
+    let dir = tempfile::tempdir().unwrap();
+    let unknown = failure(&[
+        "serve",
+        "--addr",
+        "127.0.0.1:0",
+        "--database",
+        "mysql://grader:hunter2@db/essays",
+    ]);
+    // Port 1 on loopback: nothing listens, so the connection is refused.
+    let target = dir.path().join("essays.db");
+    let postgres_url = format!("postgres://grader:hunter2@127.0.0.1:1/{}", target.display());
+    let unreachable = failure(&[
+        "serve",
+        "--addr",
+        "127.0.0.1:0",
+        "--database",
+        &postgres_url,
+    ]);
+
+    assert!(unknown.contains("unsupported database URL"), "{unknown}");
+    assert!(
+        unknown.contains("sqlite://") && unknown.contains("postgres://"),
+        "{unknown}"
+    );
+    assert!(
+        unreachable.contains("cannot open the database"),
+        "{unreachable}"
+    );
+    for message in [&unknown, &unreachable] {
+        assert!(
+            !message.contains("hunter2"),
+            "the password is shown: {message}"
+        );
+    }
+    assert!(!target.exists(), "a postgres:// URL became a SQLite file");
+}
