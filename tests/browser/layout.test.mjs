@@ -7,9 +7,10 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { PROMPTS, classCsv, essay, gradedEssaysCsv, promptsCsv } from "./fixtures.mjs";
-import { ADMIN_TOKEN, LONG, adminApi, launchBrowser, newPage, snapshot, startServer, waitForText, withArtifacts } from "./harness.mjs";
+import { ADMIN_TOKEN, LONG, adminApi, launchBrowser, newPage, snapshot, startServer, waitForText, withArtifacts, withoutCalibrationApi } from "./harness.mjs";
 
 const PHONE = { width: 390, height: 844 };
+const calibrationMissing = await withoutCalibrationApi();
 
 async function noSidewaysScroll(page, where) {
   const [scrollWidth, innerWidth] = await page.evaluate(() => [document.documentElement.scrollWidth, window.innerWidth]);
@@ -141,7 +142,6 @@ describe("every page at phone width", { timeout: LONG * 3 }, () => {
         ["#runs", "#runs-table"],
         [`#run/${runId}`, "#run-metrics"],
         ["#models", "#models-table"],
-        ["#prompts", "#prompts-table"],
       ];
       for (const [hash, ready] of sections) {
         await page.goto(`${server.url}/admin${hash}`);
@@ -150,6 +150,20 @@ describe("every page at phone width", { timeout: LONG * 3 }, () => {
         await everyControlLabelled(page, `/admin${hash}`);
         await snapshot(page, `phone-admin-${hash.slice(1).split("/")[0]}`);
       }
+      assert.deepEqual(page.errors, []);
+    });
+  });
+
+  test("/admin#prompts, which shows each prompt's calibration, fits a phone", { skip: calibrationMissing }, async () => {
+    const page = await newPage(browser, PHONE);
+    await withArtifacts("phone admin prompts", page, async () => {
+      await page.goto(`${server.url}/admin#prompts`);
+      await page.fill("#admin-token", ADMIN_TOKEN);
+      await page.click("#sign-in-button");
+      await page.locator("#prompts-table").waitFor({ timeout: LONG });
+      await noSidewaysScroll(page, "/admin#prompts");
+      await everyControlLabelled(page, "/admin#prompts");
+      await snapshot(page, "phone-admin-prompts");
       assert.deepEqual(page.errors, []);
     });
   });
