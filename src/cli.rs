@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod calibration_study;
 mod config_cmd;
 mod cv;
 mod dataset_args;

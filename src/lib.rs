@@ -4,6 +4,7 @@
 //! The arrows point one way: `http` and `jobs` call `training`, `features`,
 //! `nn` and `store`; `nn` and `features` call nothing of ours and do no I/O.
 //!
+//! - [`calibration`]: per-prompt calibration from a teacher's graded examples; pure.
 //! - [`nn`]: the neural-network core on ndarray (layers, activations, losses, optimizers).
 //! - [`features`]: text in, a named feature vector out; pure functions.
 //! - [`training`]: datasets, cross-validation by prompt, metrics, baselines, sweeps, the grader model.
@@ -16,6 +17,7 @@
 //! - [`bench`]: the `bench` subcommand's measurements.
 
 pub mod bench;
+pub mod calibration;
 pub mod cli;
 pub mod config;
 pub mod features;

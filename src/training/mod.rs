@@ -3,6 +3,7 @@
 //! `features` and `nn`; it knows nothing of HTTP or the database.
 //!
 //! - [`atomic_file`]: the one atomic file write (temp file, fsync, rename).
+//! - [`calibration_study`]: the leave-one-prompt-out study of calibration from a teacher's examples.
 //! - [`config`]: the train config (train.json), merged over the default and validated.
 //! - [`cv`]: cross-validation by prompt or K folds, with per-fold and pooled metrics.
 //! - [`dataset`]: CSV layouts, score grids, checked datasets with file/line/column errors.
@@ -16,6 +17,7 @@
 //! - [`regressor`]: the [`Regressor`] trait the baselines implement, and [`ModelKind`].
 
 pub mod atomic_file;
+pub mod calibration_study;
 pub mod config;
 pub mod cv;
 pub mod dataset;

@@ -710,6 +710,37 @@ impl GraderModel {
     }
 }
 
+/// What calibration from a teacher's examples needs of the model.
+impl GraderModel {
+    /// Each target's training distribution as calibration sees it: the
+    /// training mean and standard deviation, and the range that calibrated
+    /// scores, and the scores of a teacher's examples, must stay in. The range
+    /// is the score grid's `min..max` when the model has a grid; otherwise the
+    /// training scores' lowest to highest, widened on each side by one
+    /// training standard deviation (a class may be better or worse than any
+    /// in training, but not by a different rubric's scale).
+    pub fn calibration_scales(&self) -> Vec<crate::calibration::TargetScale> {
+        let scaler = &self.file.target_scaler;
+        (0..self.file.target_names.len())
+            .map(|t| {
+                let (mean, sd) = (scaler.mean[t], scaler.std[t]);
+                let q = &self.file.target_quantiles[t];
+                let (low, high) = match &self.file.score_grid {
+                    Some(grid) => (grid.min, grid.max),
+                    None => (q[0] - sd, q[QUANTILES - 1] + sd),
+                };
+                crate::calibration::TargetScale::new(mean, sd, low, high)
+                    .expect("a loaded model has finite, ascending quantiles and positive SDs")
+            })
+            .collect()
+    }
+
+    /// Where a score of target `t` stands among the training essays (0 to 100).
+    pub fn percentile_of(&self, t: usize, score: f64) -> f64 {
+        percentile(&self.file.target_quantiles[t], score)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
