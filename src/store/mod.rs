@@ -15,7 +15,10 @@ use sqlx::SqlitePool;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
 pub mod admin;
+pub mod calibrations;
 pub mod datasets;
+pub mod example_model_scores;
+pub mod examples;
 pub mod jobs;
 pub mod models;
 pub mod prompts;
