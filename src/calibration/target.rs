@@ -108,6 +108,9 @@ pub struct TargetCalibration {
     pub mean_residual: Option<f64>,
     /// The estimated standard deviation of one example's residual (score units).
     pub noise_sd: f64,
+    /// How likely it is, given the examples, that the model is off on this
+    /// prompt (the prior's `shift_probability` without examples).
+    pub shift_probability: f64,
 }
 
 impl TargetCalibration {
@@ -122,6 +125,7 @@ impl TargetCalibration {
             examples: 0,
             mean_residual: None,
             noise_sd: prior.get().noise_sd * scale.sd,
+            shift_probability: prior.get().shift_probability,
         }
     }
 
@@ -137,20 +141,20 @@ impl TargetCalibration {
         let spread = (stats.srr - stats.sr * stats.sr / n).max(0.0);
         let noise_var =
             (p.noise_weight * p.noise_sd * p.noise_sd + spread) / (p.noise_weight + n - 1.0);
-        // Posterior precision (times the noise variance) of (a, c), and the
-        // data term; a 1×1 system when the slope is fixed at 1.
-        let p11 = n + noise_var / (p.offset_sd * p.offset_sd);
-        let (a, c) = if p.slope_sd == 0.0 {
-            (stats.sr / p11, 0.0)
-        } else {
-            let p12 = stats.sx;
-            let p22 = stats.sxx + noise_var / (p.slope_sd * p.slope_sd);
-            let det = p11 * p22 - p12 * p12;
-            (
-                (p22 * stats.sr - p12 * stats.sxr) / det,
-                (p11 * stats.sxr - p12 * stats.sr) / det,
-            )
+        let near = Component::fit(stats, noise_var, p.offset_sd, p.slope_sd);
+        let shifted = Component::fit(stats, noise_var, p.shifted_offset_sd, p.slope_sd);
+        // The posterior probability of the shifted component, from the prior
+        // odds and the evidence ratio, as a logistic (no overflow).
+        let shift_probability = match p.shift_probability {
+            q if q <= 0.0 => 0.0,
+            q if q >= 1.0 => 1.0,
+            q => {
+                let log_odds = (q / (1.0 - q)).ln() + shifted.log_evidence - near.log_evidence;
+                1.0 / (1.0 + (-log_odds).exp())
+            }
         };
+        let mix = |a: f64, b: f64| (1.0 - shift_probability) * a + shift_probability * b;
+        let (a, c) = (mix(near.a, shifted.a), mix(near.c, shifted.c));
         TargetCalibration {
             offset: a * scale.sd,
             slope: 1.0 + c,
@@ -160,6 +164,7 @@ impl TargetCalibration {
             examples: n.round() as usize,
             mean_residual: Some(stats.sr / n * scale.sd),
             noise_sd: noise_var.sqrt() * scale.sd,
+            shift_probability,
         }
     }
 
@@ -169,6 +174,45 @@ impl TargetCalibration {
             return raw;
         }
         (raw + self.offset + (self.slope - 1.0) * (raw - self.pivot)).clamp(self.low, self.high)
+    }
+}
+
+/// One normal component of the prior: the posterior mean of the
+/// standardised offset `a` and slope change `c`, and the log evidence of the
+/// examples under it (up to terms every component shares).
+struct Component {
+    a: f64,
+    c: f64,
+    log_evidence: f64,
+}
+
+impl Component {
+    /// With `X = [1, x]` and `b = Xᵀr`: the posterior precision times the
+    /// noise variance is `P = XᵀX + σ²·diag(1/offset_sd², 1/slope_sd²)`, the
+    /// mean `P⁻¹b`, and the log evidence
+    /// `−½·(log det Σ₀ + log det P − p·log σ²) + bᵀP⁻¹b / (2σ²)`.
+    /// A zero `slope_sd` drops the slope (p = 1).
+    fn fit(stats: &Stats, noise_var: f64, offset_sd: f64, slope_sd: f64) -> Component {
+        let p11 = stats.n + noise_var / (offset_sd * offset_sd);
+        if slope_sd == 0.0 {
+            let a = stats.sr / p11;
+            let log_evidence = -0.5 * ((offset_sd * offset_sd).ln() + p11.ln() - noise_var.ln())
+                + stats.sr * a / (2.0 * noise_var);
+            return Component {
+                a,
+                c: 0.0,
+                log_evidence,
+            };
+        }
+        let p12 = stats.sx;
+        let p22 = stats.sxx + noise_var / (slope_sd * slope_sd);
+        let det = p11 * p22 - p12 * p12;
+        let a = (p22 * stats.sr - p12 * stats.sxr) / det;
+        let c = (p11 * stats.sxr - p12 * stats.sr) / det;
+        let log_prior_det = (offset_sd * offset_sd).ln() + (slope_sd * slope_sd).ln();
+        let log_evidence = -0.5 * (log_prior_det + det.ln() - 2.0 * noise_var.ln())
+            + (stats.sr * a + stats.sxr * c) / (2.0 * noise_var);
+        Component { a, c, log_evidence }
     }
 }
 
@@ -202,9 +246,11 @@ mod tests {
         // normal-normal posterior mean n·r̄ / (n + σ²/τ²).
         let prior = Prior {
             offset_sd: 0.5,
+            shift_probability: 0.0,
             slope_sd: 0.0,
             noise_sd: 1.0,
             noise_weight: 1e12,
+            ..Prior::default()
         }
         .validate()
         .unwrap();
@@ -225,9 +271,11 @@ mod tests {
     fn with_a_wide_prior_and_many_examples_the_fit_recovers_a_line() {
         let prior = Prior {
             offset_sd: 100.0,
+            shift_probability: 0.0,
             slope_sd: 100.0,
             noise_sd: 0.1,
             noise_weight: 1.0,
+            ..Prior::default()
         }
         .validate()
         .unwrap();
@@ -273,6 +321,93 @@ mod tests {
         ] {
             assert!((a - b).abs() < 1e-12, "{a} vs {b}");
         }
+    }
+
+    /// The exact log density of `r` under `N(0, σ²I + X·Σ₀·Xᵀ)`, by dense
+    /// elimination: what the component's closed form must match, up to the
+    /// terms every component shares.
+    fn dense_log_evidence(x: &[f64], r: &[f64], noise_var: f64, prior: &[f64]) -> f64 {
+        let n = r.len();
+        let row = |i: usize| -> Vec<f64> { [1.0, x[i]][..prior.len()].to_vec() };
+        let mut cov = vec![vec![0.0; n]; n];
+        for i in 0..n {
+            for j in 0..n {
+                let (a, b) = (row(i), row(j));
+                cov[i][j] = (0..prior.len())
+                    .map(|k| a[k] * b[k] * prior[k])
+                    .sum::<f64>()
+                    + if i == j { noise_var } else { 0.0 };
+            }
+        }
+        // Gaussian elimination for the determinant and cov⁻¹·r.
+        let mut m = cov;
+        let mut v = r.to_vec();
+        let mut log_det = 0.0;
+        for k in 0..n {
+            log_det += m[k][k].ln();
+            for i in k + 1..n {
+                let f = m[i][k] / m[k][k];
+                for j in k..n {
+                    m[i][j] -= f * m[k][j];
+                }
+                v[i] -= f * v[k];
+            }
+        }
+        let mut sol = vec![0.0; n];
+        for i in (0..n).rev() {
+            sol[i] = (v[i] - (i + 1..n).map(|j| m[i][j] * sol[j]).sum::<f64>()) / m[i][i];
+        }
+        let quad: f64 = r.iter().zip(&sol).map(|(a, b)| a * b).sum();
+        -0.5 * (log_det + quad)
+    }
+
+    #[test]
+    fn the_evidence_ratio_of_two_components_matches_the_dense_computation() {
+        let x = [0.3, -1.1, 0.8, 1.9];
+        let r = [0.5, 0.1, 0.7, 0.2];
+        let mut stats = Stats::default();
+        for (xi, ri) in x.iter().zip(r) {
+            stats.add((*xi, ri));
+        }
+        let noise_var = 0.3;
+        for slope_sd in [0.0, 0.2] {
+            let near = Component::fit(&stats, noise_var, 0.1, slope_sd);
+            let far = Component::fit(&stats, noise_var, 0.6, slope_sd);
+            let prior = |offset_sd: f64| {
+                if slope_sd == 0.0 {
+                    vec![offset_sd * offset_sd]
+                } else {
+                    vec![offset_sd * offset_sd, slope_sd * slope_sd]
+                }
+            };
+            let exact = dense_log_evidence(&x, &r, noise_var, &prior(0.6))
+                - dense_log_evidence(&x, &r, noise_var, &prior(0.1));
+            let closed = far.log_evidence - near.log_evidence;
+            assert!((exact - closed).abs() < 1e-9, "{exact} vs {closed}");
+        }
+    }
+
+    #[test]
+    fn a_clear_shift_is_followed_and_noise_around_zero_is_not() {
+        let prior = ValidPrior::default();
+        let with_shift = |shift: f64| {
+            let mut s = Stats::default();
+            for i in 0..20 {
+                let wobble = if i % 2 == 0 { 0.4 } else { -0.4 };
+                let raw = -1.0 + 0.1 * f64::from(i);
+                s.add(Stats::point(&scale(), raw, raw + shift + wobble));
+            }
+            TargetCalibration::fit(&s, &scale(), &prior)
+        };
+        let off = with_shift(0.5);
+        assert!(off.shift_probability > 0.9, "{off:?}");
+        assert!(off.offset > 0.3, "{off:?}");
+        let fine = with_shift(0.0);
+        assert!(
+            fine.shift_probability < prior.get().shift_probability,
+            "{fine:?}"
+        );
+        assert!(fine.offset.abs() < 0.01, "{fine:?}");
     }
 
     #[test]

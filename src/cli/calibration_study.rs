@@ -3,7 +3,6 @@
 //! and prints; the study itself is in the library.
 
 use super::report::{self, table};
-use crate::calibration::ValidPrior;
 use crate::training::Dataset;
 use crate::training::ValidTrainConfig;
 use crate::training::calibration_study::{
@@ -25,13 +24,20 @@ pub struct CalibrationArgs {
     #[arg(long, default_value_t = 1)]
     pub draw_seed: u64,
     /// With --calibration-examples: the methods to compare, comma-separated:
-    /// `mean` (unshrunk mean offset), `shrunk[:OFFSET_SD:SLOPE_SD[:NOISE_SD:NOISE_WEIGHT]]`
-    /// (the production method; bare `shrunk` is the production default), and
-    /// `ridge:OFFSET_SD:SLOPE_SD:FEATURE_SD` (plus a residual ridge on six
-    /// features). Default: mean, the default's offset alone, the default,
-    /// and the default plus a ridge with FEATURE_SD 0.05.
+    /// `mean` (the examples' mean offset, unshrunk), `shrunk[:NAME=VALUE...]`
+    /// (the production method; bare `shrunk` is the production default, and
+    /// each NAME=VALUE replaces one prior field: offset_sd, shifted_offset_sd,
+    /// shift_probability, slope_sd, noise_sd, noise_weight), and
+    /// `ridge:feature_sd=V[:NAME=VALUE...]` (plus a residual ridge on six
+    /// features). Default: mean, the default with a single narrow and a
+    /// single wide normal prior on the offset, the default, and the default
+    /// plus a ridge (feature_sd 0.02).
     #[arg(long, value_name = "METHOD,METHOD", value_delimiter = ',')]
     pub calibration_methods: Vec<Candidate>,
+    /// With --calibration-examples: add this to every score of the held-out
+    /// prompt, simulating a prompt the model is off on by that much.
+    #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
+    pub planted_shift: f64,
 }
 
 impl CalibrationArgs {
@@ -42,22 +48,16 @@ impl CalibrationArgs {
 
     fn spec(&self) -> StudySpec {
         let candidates = if self.calibration_methods.is_empty() {
-            let default = ValidPrior::default();
-            let offset_only = crate::calibration::Prior {
-                slope_sd: 0.0,
-                ..*default.get()
-            }
-            .validate()
-            .expect("the default prior without its slope is valid");
-            vec![
-                Candidate::MeanOffset,
-                Candidate::Shrunk(offset_only),
-                Candidate::Shrunk(default),
-                Candidate::ResidualRidge {
-                    prior: default,
-                    feature_sd: 0.05,
-                },
+            [
+                "mean",
+                "shrunk:shift_probability=0",
+                "shrunk:offset_sd=0.15:shift_probability=0",
+                "shrunk",
+                "ridge:feature_sd=0.02",
             ]
+            .iter()
+            .map(|m| m.parse().expect("the default methods parse"))
+            .collect()
         } else {
             self.calibration_methods.clone()
         };
@@ -66,6 +66,7 @@ impl CalibrationArgs {
             draws: self.draws,
             seed: self.draw_seed,
             candidates,
+            planted_shift: self.planted_shift,
         }
     }
 }
@@ -99,6 +100,12 @@ pub fn render(study: &CalibrationStudy) -> String {
         "calibration study: leave-one-prompt-out, {} seeded draws (seed {}) per prompt and k, {:.1} s\n",
         study.draws, study.seed, study.seconds
     );
+    if study.planted_shift != 0.0 {
+        out.push_str(&format!(
+            "simulation: {:+} added to every score of each held-out prompt\n",
+            study.planted_shift
+        ));
+    }
     if let Some(grid) = &study.score_grid {
         out.push_str(&format!(
             "targets rounded onto the score grid {grid} ({} values changed); calibrated scores are kept inside {}..{}\n",
@@ -113,13 +120,18 @@ pub fn render(study: &CalibrationStudy) -> String {
             .map(|(t, r)| format!("{t} {r:+.3}"))
             .collect();
         out.push_str(&format!(
-            "held out {}: {} essays, uncalibrated MCRMSE {:.4}, mean of teacher minus model: {}\n",
+            "held out {}: {} essays, uncalibrated MCRMSE {:.4}, ceiling {:.4} (offset and slope fitted to all its essays), mean of teacher minus model: {}\n",
             fold.held_out,
             fold.n,
             fold.uncalibrated_mcrmse,
+            fold.oracle_mcrmse,
             residuals.join(", ")
         ));
     }
+    out.push_str(&format!(
+        "pooled ceiling {:.4} (each prompt's offset and slope fitted to all its essays)\n",
+        study.pooled_oracle_mcrmse
+    ));
     let header = [
         "held out",
         "k",

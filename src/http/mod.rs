@@ -26,6 +26,7 @@ pub mod auth;
 pub mod calibrations;
 pub mod datasets;
 pub mod error;
+pub mod examples;
 pub mod extract;
 pub mod grading;
 pub mod health;
@@ -82,6 +83,7 @@ pub fn router(state: AppState) -> Router {
         .merge(auth::router())
         .merge(grading::router())
         .merge(prompts::router())
+        .merge(examples::router())
         .merge(models::router())
         .merge(datasets::router())
         .merge(jobs::router())

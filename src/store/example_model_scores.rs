@@ -105,7 +105,10 @@ mod tests {
         assert_eq!(got.len(), 2);
         let a = got.iter().find(|e| e.id == rows[0].id).unwrap();
         assert_eq!(a.raw.as_deref(), Some("[1.5]"));
-        assert_eq!((a.essay.as_str(), a.teacher.as_str()), ("a", "{}"));
+        assert_eq!(
+            (a.essay.as_str(), a.teacher.as_str()),
+            (rows[0].essay.as_str(), "{}")
+        );
         assert!(got.iter().any(|e| e.raw.is_none()));
         assert!(delete_example(&pool, "p", &rows[0].id).await.unwrap());
         insert_scores(&pool, &model.id, &[(rows[0].id.clone(), "[2]".into())])

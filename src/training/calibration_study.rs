@@ -50,11 +50,11 @@ pub const RIDGE_FEATURES: [&str; 6] = [
 pub enum Candidate {
     /// `mean`: add the examples' mean residual, unshrunk.
     MeanOffset,
-    /// `shrunk:OFFSET_SD:SLOPE_SD[:NOISE_SD:NOISE_WEIGHT]`: the production
-    /// method with these hyperparameters (missing ones take the default's).
+    /// `shrunk[:NAME=VALUE...]`: the production method; each named prior
+    /// field (see [`Prior::FIELDS`]) replaces the default's.
     Shrunk(ValidPrior),
-    /// `ridge:OFFSET_SD:SLOPE_SD:FEATURE_SD`: the production method plus a
-    /// ridge on [`RIDGE_FEATURES`], each weight's prior SD `FEATURE_SD`.
+    /// `ridge:feature_sd=V[:NAME=VALUE...]`: the production method plus a
+    /// ridge on [`RIDGE_FEATURES`], each weight's prior SD `feature_sd`.
     ResidualRidge {
         /// Offset, slope and noise priors.
         prior: ValidPrior,
@@ -66,19 +66,24 @@ pub enum Candidate {
 
 impl fmt::Display for Candidate {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Only the fields that differ from the default, so names stay short.
+        let changes = |p: &ValidPrior| {
+            let mut given = *p.get();
+            let mut default = Prior::default();
+            Prior::FIELDS
+                .iter()
+                .filter_map(|name| {
+                    let v = *given.field_mut(name).expect("a known field");
+                    (v != *default.field_mut(name).expect("a known field"))
+                        .then(|| format!(":{name}={v}"))
+                })
+                .collect::<String>()
+        };
         match self {
             Candidate::MeanOffset => write!(f, "mean"),
-            Candidate::Shrunk(p) => {
-                let p = p.get();
-                write!(
-                    f,
-                    "shrunk:{}:{}:{}:{}",
-                    p.offset_sd, p.slope_sd, p.noise_sd, p.noise_weight
-                )
-            }
+            Candidate::Shrunk(p) => write!(f, "shrunk{}", changes(p)),
             Candidate::ResidualRidge { prior, feature_sd } => {
-                let p = prior.get();
-                write!(f, "ridge:{}:{}:{}", p.offset_sd, p.slope_sd, feature_sd)
+                write!(f, "ridge:feature_sd={feature_sd}{}", changes(prior))
             }
         }
     }
@@ -90,35 +95,47 @@ impl FromStr for Candidate {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let mut parts = s.split(':').map(str::trim);
         let name = parts.next().unwrap_or("");
-        let numbers = parts
-            .map(|p| {
-                p.parse::<f64>()
-                    .map_err(|_| format!("{p:?} in calibration method {s:?} is not a number"))
-            })
-            .collect::<Result<Vec<f64>, String>>()?;
-        let default = Prior::default();
-        let prior = |n: &[f64]| {
-            Prior {
-                offset_sd: n.first().copied().unwrap_or(default.offset_sd),
-                slope_sd: n.get(1).copied().unwrap_or(default.slope_sd),
-                noise_sd: n.get(2).copied().unwrap_or(default.noise_sd),
-                noise_weight: n.get(3).copied().unwrap_or(default.noise_weight),
+        let mut prior = Prior::default();
+        let mut feature_sd = None;
+        for part in parts {
+            let (key, value) = part
+                .split_once('=')
+                .ok_or_else(|| format!("{part:?} in calibration method {s:?} is not NAME=VALUE"))?;
+            let value: f64 = value
+                .parse()
+                .map_err(|_| format!("{value:?} in calibration method {s:?} is not a number"))?;
+            match (name, key) {
+                ("ridge", "feature_sd") => feature_sd = Some(value),
+                ("shrunk" | "ridge", _) => {
+                    *prior.field_mut(key).ok_or_else(|| {
+                        format!(
+                            "{key:?} in calibration method {s:?} is not one of {}{}",
+                            Prior::FIELDS.join(", "),
+                            if name == "ridge" { ", feature_sd" } else { "" }
+                        )
+                    })? = value;
+                }
+                _ => return Err(format!("calibration method {s:?} takes no parameters")),
             }
-            .validate()
-            .map_err(|e| format!("calibration method {s:?}: {e}"))
+        }
+        let prior = || {
+            prior
+                .validate()
+                .map_err(|e| format!("calibration method {s:?}: {e}"))
         };
-        match (name, numbers.len()) {
-            ("mean", 0) => Ok(Candidate::MeanOffset),
-            ("shrunk", 0..=4) => Ok(Candidate::Shrunk(prior(&numbers)?)),
-            ("ridge", 3) if numbers[2].is_finite() && numbers[2] > 0.0 => {
-                Ok(Candidate::ResidualRidge {
-                    prior: prior(&numbers[..2])?,
-                    feature_sd: numbers[2],
-                })
-            }
+        match (name, feature_sd) {
+            ("mean", _) => Ok(Candidate::MeanOffset),
+            ("shrunk", _) => Ok(Candidate::Shrunk(prior()?)),
+            ("ridge", Some(sd)) if sd.is_finite() && sd > 0.0 => Ok(Candidate::ResidualRidge {
+                prior: prior()?,
+                feature_sd: sd,
+            }),
+            ("ridge", _) => Err(format!(
+                "calibration method {s:?} needs feature_sd=V, a positive number"
+            )),
             _ => Err(format!(
-                "calibration method {s:?} is not one of mean, shrunk[:OFFSET_SD:SLOPE_SD[:NOISE_SD:NOISE_WEIGHT]], \
-                 ridge:OFFSET_SD:SLOPE_SD:FEATURE_SD (FEATURE_SD positive)"
+                "calibration method {s:?} is not one of mean, shrunk[:NAME=VALUE...], \
+                 ridge:feature_sd=V[:NAME=VALUE...]"
             )),
         }
     }
@@ -135,6 +152,9 @@ pub struct StudySpec {
     pub seed: u64,
     /// The methods compared.
     pub candidates: Vec<Candidate>,
+    /// Added to every score of the held-out prompt (a simulation of a prompt
+    /// the model is off on by this much; 0 studies the data as it is).
+    pub planted_shift: f64,
 }
 
 /// Mean, standard deviation (over draws) and the 10th and 90th percentiles.
@@ -178,6 +198,9 @@ pub struct CandidateResult {
     pub gain: Spread,
     /// Share of draws where calibrating made the MCRMSE worse.
     pub worse_share: f64,
+    /// The first candidate's MCRMSE minus this one's, draw by draw (positive:
+    /// this one is better on the same examples; 0 for the first itself).
+    pub advantage_over_first: Spread,
     /// Calibrated scores outside the target's range, over every draw (the
     /// clamp keeps this at 0; it is counted, not assumed).
     pub outside_range: usize,
@@ -206,6 +229,10 @@ pub struct StudyFold {
     /// Per target, the mean of teacher minus model over all its essays: the
     /// shift calibration is after.
     pub mean_residual: Vec<f64>,
+    /// MCRMSE with an offset and a slope fitted by least squares to all its
+    /// essays and scored on them: the most an offset-and-slope calibration
+    /// could do (in-sample, so a ceiling).
+    pub oracle_mcrmse: f64,
     /// One row per `k`.
     pub rows: Vec<StudyRow>,
 }
@@ -219,6 +246,8 @@ pub struct CalibrationStudy {
     pub seed: u64,
     /// The score grid the targets were rounded onto, if any.
     pub score_grid: Option<ScoreGrid>,
+    /// The shift planted in every held-out score (0 for the data as it is).
+    pub planted_shift: f64,
     /// Target values the grid changed (0 without a grid).
     pub rounded_values: usize,
     /// Target names.
@@ -227,6 +256,8 @@ pub struct CalibrationStudy {
     pub folds: Vec<StudyFold>,
     /// Each draw pooled over the prompts' other essays.
     pub pooled: Vec<StudyRow>,
+    /// The folds' oracles pooled: the ceiling of offset-and-slope calibration.
+    pub pooled_oracle_mcrmse: f64,
     /// Wall time.
     pub seconds: f64,
 }
@@ -320,6 +351,14 @@ pub fn calibration_study(
         scores.push(score_fold(&featured, held_out, config, &ridge_idx)?);
     }
     on_fold(prompts.len(), prompts.len());
+    if spec.planted_shift != 0.0 {
+        for fold in &mut scores {
+            fold.truth.mapv_inplace(|v| {
+                let shifted = v + spec.planted_shift;
+                dataset.score_grid.map_or(shifted, |g| g.round(shifted))
+            });
+        }
+    }
 
     let t = dataset.target_names.len();
     let m = spec.candidates.len() + 1; // slot 0 is the uncalibrated model
@@ -358,12 +397,15 @@ pub fn calibration_study(
                 .map(|(c, cand)| {
                     let cal = column(c + 1);
                     let gain: Vec<f64> = raw.iter().zip(&cal).map(|(r, c)| r - c).collect();
+                    let first = column(1);
+                    let advantage: Vec<f64> = first.iter().zip(&cal).map(|(f, c)| f - c).collect();
                     CandidateResult {
                         method: cand.to_string(),
                         mcrmse: Spread::of(&cal),
                         worse_share: gain.iter().filter(|g| **g < 0.0).count() as f64
                             / gain.len() as f64,
                         gain: Spread::of(&gain),
+                        advantage_over_first: Spread::of(&advantage),
                         outside_range: outside[c + 1],
                     }
                 })
@@ -382,10 +424,12 @@ pub fn calibration_study(
                         .sum()
                 })
                 .collect();
+            let oracle_sse = oracle_sse(fold);
             StudyFold {
                 held_out: fold.held_out.clone(),
                 n,
                 uncalibrated_mcrmse: mcrmse(&all_sse, n as f64),
+                oracle_mcrmse: mcrmse(&oracle_sse, n as f64),
                 mean_residual: (0..t)
                     .map(|j| {
                         (0..n)
@@ -434,16 +478,45 @@ pub fn calibration_study(
             row(k, per_draw, out)
         })
         .collect();
+    let oracle: Vec<Sse> = scores.iter().map(oracle_sse).collect();
+    let pooled_oracle_mcrmse = mcrmse(
+        &(0..t)
+            .map(|j| oracle.iter().map(|o| o[j]).sum())
+            .collect::<Vec<f64>>(),
+        scores.iter().map(|s| s.raw.nrows() as f64).sum(),
+    );
     Ok(CalibrationStudy {
+        pooled_oracle_mcrmse,
         draws: spec.draws,
         seed: spec.seed,
         score_grid: dataset.score_grid,
+        planted_shift: spec.planted_shift,
         rounded_values,
         targets: dataset.target_names.clone(),
         folds,
         pooled,
         seconds: start.elapsed().as_secs_f64(),
     })
+}
+
+/// Per target, the squared errors of the least-squares line of the teacher's
+/// scores on the raw ones, fitted to every essay of the prompt.
+fn oracle_sse(fold: &FoldScores) -> Sse {
+    let n = fold.raw.nrows() as f64;
+    (0..fold.scales.len())
+        .map(|j| {
+            let x = fold.raw.column(j);
+            let y = fold.truth.column(j);
+            let (mx, my) = (x.sum() / n, y.sum() / n);
+            let sxy: f64 = x.iter().zip(y).map(|(a, b)| (a - mx) * (b - my)).sum();
+            let sxx: f64 = x.iter().map(|a| (a - mx).powi(2)).sum();
+            let slope = if sxx > 0.0 { sxy / sxx } else { 0.0 };
+            x.iter()
+                .zip(y)
+                .map(|(a, b)| (my + slope * (a - mx) - b).powi(2))
+                .sum()
+        })
+        .collect()
 }
 
 /// Rounds every target onto the dataset's grid, if it has one; returns how
@@ -630,17 +703,41 @@ impl ResidualRidge {
                         }
                     }
                 }
-                let slope_precision = if p.slope_sd > 0.0 {
-                    noise_var / (p.slope_sd * p.slope_sd)
+                // The same two-component prior on the offset as production,
+                // each component's posterior solved in full, mixed by evidence.
+                let slope_var = if p.slope_sd > 0.0 {
+                    p.slope_sd * p.slope_sd
                 } else {
-                    1e12
+                    1e-12
                 };
-                a[0][0] += noise_var / (p.offset_sd * p.offset_sd);
-                a[1][1] += slope_precision;
-                for (u, row) in a.iter_mut().enumerate().skip(2) {
-                    row[u] += noise_var / (feature_sd * feature_sd);
-                }
-                solve_spd(a, b)
+                let component = |offset_sd: f64| {
+                    let mut prior_var = vec![offset_sd * offset_sd, slope_var];
+                    prior_var.extend(std::iter::repeat_n(feature_sd * feature_sd, q));
+                    let mut precision = a.clone();
+                    for (u, var) in prior_var.iter().enumerate() {
+                        precision[u][u] += noise_var / var;
+                    }
+                    let (w, log_det) = solve_spd(precision, b.clone());
+                    let log_prior_det: f64 = prior_var.iter().map(|v| v.ln()).sum();
+                    let fit: f64 = b.iter().zip(&w).map(|(x, y)| x * y).sum();
+                    let evidence = -0.5 * (log_prior_det + log_det - dim as f64 * noise_var.ln())
+                        + fit / (2.0 * noise_var);
+                    (w, evidence)
+                };
+                let (near, near_evidence) = component(p.offset_sd);
+                let (far, far_evidence) = component(p.shifted_offset_sd);
+                let shift = match p.shift_probability {
+                    q if q <= 0.0 => 0.0,
+                    q if q >= 1.0 => 1.0,
+                    q => {
+                        let log_odds = (q / (1.0 - q)).ln() + far_evidence - near_evidence;
+                        1.0 / (1.0 + (-log_odds).exp())
+                    }
+                };
+                near.iter()
+                    .zip(&far)
+                    .map(|(n, f)| (1.0 - shift) * n + shift * f)
+                    .collect()
             })
             .collect();
         ResidualRidge { weights }
@@ -666,12 +763,15 @@ fn design_row(fold: &FoldScores, i: usize, x: f64) -> Vec<f64> {
     row
 }
 
-/// Solves `a·w = b` for a small symmetric positive-definite `a` (Cholesky).
-fn solve_spd(mut a: Vec<Vec<f64>>, mut b: Vec<f64>) -> Vec<f64> {
+/// Solves `a·w = b` for a small symmetric positive-definite `a` by
+/// Cholesky; also returns `log det a`.
+fn solve_spd(mut a: Vec<Vec<f64>>, mut b: Vec<f64>) -> (Vec<f64>, f64) {
     let n = b.len();
+    let mut log_det = 0.0;
     for j in 0..n {
         let d = (a[j][j] - (0..j).map(|k| a[j][k] * a[j][k]).sum::<f64>()).sqrt();
         a[j][j] = d;
+        log_det += 2.0 * d.ln();
         for i in j + 1..n {
             a[i][j] = (a[i][j] - (0..j).map(|k| a[i][k] * a[j][k]).sum::<f64>()) / d;
         }
@@ -682,7 +782,7 @@ fn solve_spd(mut a: Vec<Vec<f64>>, mut b: Vec<f64>) -> Vec<f64> {
     for i in (0..n).rev() {
         b[i] = (b[i] - (i + 1..n).map(|k| a[k][i] * b[k]).sum::<f64>()) / a[i][i];
     }
-    b
+    (b, log_det)
 }
 
 #[cfg(test)]
@@ -702,24 +802,31 @@ mod tests {
 
     #[test]
     fn candidates_parse_from_their_command_line_names_and_print_back() {
-        for text in ["mean", "shrunk:0.2:0:0.5:10", "ridge:0.15:0.1:0.05"] {
+        for text in [
+            "mean",
+            "shrunk",
+            "shrunk:offset_sd=0.2:shift_probability=0",
+            "ridge:feature_sd=0.05:slope_sd=0.1",
+        ] {
             let c: Candidate = text.parse().unwrap();
             assert_eq!(c.to_string(), text);
         }
-        let partial: Candidate = "shrunk:0.3".parse().unwrap();
-        let Candidate::Shrunk(p) = partial else {
-            panic!("{partial:?}")
+        let Candidate::Shrunk(p) = "shrunk:offset_sd=0.3".parse().unwrap() else {
+            panic!("not shrunk")
         };
         assert_eq!(p.get().offset_sd, 0.3);
         assert_eq!(p.get().noise_sd, Prior::default().noise_sd);
-        assert!(
-            "shrunk:0"
-                .parse::<Candidate>()
-                .unwrap_err()
-                .contains("offset_sd")
-        );
-        assert!("ridge:0.1:0.1".parse::<Candidate>().is_err());
-        assert!("median".parse::<Candidate>().is_err());
+        for (bad, says) in [
+            ("shrunk:offset_sd=0", "offset_sd must be positive"),
+            ("shrunk:colour=1", "not one of offset_sd"),
+            ("shrunk:0.3", "not NAME=VALUE"),
+            ("ridge:slope_sd=0.1", "needs feature_sd"),
+            ("mean:offset_sd=1", "takes no parameters"),
+            ("median", "is not one of mean"),
+        ] {
+            let err = bad.parse::<Candidate>().unwrap_err();
+            assert!(err.contains(says), "{bad}: {err}");
+        }
     }
 
     #[test]
@@ -734,10 +841,12 @@ mod tests {
             .iter()
             .map(|row| row.iter().zip(&w).map(|(x, y)| x * y).sum())
             .collect();
-        let got = solve_spd(a, b);
+        let (got, log_det) = solve_spd(a, b);
         for (g, e) in got.iter().zip(w) {
             assert!((g - e).abs() < 1e-12, "{got:?}");
         }
+        // det = 4·(3·2 − 0.2·0.2) − 1·(1·2 − 0.2·0.5) + 0.5·(1·0.2 − 3·0.5) = 21.29
+        assert!((log_det - 21.29f64.ln()).abs() < 1e-12, "{log_det}");
     }
 
     #[test]
@@ -759,8 +868,9 @@ mod tests {
             candidates: vec![
                 Candidate::MeanOffset,
                 Candidate::Shrunk(ValidPrior::default()),
-                "ridge:0.15:0.1:0.05".parse().unwrap(),
+                "ridge:feature_sd=0.05".parse().unwrap(),
             ],
+            planted_shift: 0.0,
         };
         let mut folds_seen = Vec::new();
         let study = calibration_study(&ds, &quick_config(), &spec, &mut |f, n| {
@@ -805,6 +915,7 @@ mod tests {
             draws: 5,
             seed: 1,
             candidates: vec![Candidate::Shrunk(ValidPrior::default())],
+            planted_shift: 0.0,
         };
         let study = calibration_study(&ds, &quick_config(), &spec, &mut |_, _| {}).unwrap();
         assert!(study.rounded_values > 0);
@@ -818,6 +929,7 @@ mod tests {
             draws: 2,
             seed: 1,
             candidates: vec![Candidate::MeanOffset],
+            planted_shift: 0.0,
         };
         let err = calibration_study(&tiny_dataset(10), &quick_config(), &spec, &mut |_, _| {})
             .unwrap_err();

@@ -4,6 +4,7 @@
 mod auth;
 mod bad_input;
 mod datasets;
+mod examples;
 mod grading;
 mod health;
 mod helpers;
