@@ -1,10 +1,13 @@
 //! The command line: one clap subcommand per task, each defined and run by its
-//! own file under `cli/`. This file only parses and dispatches.
+//! own file under `cli/`, and what only the CLI does: writing report and
+//! model files (atomically, `cli/atomic_file.rs`). This file only parses and
+//! dispatches. The CLI may use every library module.
 
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod atomic_file;
 mod calibration_study;
 mod config_cmd;
 mod cv;

@@ -35,6 +35,17 @@ pub struct Settings {
     #[arg(long, env = "ESSAY_GRADER_WORKERS", default_value_t = 1)]
     pub workers: usize,
 
+    /// Seconds a claimed training job stays leased to its worker without a
+    /// heartbeat (renewed every second). When a worker dies, any process
+    /// sharing the database reruns its job this long after its last heartbeat.
+    #[arg(
+        long,
+        env = "ESSAY_GRADER_JOB_LEASE_SECS",
+        default_value_t = 30,
+        value_parser = clap::value_parser!(u64).range(3..=3600)
+    )]
+    pub job_lease_secs: u64,
+
     /// Admin token for the administration API. When unset, a token is
     /// generated on first start, printed once, and only its hash is stored.
     #[arg(long, env = "ESSAY_GRADER_ADMIN_TOKEN", hide_env_values = true)]
@@ -96,6 +107,7 @@ impl Default for Settings {
             database: "sqlite://data/essay-grader.db".to_owned(),
             default_model: None,
             workers: 1,
+            job_lease_secs: 30,
             admin_token: None,
             api_keys: Vec::new(),
             grade_body_limit: 100 * 1024,
@@ -115,6 +127,11 @@ impl Settings {
     /// How long a request may run before the service answers 408.
     pub fn request_timeout(&self) -> Duration {
         Duration::from_secs(self.request_timeout_secs)
+    }
+
+    /// How long a claimed job stays leased without a heartbeat.
+    pub fn job_lease(&self) -> Duration {
+        Duration::from_secs(self.job_lease_secs)
     }
 
     /// How long an admin session lasts.
@@ -145,6 +162,14 @@ mod tests {
         }
         let parsed = Wrapper::parse_from(["essay-grader"]).settings;
         assert_eq!(format!("{parsed:?}"), format!("{:?}", Settings::default()));
+    }
+
+    #[test]
+    fn a_job_lease_shorter_than_three_heartbeats_is_refused() {
+        let parsed = Wrapper::try_parse_from(["essay-grader", "--job-lease-secs", "2"]);
+        assert!(parsed.is_err());
+        let parsed = Wrapper::parse_from(["essay-grader", "--job-lease-secs", "5"]).settings;
+        assert_eq!(parsed.job_lease(), Duration::from_secs(5));
     }
 
     #[test]

@@ -106,7 +106,7 @@ impl Application {
             db.clone(),
             QueueSettings {
                 workers: settings.workers,
-                ..QueueSettings::default()
+                ..QueueSettings::with_lease(settings.job_lease())
             },
             Arc::new(TrainingExecutor::new(1)),
         );
@@ -199,7 +199,7 @@ async fn register_default_model(db: &sqlx::SqlitePool, settings: &Settings) -> a
     // Check that it loads before it goes into the registry, and take its
     // training summary as the registry's metrics.
     let (grader, artifact) = tokio::task::spawn_blocking(move || {
-        (crate::training::GraderModel::from_json(&artifact), artifact)
+        (crate::grader::GraderModel::from_json(&artifact), artifact)
     })
     .await?;
     let grader = grader.context("the default model does not load")?;

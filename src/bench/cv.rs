@@ -8,11 +8,9 @@ use std::time::Instant;
 
 use anyhow::Context;
 
+use crate::experiments::{ModelKind, cross_validate_featured};
 use crate::nn::Control;
-use crate::training::{
-    Dataset, DatasetLayout, FeaturedDataset, FoldSpec, ModelKind, TrainConfig,
-    cross_validate_featured,
-};
+use crate::training::{Dataset, DatasetLayout, FeaturedDataset, FoldSpec, TrainConfig};
 
 /// Runs of the whole CV; the median and the fastest are reported.
 const RUNS: usize = 3;

@@ -1,5 +1,6 @@
 //! The `bench` subcommand: speed measurements printed with the machine they
-//! ran on. Figures in the README come from here, never from timed tests.
+//! ran on. Figures in the README come from here, never from timed tests. It
+//! sits on top, beside `cli`, and may use every library module.
 
 mod cv;
 pub mod http;

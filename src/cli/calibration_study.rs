@@ -1,13 +1,13 @@
 //! `essay-grader cv --calibration-examples 5,10,20,50`: the calibration study
-//! (see `training::calibration_study`), its flags and its tables. It parses
+//! (see `experiments::calibration_study`), its flags and its tables. It parses
 //! and prints; the study itself is in the library.
 
 use super::report::{self, table};
-use crate::training::Dataset;
-use crate::training::ValidTrainConfig;
-use crate::training::calibration_study::{
+use crate::experiments::calibration_study::{
     CalibrationStudy, Candidate, StudyRow, StudySpec, calibration_study,
 };
+use crate::training::Dataset;
+use crate::training::ValidTrainConfig;
 
 /// The study's flags, part of `essay-grader cv`.
 #[derive(Debug, Clone, clap::Args)]

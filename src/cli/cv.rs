@@ -6,8 +6,9 @@ use std::path::PathBuf;
 use super::dataset_args::{DatasetArgs, TargetArgs};
 use super::report::{self, METRIC_HEADER, metric_rows, table};
 use super::train::load_config;
+use crate::experiments::{ModelKind, cross_validate};
 use crate::nn::Control;
-use crate::training::{FoldSpec, ModelKind, cross_validate};
+use crate::training::FoldSpec;
 
 /// Arguments of `essay-grader cv`.
 #[derive(Debug, clap::Args)]

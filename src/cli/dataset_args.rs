@@ -70,11 +70,16 @@ impl DatasetArgs {
     }
 
     /// Reads and checks the dataset (errors name file, line and column).
+    /// Asked for targets, it refuses a dataset that has none.
     pub fn load(&self, targets: Option<&TargetArgs>) -> anyhow::Result<Dataset> {
-        Ok(Dataset::from_paths(
-            &self.essays,
-            self.prompts.as_deref(),
-            &self.layout(targets),
-        )?)
+        let dataset =
+            Dataset::from_paths(&self.essays, self.prompts.as_deref(), &self.layout(targets))?;
+        if targets.is_some() && dataset.target_names.is_empty() {
+            anyhow::bail!(
+                "{}: the dataset has no target columns; name them with --targets",
+                self.essays.display()
+            );
+        }
+        Ok(dataset)
     }
 }

@@ -6,7 +6,7 @@ use anyhow::Context;
 
 use super::dataset_args::{DatasetArgs, TargetArgs};
 use super::report::{self, METRIC_HEADER, metric_rows, table};
-use crate::training::GraderModel;
+use crate::grader::GraderModel;
 use crate::training::metrics::Metrics;
 
 /// Arguments of `essay-grader evaluate`.

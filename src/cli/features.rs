@@ -3,10 +3,11 @@
 
 use std::path::PathBuf;
 
+use super::atomic_file::write_atomic;
 use super::dataset_args::{ColumnArgs, DatasetArgs};
 use super::report::{self, table};
 use crate::features::catalogue;
-use crate::training::{FeaturedDataset, write_atomic};
+use crate::training::FeaturedDataset;
 
 /// Arguments of `essay-grader features`.
 #[derive(Debug, clap::Args)]
@@ -31,12 +32,12 @@ pub struct FeaturesArgs {
     pub json: bool,
     /// Rank the essay and relation features on the given (training) rows by
     /// mutual information with the targets and print the K chosen
-    /// (see training/selection.rs for the method).
+    /// (see experiments/selection.rs for the method).
     #[arg(long, value_name = "K", requires = "essays", conflicts_with_all = ["out", "list"])]
     pub select: Option<usize>,
     /// Ranking for --select: mrmr (relevance minus redundancy) or relevance.
     #[arg(long, value_enum, default_value = "mrmr")]
-    pub method: crate::training::selection::Method,
+    pub method: crate::experiments::selection::Method,
     #[command(flatten)]
     pub targets: super::dataset_args::TargetArgs,
 }
@@ -97,9 +98,9 @@ pub fn run(args: FeaturesArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `features --select K`: the experiments' selection (training/selection.rs).
+/// `features --select K`: the experiments' selection (experiments/selection.rs).
 fn select(args: &FeaturesArgs, k: usize) -> anyhow::Result<()> {
-    use crate::training::selection::{SELECTION_BINS, rank_dataset};
+    use crate::experiments::selection::{SELECTION_BINS, rank_dataset};
     let Some(essays) = &args.essays else {
         anyhow::bail!("--select needs --essays FILE (with target columns)");
     };

@@ -1,15 +1,16 @@
-//! The `sweep` subcommand: reads a grid file, runs `training::sweep` on a
+//! The `sweep` subcommand: reads a grid file, runs `experiments::sweep` on a
 //! dataset (leave one prompt out per run) and writes the report directory
 //! (report.md, results.json, SVG plots), every file atomically.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 
+use super::atomic_file::{WriteError, write_atomic};
 use super::dataset_args::{DatasetArgs, TargetArgs};
 use super::report;
+use crate::experiments::sweep::{SweepGrid, SweepReport, sweep};
 use crate::nn::Control;
-use crate::training::sweep::{Run, SweepGrid, job_config, sweep, write_report};
 
 /// Arguments of `essay-grader sweep`.
 #[derive(Debug, clap::Args)]
@@ -35,30 +36,15 @@ pub fn run(args: SweepArgs) -> anyhow::Result<()> {
         .with_context(|| format!("cannot read the grid file {}", args.grid.display()))?;
     let grid =
         SweepGrid::from_json(&text).with_context(|| format!("in {}", args.grid.display()))?;
-    // Refuse a grid with any invalid cell before spending time on the others.
-    let threads = grid.threads.unwrap_or(1);
-    let mut bad = Vec::new();
-    for cell in grid.cells() {
-        if let Err(e) = job_config(&grid, Run::Cell(&cell), threads) {
-            bad.push(format!(
-                "cell {} (depth {}, {}, {} lr {}): {e}",
-                cell.index, cell.depth, cell.activation, cell.optimizer, cell.lr
-            ));
-        }
-    }
-    for set in &grid.feature_sets {
-        if let Err(e) = job_config(&grid, Run::FeatureSet(set), threads) {
-            bad.push(format!("feature set {set}: {e}"));
-        }
-    }
-    if !bad.is_empty() {
-        anyhow::bail!("{}: {}", args.grid.display(), bad.join("; "));
-    }
+    // The grid's every cell and feature set were checked as it was read.
+    let threads = grid
+        .threads
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
     let dataset = args.data.load(Some(&args.targets))?;
     let bar = report::progress_bar(0, "sweeping");
-    let result = sweep(&dataset, &grid, &mut |p| {
-        bar.set_length(p.total as u64);
-        bar.set_position(p.done as u64);
+    let result = sweep(&dataset, &grid, threads, &mut |s| {
+        bar.set_length(s.progress.total as u64);
+        bar.set_position(s.progress.done as u64);
         Control::Continue
     });
     bar.finish_and_clear();
@@ -93,4 +79,73 @@ pub fn run(args: SweepArgs) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// Writes DIR/report.md, DIR/results.json and the SVGs, each file atomically
+/// (temp file in DIR, then rename). Creates DIR if needed.
+pub fn write_report(dir: &Path, report: &SweepReport, command: &str) -> Result<(), std::io::Error> {
+    std::fs::create_dir_all(dir)?;
+    let io = |e: WriteError| std::io::Error::other(e.to_string());
+    let json = serde_json::to_vec_pretty(report).map_err(std::io::Error::other)?;
+    write_atomic(&dir.join("results.json"), &json).map_err(io)?;
+    for (name, svg) in report.plots() {
+        write_atomic(&dir.join(name), svg.as_bytes()).map_err(io)?;
+    }
+    write_atomic(
+        &dir.join("report.md"),
+        report.to_markdown(command).as_bytes(),
+    )
+    .map_err(io)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::experiments::ModelKind;
+    use crate::experiments::sweep::rank;
+    use crate::experiments::sweep::test_runs::{example_grid as grid, scored_run as run};
+
+    #[test]
+    fn write_report_writes_markdown_json_and_plots() {
+        let mut cells = vec![run(0, Some(0.6)), run(5, None), run(2, Some(0.5))];
+        rank(&mut cells);
+        let mut mean = run(0, Some(1.0));
+        mean.kind = ModelKind::Mean;
+        mean.cell = None;
+        let report = SweepReport {
+            grid: grid(),
+            cells,
+            baselines: vec![mean],
+            feature_sets: vec![],
+            feature_k: vec![],
+            seconds: 3.0,
+        };
+        let dir = tempfile::tempdir().unwrap();
+        write_report(dir.path(), &report, "essay-grader sweep --grid g.json").unwrap();
+        let md = std::fs::read_to_string(dir.path().join("report.md")).unwrap();
+        assert!(md.contains("essay-grader sweep --grid g.json"));
+        assert!(md.contains("| 1 | 1 | relu | sgd | 0.1 | 0.5000 |"), "{md}");
+        assert!(md.contains("failed: non-finite loss at epoch 3"));
+        assert!(md.contains("| mean | 1.0000 |"));
+        let back: SweepReport =
+            serde_json::from_slice(&std::fs::read(dir.path().join("results.json")).unwrap())
+                .unwrap();
+        assert_eq!(back, report);
+        for f in [
+            "loss_by_optimizer.svg",
+            "mcrmse_by_depth.svg",
+            "mcrmse_by_activation.svg",
+            "mcrmse_by_optimizer.svg",
+        ] {
+            let svg = std::fs::read_to_string(dir.path().join(f)).unwrap();
+            assert!(svg.starts_with("<svg"), "{f}");
+        }
+        let leftovers: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .filter(|n| !n.ends_with(".svg") && n != "report.md" && n != "results.json")
+            .collect();
+        assert!(leftovers.is_empty(), "temp files left: {leftovers:?}");
+    }
 }

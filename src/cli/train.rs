@@ -5,11 +5,12 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 
+use super::atomic_file::write_atomic;
 use super::dataset_args::{DatasetArgs, TargetArgs};
 use super::report::{self, METRIC_HEADER, metric_rows, table};
+use crate::grader::train;
 use crate::nn::Control;
 use crate::training::config::{TrainConfig, ValidTrainConfig};
-use crate::training::{train, write_atomic};
 
 /// Arguments of `essay-grader train`.
 #[derive(Debug, clap::Args)]

@@ -1,6 +1,6 @@
 //! Text in, a named feature vector out: the features of an essay, its
 //! prompt's source text, its question, and their relation. Pure functions:
-//! no I/O, no async, no printing.
+//! no I/O, no async, no printing. It may use nothing else of ours.
 //!
 //! - [`catalogue`]: every feature's name, group and definition, in vector order.
 //! - [`prompt`]: [`Prompt`] and [`PreparedPrompt`], the prompt-only work done once.

@@ -9,7 +9,7 @@
 
 use std::sync::{Arc, RwLock};
 
-use crate::training::{GraderModel, ModelError};
+use crate::grader::{GraderModel, ModelError};
 
 /// A loaded model version, ready to grade.
 #[derive(Debug)]

@@ -22,8 +22,8 @@ use super::active_model::ActiveModel;
 use super::error::ApiError;
 use super::prompts::PromptCache;
 use crate::calibration::{Calibration, Estimate, Example, ValidPrior, leave_one_out};
+use crate::grader::{ByTarget, Explain, Grade};
 use crate::store::{self, calibrations::CalibrationRow, example_model_scores::ScoredExample};
-use crate::training::{ByTarget, Explain, Grade};
 
 /// A prompt's calibration for one model.
 #[derive(Debug, Clone, PartialEq)]

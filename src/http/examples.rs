@@ -22,7 +22,7 @@
 //! on each side). Every bad item is named (`examples[3].scores.content`) and
 //! nothing is stored when any is bad.
 //!
-//! [`GraderModel::calibration_scales`]: crate::training::GraderModel::calibration_scales
+//! [`GraderModel::calibration_scales`]: crate::grader::GraderModel::calibration_scales
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -46,8 +46,9 @@ use super::extract::{Json, from_value};
 use super::grading::ModelRef;
 use crate::calibration::{Estimate, TargetCalibration, ValidPrior};
 use crate::features::Prompt;
+use crate::grader::ByTarget;
 use crate::store::{self, examples::ExampleRow};
-use crate::training::{ByTarget, Dataset, DatasetLayout, EssayRecord, ScoreGrid};
+use crate::training::{Dataset, DatasetLayout, EssayRecord, ScoreGrid};
 
 /// Most examples in one request.
 pub const MAX_EXAMPLES_PER_REQUEST: usize = 1000;

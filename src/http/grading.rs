@@ -29,7 +29,7 @@ use super::calibrations::{CalibrationNote, calibrate_grade};
 use super::error::{ApiError, ErrorBody};
 use super::extract::Json;
 use crate::features::{PreparedPrompt, Prompt};
-use crate::training::{Explain, Grade, TargetExplanation, Warning};
+use crate::grader::{ByTarget, Explain, Grade, TargetExplanation, Warning};
 
 /// The routes of this module.
 pub fn router() -> Router<AppState> {
@@ -88,16 +88,16 @@ pub struct ModelRef {
 pub struct GradeResponse {
     /// Predicted score per target, e.g. `{"content": 0.41, "wording": -0.12}`.
     #[schema(value_type = BTreeMap<String, f64>)]
-    pub scores: crate::training::ByTarget<f64>,
+    pub scores: ByTarget<f64>,
     /// Where each score stands among the training essays (0 to 100).
     #[schema(value_type = BTreeMap<String, f64>)]
-    pub percentiles: crate::training::ByTarget<f64>,
+    pub percentiles: ByTarget<f64>,
     /// The model that graded.
     pub model: ModelRef,
     /// Per target, the features that raised and lowered the score most, with
     /// the essay's value and the training mean.
     #[schema(value_type = Object)]
-    pub explanation: crate::training::ByTarget<TargetExplanation>,
+    pub explanation: ByTarget<TargetExplanation>,
     /// Things a teacher should know, e.g. "mostly copied from the source".
     #[schema(value_type = Vec<Object>)]
     pub warnings: Vec<Warning>,
@@ -107,14 +107,14 @@ pub struct GradeResponse {
     /// The model's own scores, present when `scores` are calibrated.
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<BTreeMap<String, f64>>)]
-    pub uncalibrated_scores: Option<crate::training::ByTarget<f64>>,
+    pub uncalibrated_scores: Option<ByTarget<f64>>,
 }
 
 impl GradeResponse {
     fn new(
         grade: Grade,
         model: &ActiveModel,
-        calibrated: Option<(CalibrationNote, crate::training::ByTarget<f64>)>,
+        calibrated: Option<(CalibrationNote, ByTarget<f64>)>,
     ) -> Self {
         let (calibration, uncalibrated_scores) = calibrated.unzip();
         Self {

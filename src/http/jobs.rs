@@ -1,8 +1,9 @@
 //! Training jobs over HTTP (admin): queue one, list them, show one, follow
 //! its progress live (server-sent events), cancel it. The request is checked
-//! here, once, with every bad field reported together (the train config via
-//! `training::TrainConfig::from_json_value`, a sweep's grid via
-//! `SweepGrid::validate`); the queue behind it (`crate::jobs`) trusts it.
+//! here, once, with every bad field reported together by its JSON path (the
+//! train config via `training::TrainConfig::from_json_value`, a sweep's grid
+//! via `SweepGrid::validate`, the dataset against what the job needs), into
+//! a typed `jobs::JobSpec`; the queue stores it and the executor trusts it.
 
 use std::collections::BTreeMap;
 use std::convert::Infallible;
@@ -21,11 +22,14 @@ use super::AppState;
 use super::auth::AdminAuth;
 use super::error::ApiError;
 use super::extract::Json;
-use crate::jobs::executor::JobSpec;
-use crate::jobs::{JobKind, JobProgress, JobQueue, JobSnapshot, JobStatus};
+use crate::experiments::ModelKind;
+use crate::experiments::sweep::SweepGrid;
+use crate::jobs::{
+    CvSpec, JobKind, JobProgress, JobQueue, JobSnapshot, JobSpec, JobStatus, SweepSpec, TrainSpec,
+};
+use crate::store::datasets::DatasetRow;
 use crate::store::{self, jobs::CancelOutcome, jobs::JobRow};
-use crate::training::sweep::SweepGrid;
-use crate::training::{FoldSpec, ModelKind, TrainConfig};
+use crate::training::{FoldSpec, TrainConfig, ValidTrainConfig};
 
 /// The routes of this module.
 pub fn router() -> Router<AppState> {
@@ -48,7 +52,9 @@ pub struct CreateJob {
     /// (`{"epochs": 30}` is a whole config).
     #[schema(value_type = Option<Object>)]
     pub config: Option<Value>,
-    /// Sweep only: the grid (depths, activations, optimizers, baselines, base config).
+    /// Sweep only: the grid, as `essay-grader sweep` reads it (base config,
+    /// depths, units, activations, optimizers, baselines, feature_sets,
+    /// feature_k), except `threads`: a job uses the server's.
     #[schema(value_type = Option<Object>)]
     pub grid: Option<Value>,
     /// Cv only: `"prompt"` (leave one prompt out, the default) or a number K ≥ 2.
@@ -86,7 +92,9 @@ pub struct JobView {
     pub status: JobStatus,
     /// The dataset it trains on.
     pub dataset_id: String,
-    /// The request's config / grid / folds, as submitted.
+    /// What the job runs, as checked when it was queued: the resolved train
+    /// config (`config`, every field present) and `cv` of a train job; the
+    /// config, `folds` and `model_kind` of a cv job; the `grid` of a sweep.
     #[schema(value_type = Object)]
     pub request: Value,
     /// Latest progress (`{fold, folds, member, members, epoch, epochs, train_loss, val_loss, eta_s}`).
@@ -163,23 +171,24 @@ pub async fn create_job(
     State(state): State<AppState>,
     Json(request): Json<CreateJob>,
 ) -> Result<(StatusCode, Json<JobCreated>), ApiError> {
-    let (spec, resolved) = check_request(&request)?;
-    match store::datasets::get_dataset(&state.db, &request.dataset_id).await? {
-        Some(dataset) if dataset.deleted_at.is_none() => {}
+    let spec = check_request(&request)?;
+    let dataset = match store::datasets::get_dataset(&state.db, &request.dataset_id).await? {
+        Some(dataset) if dataset.deleted_at.is_none() => dataset,
         _ => {
             return Err(ApiError::NotFound {
                 what: "dataset",
                 id: request.dataset_id,
             });
         }
-    }
+    };
+    check_dataset(&spec, &dataset)?;
     let new = store::jobs::NewJob {
         id: store::new_id(),
         run_id: store::new_id(),
-        kind: request.kind.as_str().to_owned(),
+        kind: spec.kind().as_str().to_owned(),
         dataset_id: request.dataset_id.clone(),
-        config: serde_json::to_string(&spec).expect("a job spec serialises"),
-        resolved_config: resolved.to_string(),
+        config: spec.to_stored(),
+        resolved_config: spec.run_config().to_string(),
         created_at: store::now(),
     };
     let row = state.jobs.enqueue(&new).await?;
@@ -195,95 +204,229 @@ pub async fn create_job(
     ))
 }
 
-/// Checks a job request; returns what to store and the full config the run
-/// records (the default merged with the request, or the grid).
-fn check_request(request: &CreateJob) -> Result<(JobSpec, Value), ApiError> {
-    let mut fields = BTreeMap::new();
-    let mut refuse = |field: &str, message: String| {
-        fields.insert(field.to_owned(), message);
+/// Bad fields of a request, by JSON path; two problems of one field are
+/// both kept.
+#[derive(Default)]
+struct Problems(BTreeMap<String, String>);
+
+impl Problems {
+    fn add(&mut self, field: impl Into<String>, message: impl Into<String>) {
+        let message = message.into();
+        self.0
+            .entry(field.into())
+            .and_modify(|m| {
+                m.push_str("; ");
+                m.push_str(&message);
+            })
+            .or_insert(message);
+    }
+
+    fn into_result(self) -> Result<(), ApiError> {
+        if self.0.is_empty() {
+            Ok(())
+        } else {
+            Err(ApiError::fields(self.0))
+        }
+    }
+}
+
+/// Checks a job request into the spec the queue stores, every bad field
+/// reported together.
+fn check_request(request: &CreateJob) -> Result<JobSpec, ApiError> {
+    let mut problems = Problems::default();
+    let kind = request.kind;
+    let only = |field: &str, kinds: &str| {
+        format!("only {kinds} takes {field}, not a {} job", kind.as_str())
     };
-    let sweep = request.kind == JobKind::Sweep;
-    let cv = request.kind == JobKind::Cv;
-    if sweep && request.config.is_some() {
-        refuse(
+    if kind == JobKind::Sweep && request.config.is_some() {
+        problems.add(
             "config",
-            "a sweep takes a grid, whose `base` is the partial config for every cell".into(),
+            "a sweep takes a grid, whose `base` is the partial config for every cell",
         );
     }
-    if !sweep && request.grid.is_some() {
-        refuse(
-            "grid",
+    if kind != JobKind::Sweep && request.grid.is_some() {
+        problems.add("grid", only("grid", "a sweep"));
+    }
+    if kind != JobKind::Cv && request.folds.is_some() {
+        problems.add("folds", only("folds", "a cv job"));
+    }
+    if kind != JobKind::Cv && request.model_kind.is_some() {
+        problems.add("model_kind", only("a model kind", "a cv job"));
+    }
+    if kind != JobKind::Train && request.cv.is_some() {
+        problems.add(
+            "cv",
+            "only a train job takes cv (a cv job cross-validates anyway)",
+        );
+    }
+    let folds = match &request.folds {
+        None => FoldSpec::LeaveOnePromptOut,
+        Some(value) => {
+            let text = match value {
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            text.parse::<FoldSpec>().unwrap_or_else(|message| {
+                problems.add("folds", message);
+                FoldSpec::LeaveOnePromptOut
+            })
+        }
+    };
+    let spec = match kind {
+        JobKind::Sweep => check_grid(request.grid.as_ref(), &mut problems)
+            .map(|grid| JobSpec::Sweep(SweepSpec { grid })),
+        JobKind::Train => check_config(request.config.as_ref(), &mut problems).map(|config| {
+            JobSpec::Train(TrainSpec {
+                config,
+                cv: request.cv.unwrap_or(false),
+            })
+        }),
+        JobKind::Cv => check_config(request.config.as_ref(), &mut problems).map(|config| {
+            JobSpec::Cv(CvSpec {
+                config,
+                folds,
+                model_kind: request.model_kind.unwrap_or(ModelKind::Mlp),
+            })
+        }),
+    };
+    problems.into_result()?;
+    Ok(spec.expect("a request without problems has a spec"))
+}
+
+/// The train config of a train or cv job, merged over the default.
+fn check_config(config: Option<&Value>, problems: &mut Problems) -> Option<ValidTrainConfig> {
+    let value = config
+        .cloned()
+        .unwrap_or_else(|| Value::Object(Default::default()));
+    match TrainConfig::from_json_value(value) {
+        Ok(valid) => Some(valid),
+        Err(err) => {
+            for problem in err.errors {
+                problems.add(json_path("config", &problem.field), problem.message);
+            }
+            None
+        }
+    }
+}
+
+/// A sweep's grid, checked as `essay-grader sweep` checks its grid file. A
+/// job's threads are the server's, so the grid may not set them.
+fn check_grid(grid: Option<&Value>, problems: &mut Problems) -> Option<SweepGrid> {
+    let Some(grid) = grid else {
+        problems.add("grid", "a sweep needs a grid");
+        return None;
+    };
+    let parsed = match serde_json::from_value::<SweepGrid>(grid.clone()) {
+        Ok(parsed) => parsed,
+        Err(err) => {
+            problems.add("grid", format!("not a sweep grid: {err}"));
+            return None;
+        }
+    };
+    if parsed.threads.is_some() {
+        problems.add(
+            "grid.threads",
+            "a job trains on the server's job threads (one, so grading keeps the other cores); leave threads out",
+        );
+    }
+    match parsed.validate() {
+        Ok(()) => Some(parsed),
+        Err(err) => {
+            for problem in err.problems {
+                problems.add(json_path("grid", &problem.field), problem.message);
+            }
+            None
+        }
+    }
+}
+
+/// `prefix.field`, or `prefix` for a problem of the whole object.
+fn json_path(prefix: &str, field: &str) -> String {
+    if field.is_empty() {
+        prefix.to_owned()
+    } else {
+        format!("{prefix}.{field}")
+    }
+}
+
+/// Checks the dataset against what the job needs (targets, essays, prompts
+/// to leave out, the config's output width), so that a queued job does not
+/// fail on its input.
+fn check_dataset(spec: &JobSpec, dataset: &DatasetRow) -> Result<(), ApiError> {
+    let mut problems = Problems::default();
+    let targets = serde_json::from_str::<Vec<String>>(&dataset.targets)
+        .map_err(|e| {
+            ApiError::Internal(anyhow::anyhow!(
+                "dataset {} has unreadable target names: {e}",
+                dataset.id
+            ))
+        })?
+        .len();
+    let id = &dataset.id;
+    if targets == 0 {
+        problems.add(
+            "dataset_id",
             format!(
-                "only a sweep takes a grid, not a {} job",
-                request.kind.as_str()
+                "dataset {id} has no target columns to learn; upload it with a mapping whose `targets` name them"
             ),
         );
     }
-    if !cv && request.folds.is_some() {
-        refuse("folds", "only a cv job takes folds".into());
-    }
-    if request.kind != JobKind::Train && request.cv.is_some() {
-        refuse(
-            "cv",
-            "only a train job takes cv (a cv job cross-validates anyway)".into(),
+    if dataset.row_count < 2 {
+        problems.add(
+            "dataset_id",
+            format!(
+                "dataset {id} has {} essay(s); training needs at least 2",
+                dataset.row_count
+            ),
         );
     }
-    if !cv && request.model_kind.is_some() {
-        refuse("model_kind", "only a cv job takes a model kind".into());
-    }
-    let folds = match &request.folds {
-        None => None,
-        Some(Value::String(s)) => Some(s.clone()),
-        Some(Value::Number(n)) => Some(n.to_string()),
-        Some(other) => Some(other.to_string()),
+    let (config, folds, folds_field) = match spec {
+        JobSpec::Train(train) => (
+            Some((&train.config, "config")),
+            train.cv.then_some(FoldSpec::LeaveOnePromptOut),
+            "cv",
+        ),
+        JobSpec::Cv(cv) => (Some((&cv.config, "config")), Some(cv.folds), "folds"),
+        JobSpec::Sweep(_) => (None, Some(FoldSpec::LeaveOnePromptOut), "dataset_id"),
     };
-    if let Some(text) = &folds
-        && let Err(message) = text.parse::<FoldSpec>()
-    {
-        refuse("folds", message);
+    match folds {
+        Some(FoldSpec::LeaveOnePromptOut) if dataset.prompt_count < 2 => problems.add(
+            folds_field,
+            format!(
+                "leaving one prompt out needs at least 2 prompts; dataset {id} has {}",
+                dataset.prompt_count
+            ),
+        ),
+        Some(FoldSpec::KFold(k)) if k as i64 > dataset.row_count => problems.add(
+            folds_field,
+            format!(
+                "{k} folds need at least {k} essays; dataset {id} has {}",
+                dataset.row_count
+            ),
+        ),
+        _ => {}
     }
-    let mut resolved = Value::Null;
-    if sweep {
-        match &request.grid {
-            None => refuse("grid", "a sweep needs a grid".into()),
-            Some(grid) => match serde_json::from_value::<SweepGrid>(grid.clone()) {
-                Err(err) => refuse("grid", format!("not a sweep grid: {err}")),
-                Ok(parsed) => match parsed.validate() {
-                    Err(err) => refuse("grid", err.problems.join("; ")),
-                    Ok(()) => resolved = grid.clone(),
-                },
-            },
+    let base;
+    let config = match (config, spec) {
+        (Some(found), _) => Some(found),
+        (None, JobSpec::Sweep(sweep)) => {
+            base = TrainConfig::from_json_value(sweep.grid.base.clone()).ok();
+            base.as_ref().map(|c| (c, "grid.base"))
         }
-    } else {
-        let config = request
-            .config
-            .clone()
-            .unwrap_or_else(|| Value::Object(Default::default()));
-        match TrainConfig::from_json_value(config.clone()) {
-            Err(err) => {
-                for problem in err.errors {
-                    let field = if problem.field.is_empty() {
-                        "config".to_owned()
-                    } else {
-                        format!("config.{}", problem.field)
-                    };
-                    refuse(&field, problem.message);
-                }
-            }
-            Ok(valid) => resolved = valid.to_json_value(),
-        }
-    }
-    if !fields.is_empty() {
-        return Err(ApiError::fields(fields));
-    }
-    let spec = JobSpec {
-        config: request.config.clone(),
-        grid: request.grid.clone(),
-        folds,
-        model_kind: request.model_kind,
-        cv: request.cv,
+        (None, _) => None,
     };
-    Ok((spec, resolved))
+    if let Some((config, path)) = config {
+        let units = config.config().network.output.units;
+        if units != 0 && units != targets {
+            problems.add(
+                format!("{path}.network.output.units"),
+                format!(
+                    "is {units} but dataset {id} has {targets} target(s); leave it out to use the number of targets"
+                ),
+            );
+        }
+    }
+    problems.into_result()
 }
 
 /// The newest jobs first.

@@ -6,6 +6,10 @@
 //! metrics, compression, the timeout, and the per-route body-size limit.
 //! Handlers parse bodies with [`extract::Json`] and fail with
 //! [`error::ApiError`]; admin routes take an [`auth::AdminAuth`] argument.
+//!
+//! It sits on top: it may use every library module (`jobs`, `store`,
+//! `experiments`, `grader`, `training`, `features`, `nn`), and none of them
+//! uses it.
 
 use std::sync::Arc;
 

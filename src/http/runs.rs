@@ -1,7 +1,7 @@
 //! Runs over HTTP (admin), in the manner of MLflow: a run's config, final
 //! metrics and timings; its metric history as (name, step, value,
 //! timestamp); and its loss curves drawn as SVG by
-//! `training::plots::loss_curves_svg`. Runs are written by the job queue;
+//! `experiments::plots::loss_curves_svg`. Runs are written by the job queue;
 //! this file only reads them.
 
 use std::collections::BTreeMap;
@@ -175,7 +175,7 @@ pub async fn get_run_curves(
     let title = format!("{} run {} ({})", run.kind, short(&run.id), run.status);
     // Drawing thousands of points is CPU work: keep it off the async executor.
     let svg = tokio::task::spawn_blocking(move || {
-        crate::training::plots::loss_curves_svg(&title, &series)
+        crate::experiments::plots::loss_curves_svg(&title, &series)
     })
     .await
     .map_err(|err| ApiError::Internal(anyhow::anyhow!("drawing the curves failed: {err}")))?;

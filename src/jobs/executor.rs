@@ -4,56 +4,33 @@
 //! training thread, never on the async executor.
 //!
 //! [`TrainingExecutor`] is the real one: it rebuilds a `training::Dataset`
-//! from the stored rows and calls `training::{train, cross_validate,
-//! sweep}`. The queue's own tests plug in small executors of their own to
-//! make a job slow, fail or panic on purpose.
+//! from the stored rows and runs the job's [`JobSpec`], checked at the HTTP
+//! edge and trusted here: `grader::train`, `experiments::cross_validate`, or
+//! `experiments::sweep::sweep` (the same sweep as `essay-grader sweep`). The
+//! queue's own tests plug in small executors of their own to make a job
+//! slow, fail or panic on purpose.
 
 use std::ops::ControlFlow;
 
-use serde::{Deserialize, Serialize};
-
-use crate::jobs::JobKind;
+use crate::experiments::sweep::{self, SweepGrid, SweepReport};
+use crate::experiments::{self, ModelKind};
+use crate::features::Prompt;
+use crate::grader;
 use crate::jobs::progress::EpochReport;
+use crate::jobs::spec::{CvSpec, JobSpec, TrainSpec};
 use crate::nn::Control;
 use crate::store::datasets::{DatasetRow, EssayRow, PromptRow};
-use crate::training::sweep::{Job as SweepJob, SweepGrid};
 use crate::training::{
-    self, Dataset, EssayRecord, FoldSpec, Metrics, ModelKind, Progress, ScoreGrid, TrainConfig,
-    TrainingError, ValidTrainConfig, dataset::Prompt,
+    CvReport, Dataset, EssayRecord, FoldSpec, Metrics, Progress, ScoreGrid, Sequence,
+    TrainingError, ValidTrainConfig,
 };
-
-/// What a job was asked to do beyond its kind and dataset, as stored in the
-/// job's row (checked by `http::jobs` before it was queued).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct JobSpec {
-    /// Train and cv: the partial train config, merged over the default.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub config: Option<serde_json::Value>,
-    /// Sweep: the grid.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub grid: Option<serde_json::Value>,
-    /// Cv: `"prompt"` or K (leave one prompt out when absent).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub folds: Option<String>,
-    /// Cv: the model family (the network when absent).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub model_kind: Option<crate::training::ModelKind>,
-    /// Train: also cross-validate the config (leave one prompt out) before
-    /// training on every row, so the new model version carries honest
-    /// figures, not only in-sample ones.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cv: Option<bool>,
-}
 
 /// Everything a job needs, loaded before its training thread starts.
 #[derive(Debug, Clone)]
 pub struct JobInput {
     /// The job's id (for logs).
     pub job_id: String,
-    /// Train, cross-validate or sweep.
-    pub kind: JobKind,
-    /// What it was asked to do.
+    /// What it was asked to do, checked.
     pub spec: JobSpec,
     /// The dataset's summary (targets, score grid).
     pub dataset: DatasetRow,
@@ -78,18 +55,18 @@ pub struct JobOutput {
 /// A trained model ready to register.
 #[derive(Debug, Clone)]
 pub struct ModelOutput {
-    /// The artifact, as `training::GraderModel::to_json` wrote it.
+    /// The artifact, as `grader::GraderModel::to_json` wrote it.
     pub artifact: Vec<u8>,
     /// The metrics registered with the version.
     pub metrics: serde_json::Value,
 }
 
-/// Why a job failed. The message is what the job's `error` shows.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+/// Why a job did not finish. The message is what the job's `error` shows.
+#[derive(Debug, thiserror::Error)]
 pub enum ExecuteError {
-    /// The config does not validate (all problems, joined).
-    #[error("invalid config: {0}")]
-    Config(String),
+    /// The queue asked it to stop (a cancel, or the server shutting down).
+    #[error("cancelled")]
+    Cancelled,
     /// The stored rows do not make a usable dataset.
     #[error("dataset {dataset_id} cannot be used: {message}")]
     Dataset {
@@ -100,7 +77,16 @@ pub enum ExecuteError {
     },
     /// Training itself failed (a non-finite loss, too few rows, ...).
     #[error("training failed: {0}")]
-    Training(String),
+    Training(#[source] TrainingError),
+}
+
+impl From<TrainingError> for ExecuteError {
+    fn from(err: TrainingError) -> Self {
+        match err {
+            TrainingError::Cancelled => ExecuteError::Cancelled,
+            other => ExecuteError::Training(other),
+        }
+    }
 }
 
 /// Runs one job to completion on the calling (blocking) thread.
@@ -115,7 +101,7 @@ pub trait Executor: Send + Sync + 'static {
     ) -> Result<JobOutput, ExecuteError>;
 }
 
-/// The real executor, backed by `training`.
+/// The real executor, backed by `grader` and `experiments`.
 #[derive(Debug, Clone, Copy)]
 pub struct TrainingExecutor {
     /// Threads one job may train on (ensemble members and folds run side by
@@ -139,180 +125,126 @@ impl Executor for TrainingExecutor {
         on_epoch: &mut dyn FnMut(EpochReport) -> ControlFlow<()>,
     ) -> Result<JobOutput, ExecuteError> {
         let dataset = dataset_from_rows(input)?;
-        match input.kind {
-            JobKind::Train => {
-                let config = self.config(&input.spec)?;
-                let cv = if input.spec.cv == Some(true) {
-                    Some(cross_validate_before_training(&dataset, &config, on_epoch)?)
-                } else {
-                    None
-                };
-                let outcome = match &cv {
-                    None => training::train(&dataset, &config, &mut |p: &Progress| {
-                        control(on_epoch(epoch_report(p)))
-                    }),
-                    Some((_, cv_total)) => {
-                        // The last phase counts as one more fold of the same size.
-                        let folds = dataset.prompts.len().max(1);
-                        let unit = (cv_total / folds).max(1);
-                        training::train(&dataset, &config, &mut |p: &Progress| {
-                            let mut report = epoch_report(p);
-                            report.phase = Some("final");
-                            report.progress.done = cv_total + p.done * unit / p.total.max(1);
-                            report.progress.total = cv_total + unit;
-                            control(on_epoch(report))
-                        })
-                    }
-                }
-                .map_err(training_error)?;
-                let summary =
-                    serde_json::to_value(&outcome.report).expect("a training summary serialises");
-                let mut metrics = serde_json::json!({
-                    "in_sample": summary.get("metrics").cloned().unwrap_or_default(),
-                    "rows": outcome.report.rows,
-                    "prompts": outcome.report.prompts,
-                    "seconds": outcome.report.seconds,
-                });
-                let mut points = metric_points("in_sample", &outcome.report.metrics);
-                if let Some((report, _)) = &cv {
-                    metrics["cv"] = serde_json::to_value(report).expect("a cv report serialises");
-                    points.extend(cv_points("cv/", report));
-                }
-                Ok(JobOutput {
-                    points,
-                    model: Some(ModelOutput {
-                        artifact: outcome.model.to_json(),
-                        metrics: metrics.clone(),
-                    }),
-                    metrics,
-                })
-            }
-            JobKind::Cv => {
-                let config = self.config(&input.spec)?;
-                let folds = match &input.spec.folds {
-                    Some(text) => text.parse::<FoldSpec>().map_err(ExecuteError::Config)?,
-                    None => FoldSpec::LeaveOnePromptOut,
-                };
-                let kind = input.spec.model_kind.unwrap_or(ModelKind::Mlp);
-                let report = training::cross_validate(
-                    &dataset,
-                    &config,
-                    folds,
-                    kind,
-                    &mut |p: &Progress| control(on_epoch(epoch_report(p))),
-                )
-                .map_err(training_error)?;
-                let points = cv_points("", &report);
-                Ok(JobOutput {
-                    metrics: serde_json::to_value(&report).expect("a cv report serialises"),
-                    points,
-                    model: None,
-                })
-            }
-            JobKind::Sweep => {
-                let grid: SweepGrid =
-                    serde_json::from_value(input.spec.grid.clone().unwrap_or_default())
-                        .map_err(|e| ExecuteError::Config(format!("grid: {e}")))?;
-                let report = self.sweep(&dataset, &grid, on_epoch)?;
-                let points = report
-                    .cells
-                    .iter()
-                    .filter_map(|run| {
-                        Some((
-                            format!("cell_{}/mcrmse", run.cell.as_ref()?.index),
-                            0,
-                            run.mcrmse?,
-                        ))
-                    })
-                    .collect();
-                Ok(JobOutput {
-                    metrics: serde_json::to_value(&report).expect("a sweep report serialises"),
-                    points,
-                    model: None,
-                })
-            }
+        match &input.spec {
+            JobSpec::Train(spec) => self.train(&dataset, spec, on_epoch),
+            JobSpec::Cv(spec) => self.cross_validate(&dataset, spec, on_epoch),
+            JobSpec::Sweep(spec) => self.sweep(&dataset, &spec.grid, on_epoch),
         }
     }
 }
 
 impl TrainingExecutor {
-    /// Cross-validates every cell and baseline of a grid (leave one prompt
-    /// out), one after the other. A cell that fails on its own (a diverged
-    /// network) is recorded and the sweep goes on; a cancel ends it.
+    /// Trains on every row; with `cv`, cross-validates the config (leave one
+    /// prompt out) first, as one job in two phases.
+    fn train(
+        &self,
+        dataset: &Dataset,
+        spec: &TrainSpec,
+        on_epoch: &mut dyn FnMut(EpochReport) -> ControlFlow<()>,
+    ) -> Result<JobOutput, ExecuteError> {
+        let config = spec.config.clone().with_threads(self.threads);
+        // The final training weighs one fold of the cross-validation before it.
+        let folds = dataset.prompts.len().max(1);
+        let mut sequence = Sequence::new(if spec.cv { vec![folds, 1] } else { vec![1] });
+        let cv = if spec.cv {
+            let report = experiments::cross_validate(
+                dataset,
+                &config,
+                FoldSpec::LeaveOnePromptOut,
+                ModelKind::Mlp,
+                &mut |p: &Progress| {
+                    control(on_epoch(EpochReport {
+                        progress: sequence.overall(p),
+                        cell: None,
+                        phase: Some("cv"),
+                    }))
+                },
+            )?;
+            sequence.next_run();
+            Some(report)
+        } else {
+            None
+        };
+        let phase = spec.cv.then_some("final");
+        let outcome = grader::train(dataset, &config, &mut |p: &Progress| {
+            control(on_epoch(EpochReport {
+                progress: sequence.overall(p),
+                cell: None,
+                phase,
+            }))
+        })?;
+        let summary = serde_json::to_value(&outcome.report).expect("a training summary serialises");
+        let mut metrics = serde_json::json!({
+            "in_sample": summary.get("metrics").cloned().unwrap_or_default(),
+            "rows": outcome.report.rows,
+            "prompts": outcome.report.prompts,
+            "seconds": outcome.report.seconds,
+        });
+        let mut points = metric_points("in_sample", &outcome.report.metrics);
+        if let Some(report) = &cv {
+            metrics["cv"] = serde_json::to_value(report).expect("a cv report serialises");
+            points.extend(cv_points("cv/", report));
+        }
+        Ok(JobOutput {
+            points,
+            model: Some(ModelOutput {
+                artifact: outcome.model.to_json(),
+                metrics: metrics.clone(),
+            }),
+            metrics,
+        })
+    }
+
+    /// Cross-validates one model kind.
+    fn cross_validate(
+        &self,
+        dataset: &Dataset,
+        spec: &CvSpec,
+        on_epoch: &mut dyn FnMut(EpochReport) -> ControlFlow<()>,
+    ) -> Result<JobOutput, ExecuteError> {
+        let config: ValidTrainConfig = spec.config.clone().with_threads(self.threads);
+        let report = experiments::cross_validate(
+            dataset,
+            &config,
+            spec.folds,
+            spec.model_kind,
+            &mut |p: &Progress| {
+                control(on_epoch(EpochReport {
+                    progress: *p,
+                    cell: None,
+                    phase: None,
+                }))
+            },
+        )?;
+        Ok(JobOutput {
+            points: cv_points("", &report),
+            metrics: serde_json::to_value(&report).expect("a cv report serialises"),
+            model: None,
+        })
+    }
+
+    /// Runs the grid with the sweep `essay-grader sweep` runs, on this
+    /// executor's threads. A run that fails on its own (a diverged network)
+    /// is recorded and the sweep goes on; a cancel ends it.
     fn sweep(
         &self,
         dataset: &Dataset,
         grid: &SweepGrid,
         on_epoch: &mut dyn FnMut(EpochReport) -> ControlFlow<()>,
-    ) -> Result<training::sweep::SweepReport, ExecuteError> {
-        let runs = grid.cells().len() + grid.baselines.len();
-        let mut index = 0usize;
-        training::sweep::sweep_with(grid, |job, seen| {
-            let (config, kind, cell) = match job {
-                SweepJob::Cell(cell) => (cell.config.clone(), ModelKind::Mlp, cell.index),
-                SweepJob::Baseline(kind) => (grid.base.clone(), kind, grid.cells().len() + index),
-            };
-            index += 1;
-            let config = match TrainConfig::from_json_value(config) {
-                Ok(config) => config.with_threads(self.threads),
-                Err(err) => return Ok(Err(err.to_string())),
-            };
-            let mut on_progress = |p: &Progress| {
-                seen((p.fold - 1, p.epoch, p.val_loss));
-                let mut report = epoch_report(p);
-                // Progress over the whole sweep: this run's share added to the runs before it.
-                report.cell = Some(cell);
-                report.progress.done = (index - 1) * p.total.max(1) + p.done;
-                report.progress.total = runs * p.total.max(1);
-                control(on_epoch(report))
-            };
-            match training::cross_validate(
-                dataset,
-                &config,
-                FoldSpec::LeaveOnePromptOut,
-                kind,
-                &mut on_progress,
-            ) {
-                Ok(report) => Ok(Ok(cv_scores(&report))),
-                Err(TrainingError::Cancelled) => Err(ExecuteError::Training("cancelled".into())),
-                Err(err) => Ok(Err(err.to_string())),
-            }
+    ) -> Result<JobOutput, ExecuteError> {
+        let report = sweep::sweep(dataset, grid, self.threads, &mut |s| {
+            control(on_epoch(EpochReport {
+                progress: s.progress,
+                cell: Some(s.run),
+                phase: None,
+            }))
+        })?;
+        Ok(JobOutput {
+            points: sweep_points(&report),
+            metrics: serde_json::to_value(&report).expect("a sweep report serialises"),
+            model: None,
         })
     }
-
-    fn config(&self, spec: &JobSpec) -> Result<ValidTrainConfig, ExecuteError> {
-        let value = spec.config.clone().unwrap_or_else(|| serde_json::json!({}));
-        TrainConfig::from_json_value(value)
-            .map(|c| c.with_threads(self.threads))
-            .map_err(|e| ExecuteError::Config(e.to_string()))
-    }
-}
-
-/// Cross-validates a train job's config (leave one prompt out) as the first
-/// phase of the job. Returns the report and the member-epochs it counted.
-fn cross_validate_before_training(
-    dataset: &Dataset,
-    config: &ValidTrainConfig,
-    on_epoch: &mut dyn FnMut(EpochReport) -> ControlFlow<()>,
-) -> Result<(training::CvReport, usize), ExecuteError> {
-    let mut total = 0;
-    let folds = dataset.prompts.len().max(1);
-    let report = training::cross_validate(
-        dataset,
-        config,
-        FoldSpec::LeaveOnePromptOut,
-        ModelKind::Mlp,
-        &mut |p: &Progress| {
-            let mut report = epoch_report(p);
-            report.phase = Some("cv");
-            total = p.total;
-            // Leave room for the final training, about one fold's worth.
-            report.progress.total = p.total + p.total / folds;
-            control(on_epoch(report))
-        },
-    )
-    .map_err(training_error)?;
-    Ok((report, total))
 }
 
 fn control(flow: ControlFlow<()>) -> Control {
@@ -323,7 +255,7 @@ fn control(flow: ControlFlow<()>) -> Control {
 }
 
 /// Summary samples of a cross-validation: pooled and per held-out fold.
-fn cv_points(prefix: &str, report: &training::CvReport) -> Vec<(String, i64, f64)> {
+fn cv_points(prefix: &str, report: &CvReport) -> Vec<(String, i64, f64)> {
     let mut points = metric_points(&format!("{prefix}pooled"), &report.pooled);
     for fold in &report.folds {
         points.extend(metric_points(
@@ -334,16 +266,25 @@ fn cv_points(prefix: &str, report: &training::CvReport) -> Vec<(String, i64, f64
     points
 }
 
-fn training_error(err: TrainingError) -> ExecuteError {
-    ExecuteError::Training(err.to_string())
-}
-
-fn epoch_report(p: &Progress) -> EpochReport {
-    EpochReport {
-        progress: *p,
-        cell: None,
-        phase: None,
-    }
+/// Summary samples of a sweep: each grid cell's pooled MCRMSE, by cell
+/// index, then each other run's, by its position in the sweep's order (the
+/// same `cell_<i>` its per-epoch curves carry).
+fn sweep_points(report: &SweepReport) -> Vec<(String, i64, f64)> {
+    let cells = report.cells.len();
+    let others = report
+        .baselines
+        .iter()
+        .chain(&report.feature_sets)
+        .chain(&report.feature_k)
+        .enumerate()
+        .map(|(i, run)| (cells + i, run));
+    report
+        .cells
+        .iter()
+        .filter_map(|run| Some((run.cell.as_ref()?.index, run)))
+        .chain(others)
+        .filter_map(|(index, run)| Some((format!("cell_{index}/mcrmse"), 0, run.mcrmse?)))
+        .collect()
 }
 
 /// Summary samples of a metrics table: `<scope>/mcrmse` and
@@ -359,31 +300,6 @@ fn metric_points(scope: &str, metrics: &Metrics) -> Vec<(String, i64, f64)> {
         }
     }
     points
-}
-
-/// What a sweep keeps of one cross-validation.
-fn cv_scores(report: &training::CvReport) -> training::sweep::CvScores {
-    let pooled = &report.pooled;
-    training::sweep::CvScores {
-        mcrmse: pooled.mcrmse,
-        target_rmse: pooled
-            .targets
-            .0
-            .iter()
-            .filter_map(|(t, m)| Some((t.clone(), m.rmse?)))
-            .collect(),
-        folds: report
-            .folds
-            .iter()
-            .filter_map(|f| Some((f.held_out.clone(), f.metrics.mcrmse?)))
-            .collect(),
-        pass_fail: pooled
-            .targets
-            .0
-            .iter()
-            .filter_map(|(t, m)| Some((t.clone(), m.accuracy?, m.auc)))
-            .collect(),
-    }
 }
 
 /// Rebuilds the checked dataset from its stored rows. The rows were checked
@@ -449,8 +365,10 @@ mod tests {
         let sample = sample_dataset("d1", 3);
         JobInput {
             job_id: "j1".into(),
-            kind: JobKind::Train,
-            spec: JobSpec::default(),
+            spec: JobSpec::Train(TrainSpec {
+                config: crate::training::TrainConfig::default_valid(),
+                cv: false,
+            }),
             dataset: DatasetRow {
                 id: sample.id,
                 name: sample.name,

@@ -8,20 +8,26 @@
 //!   live progress for server-sent events) and the pool of workers that claim
 //!   jobs, supervise their training thread, heartbeat, persist progress and
 //!   metrics, and requeue on shutdown.
+//! - [`spec`]: what a job runs, as a type ([`JobSpec`]): checked once by
+//!   `http::jobs`, stored in the job's row, trusted by the executor.
 //! - [`executor`]: what a job *does*: rebuilds the dataset from its rows and
-//!   calls `training::{train, cross_validate, sweep}`, off the async executor.
+//!   runs its spec (`grader::train`, `experiments::cross_validate`, the sweep
+//!   `essay-grader sweep` runs), off the async executor.
 //! - [`progress`]: the progress the API shows, its ETA, and the once-a-second
 //!   throttle.
 //!
-//! It does not parse HTTP (that is `http::jobs`) nor hold SQL (`store`).
+//! It does not parse HTTP (that is `http::jobs`) nor hold SQL (`store`). It
+//! may use `store`, `experiments`, `grader`, `training`, `features` and `nn`.
 
 pub mod executor;
 pub mod progress;
 pub mod queue;
+pub mod spec;
 
-pub use executor::{Executor, JobInput, JobOutput, JobSpec, TrainingExecutor};
+pub use executor::{ExecuteError, Executor, JobInput, JobOutput, TrainingExecutor};
 pub use progress::{EpochReport, JobProgress};
 pub use queue::{JobQueue, JobSnapshot, QueueSettings, WorkerPool};
+pub use spec::{CvSpec, JobSpec, SweepSpec, TrainSpec};
 
 use serde::{Deserialize, Serialize};
 

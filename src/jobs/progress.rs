@@ -31,8 +31,9 @@ pub struct JobProgress {
     pub val_loss: Option<f64>,
     /// Estimated seconds left, from the time taken so far.
     pub eta_s: Option<f64>,
-    /// A sweep's cell being cross-validated (its index in the grid; the
-    /// baselines follow the cells).
+    /// A sweep's run being cross-validated, by its position in the sweep:
+    /// the grid's cells by index, then the baselines, the feature sets and
+    /// the feature-subset sizes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cell: Option<usize>,
     /// The phase of a train job that cross-validates first: `cv`, then `final`.
@@ -47,7 +48,7 @@ pub struct JobProgress {
 pub struct EpochReport {
     /// Training's report, with `done`/`total` counted over the whole job.
     pub progress: Progress,
-    /// The sweep cell (or baseline) being cross-validated, for sweeps.
+    /// The sweep's run being cross-validated (see [`JobProgress::cell`]).
     pub cell: Option<usize>,
     /// The phase of a train job that cross-validates first (`cv`, `final`).
     pub phase: Option<&'static str>,

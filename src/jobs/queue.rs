@@ -3,7 +3,17 @@
 //! A worker loops: claim the oldest queued row (one atomic UPDATE, see
 //! `store::jobs::claim_next_job`), run it, repeat; when the queue is empty it
 //! sleeps until [`JobQueue::enqueue`] wakes it or the poll interval passes
-//! (the interval catches jobs queued by another process). Running a job:
+//! (the interval catches jobs queued by another process).
+//!
+//! A claim is a lease (`store::jobs::Lease`): it lapses [`QueueSettings::lease`]
+//! after the last renewal. The heartbeat renews it; every write of the worker
+//! carries its token, so once it is lost (another process recovered the job)
+//! the worker writes nothing more and stops training at the next epoch. The
+//! worker also stops by itself when it could not renew for a whole lease,
+//! because by then another process may have taken the job. Every process
+//! recovers lapsed leases every [`QueueSettings::recovery_interval`]; none
+//! touches a job whose lease is live, so any number of processes may share
+//! one database. Running a job:
 //!
 //! 1. load its dataset rows (async), then start a dedicated training thread
 //!    that runs the [`Executor`] inside `catch_unwind`, so a panic in
@@ -18,7 +28,8 @@
 //!    `Break` once the job's cancel flag is set.
 //!
 //! On shutdown the workers stop their training at the next epoch and put the
-//! job back in the queue; the next start picks it up from the beginning.
+//! job back in the queue; the next claim, here or in another process, starts
+//! it from the beginning.
 
 use std::collections::HashMap;
 use std::ops::ControlFlow;
@@ -32,11 +43,14 @@ use sqlx::SqlitePool;
 use tokio::sync::{Notify, mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
-use crate::jobs::executor::{Executor, JobInput, JobOutput, JobSpec};
+use crate::jobs::executor::{Executor, JobInput, JobOutput};
 use crate::jobs::progress::{EpochReport, JobProgress, Throttle};
+use crate::jobs::spec::JobSpec;
 use crate::jobs::{JobKind, JobStatus, MAX_ATTEMPTS};
 use crate::store;
-use crate::store::jobs::{CancelOutcome, Heartbeat, JobEnd, JobRow, NewJob};
+use crate::store::jobs::{
+    CancelOutcome, Claim, Heartbeat, JobEnd, JobRow, Lease, LeaseTerms, NewJob,
+};
 use crate::store::runs::MetricPoint;
 
 /// How the worker pool behaves.
@@ -51,16 +65,43 @@ pub struct QueueSettings {
     /// How long shutdown waits for a training thread to reach an epoch
     /// boundary before requeueing its job anyway.
     pub shutdown_grace: Duration,
+    /// How long a claim holds without a renewal. A job whose worker died is
+    /// rerun this long after its last heartbeat; it must be several heartbeat
+    /// intervals, so that a slow write does not cost a live worker its job.
+    pub lease: Duration,
+    /// How often this process looks for lapsed leases to recover.
+    pub recovery_interval: Duration,
 }
 
 impl Default for QueueSettings {
     fn default() -> Self {
+        Self::with_lease(Duration::from_secs(30))
+    }
+}
+
+impl QueueSettings {
+    /// The default settings with this lease, recovering lapsed leases at a
+    /// sixth of it (between half a second and five seconds), so that a dead
+    /// worker's job waits at most a little more than one lease.
+    pub fn with_lease(lease: Duration) -> Self {
         Self {
             workers: 1,
             poll_interval: Duration::from_secs(2),
             heartbeat_interval: Duration::from_secs(1),
             shutdown_grace: Duration::from_secs(10),
+            lease,
+            recovery_interval: (lease / 6)
+                .clamp(Duration::from_millis(500), Duration::from_secs(5)),
         }
+    }
+
+    /// The terms of a claim or renewal made now: the lease runs from now.
+    fn lease_from_now(&self) -> (String, String) {
+        let now = time::OffsetDateTime::now_utc();
+        (
+            store::format_time(now),
+            store::format_time(now + self.lease),
+        )
     }
 }
 
@@ -105,6 +146,9 @@ pub struct JobQueue {
 struct Inner {
     /// Where the jobs live.
     pool: SqlitePool,
+    /// Who this process is in `jobs.claimed_by`: host, process id and a
+    /// random suffix, so two processes on one machine are told apart.
+    holder: String,
     /// Wakes one idle worker when a job is queued, so it starts at once
     /// instead of at the next poll.
     wake: Notify,
@@ -142,6 +186,7 @@ impl JobQueue {
         Self {
             inner: Arc::new(Inner {
                 pool,
+                holder: holder_name(),
                 wake: Notify::new(),
                 live: Mutex::default(),
                 cancel_flags: Mutex::default(),
@@ -152,30 +197,64 @@ impl JobQueue {
         }
     }
 
-    /// Recovers the jobs a previous process left `running` (requeued, or
-    /// failed after [`MAX_ATTEMPTS`]) and starts the workers.
+    /// Recovers the jobs whose lease lapsed (requeued, or failed after
+    /// [`MAX_ATTEMPTS`]) and starts the workers and the recovery task, which
+    /// repeats that every [`QueueSettings::recovery_interval`]. Jobs other
+    /// processes are running keep running there.
     pub async fn start(&self) -> Result<WorkerPool, sqlx::Error> {
-        let recovery =
-            store::jobs::recover_abandoned_jobs(&self.inner.pool, MAX_ATTEMPTS, &store::now())
-                .await?;
-        if !recovery.requeued.is_empty() || !recovery.failed.is_empty() {
-            tracing::warn!(
-                requeued = ?recovery.requeued,
-                failed = ?recovery.failed,
-                "recovered jobs left running by a previous process"
-            );
-        }
+        self.recover_expired_leases().await?;
         self.refresh_gauges().await;
-        let workers = (0..self.inner.settings.workers.max(1))
+        let mut workers: Vec<JoinHandle<()>> = (0..self.inner.settings.workers.max(1))
             .map(|n| {
                 let queue = self.clone();
                 tokio::spawn(async move { queue.work(n).await })
             })
             .collect();
+        let queue = self.clone();
+        workers.push(tokio::spawn(
+            async move { queue.recover_until_stopped().await },
+        ));
         Ok(WorkerPool {
             queue: self.clone(),
             workers,
         })
+    }
+
+    /// Which process this queue is in `jobs.claimed_by`.
+    pub fn holder(&self) -> &str {
+        &self.inner.holder
+    }
+
+    /// Requeues (or fails, or cancels) the jobs whose lease lapsed, and wakes
+    /// a worker when some went back in the queue.
+    pub async fn recover_expired_leases(&self) -> Result<(), sqlx::Error> {
+        let recovery =
+            store::jobs::recover_expired_leases(&self.inner.pool, MAX_ATTEMPTS, &store::now())
+                .await?;
+        if !recovery.is_empty() {
+            tracing::warn!(
+                requeued = ?recovery.requeued,
+                failed = ?recovery.failed,
+                cancelled = ?recovery.cancelled,
+                "recovered jobs whose worker stopped renewing its lease"
+            );
+            self.inner.wake.notify_one();
+            self.refresh_gauges().await;
+        }
+        Ok(())
+    }
+
+    async fn recover_until_stopped(&self) {
+        let mut shutdown = self.inner.shutdown.subscribe();
+        loop {
+            tokio::select! {
+                () = tokio::time::sleep(self.inner.settings.recovery_interval) => {}
+                () = stopping(&mut shutdown) => return,
+            }
+            if let Err(err) = self.recover_expired_leases().await {
+                tracing::warn!(error = %err, "could not look for lapsed job leases");
+            }
+        }
     }
 
     /// Queues a job (and its run) and wakes a worker.
@@ -246,10 +325,15 @@ impl JobQueue {
             if *shutdown.borrow() {
                 return;
             }
-            match store::jobs::claim_next_job(&self.inner.pool, &store::now()).await {
-                Ok(Some(job)) => {
-                    tracing::info!(worker, job_id = %job.id, kind = %job.kind, attempt = job.attempts, "job claimed");
-                    self.run(job).await;
+            let (now, expires_at) = self.inner.settings.lease_from_now();
+            let terms = LeaseTerms {
+                now: &now,
+                expires_at: &expires_at,
+            };
+            match store::jobs::claim_next_job(&self.inner.pool, &self.inner.holder, terms).await {
+                Ok(Some(claim)) => {
+                    tracing::info!(worker, job_id = %claim.job.id, kind = %claim.job.kind, attempt = claim.job.attempts, "job claimed");
+                    self.run(claim).await;
                     continue;
                 }
                 Ok(None) => {}
@@ -265,7 +349,8 @@ impl JobQueue {
 
     /// Runs one claimed job to its end. Never panics and never returns an
     /// error: whatever happens is written to the job's row.
-    async fn run(&self, job: JobRow) {
+    async fn run(&self, claim: Claim) {
+        let Claim { job, lease } = claim;
         let started = Instant::now();
         let id = job.id.clone();
         let cancel = Arc::new(AtomicBool::new(job.cancel_requested));
@@ -279,8 +364,10 @@ impl JobQueue {
         lock(&self.inner.cancel_flags).insert(id.clone(), cancel.clone());
         self.refresh_gauges().await;
 
-        let ending = self.supervise(&job, started, &cancel, &live_tx).await;
-        let final_snapshot = self.end(&job, ending, started).await;
+        let ending = self
+            .supervise(&job, &lease, started, &cancel, &live_tx)
+            .await;
+        let final_snapshot = self.end(&job, &lease, ending, started).await;
 
         if let Some(snapshot) = final_snapshot {
             live_tx.send_replace(snapshot);
@@ -294,6 +381,7 @@ impl JobQueue {
     async fn supervise(
         &self,
         job: &JobRow,
+        lease: &Lease,
         started: Instant,
         cancel: &Arc<AtomicBool>,
         live: &watch::Sender<JobSnapshot>,
@@ -309,17 +397,22 @@ impl JobQueue {
             return Ending::Requeue;
         }
         let stop = Arc::new(AtomicBool::new(false));
+        // Set when the lease is lost: the job is someone else's now.
+        let lost = Arc::new(AtomicBool::new(false));
         let (report_tx, mut reports) = mpsc::unbounded_channel::<EpochReport>();
         let (done_tx, mut done) = oneshot::channel();
         let executor = self.inner.executor.clone();
-        let (thread_cancel, thread_stop) = (cancel.clone(), stop.clone());
+        let (thread_cancel, thread_stop, thread_lost) =
+            (cancel.clone(), stop.clone(), lost.clone());
         let spawned = std::thread::Builder::new()
             .name(format!("job-{}", short(&job.id)))
             .spawn(move || {
                 let mut on_epoch = |report: EpochReport| {
                     // The receiver only goes away when the job is over.
                     let _ = report_tx.send(report);
-                    if thread_cancel.load(Ordering::Relaxed) || thread_stop.load(Ordering::Relaxed)
+                    if thread_cancel.load(Ordering::Relaxed)
+                        || thread_stop.load(Ordering::Relaxed)
+                        || thread_lost.load(Ordering::Relaxed)
                     {
                         ControlFlow::Break(())
                     } else {
@@ -346,7 +439,13 @@ impl JobQueue {
         let mut latest: Option<JobProgress> = None;
         let mut unsaved = false;
         let mut shutdown_deadline: Option<tokio::time::Instant> = None;
+        // Until when the lease surely holds, by this process's clock: the
+        // last renewal was sent before this instant minus one lease.
+        let mut lease_holds_until = Instant::now() + self.inner.settings.lease;
         let outcome = loop {
+            if lost.load(Ordering::Relaxed) {
+                break None;
+            }
             let grace = async {
                 match shutdown_deadline {
                     Some(deadline) => tokio::time::sleep_until(deadline).await,
@@ -361,7 +460,7 @@ impl JobQueue {
                     latest = Some(progress);
                     unsaved = true;
                     if throttle.ready(Instant::now()) {
-                        self.save(job, latest.as_ref(), &mut points, cancel).await;
+                        self.save(job, lease, latest.as_ref(), &mut points, cancel, &lost, &mut lease_holds_until).await;
                         unsaved = false;
                     }
                 }
@@ -370,7 +469,7 @@ impl JobQueue {
                     if progress.is_some() {
                         unsaved = false;
                     }
-                    self.save(job, progress, &mut points, cancel).await;
+                    self.save(job, lease, progress, &mut points, cancel, &lost, &mut lease_holds_until).await;
                 }
                 // `wait_for` also sees a shutdown that began before this loop.
                 () = stopping(&mut shutdown), if shutdown_deadline.is_none() => {
@@ -389,8 +488,14 @@ impl JobQueue {
             points.extend(epoch_points(&report));
             latest = Some(report.with_eta(started.elapsed()));
         }
-        // A cancel wins over everything; a shutdown only over an unfinished
-        // job (one that completed just as the server stopped keeps its result).
+        // A lost lease wins over everything: whatever this worker did is no
+        // longer its to record. Then a cancel; a shutdown only over an
+        // unfinished job (one that completed just as the server stopped keeps
+        // its result).
+        if lost.load(Ordering::Relaxed) {
+            // The thread stops at its next epoch; nobody waits for it.
+            return Ending::LeaseLost;
+        }
         if cancel.load(Ordering::Relaxed) {
             return Ending::Finished {
                 end: JobEnd::Cancelled,
@@ -432,7 +537,7 @@ impl JobQueue {
     async fn load_input(&self, job: &JobRow) -> Result<JobInput, String> {
         let kind =
             JobKind::parse(&job.kind).ok_or_else(|| format!("unknown job kind {:?}", job.kind))?;
-        let spec: JobSpec = serde_json::from_str(&job.config)
+        let spec = JobSpec::from_stored(kind, &job.config)
             .map_err(|e| format!("the stored job request is unreadable: {e}"))?;
         let pool = &self.inner.pool;
         let dataset = match store::datasets::get_dataset(pool, &job.dataset_id).await {
@@ -450,7 +555,6 @@ impl JobQueue {
             })?;
         Ok(JobInput {
             job_id: job.id.clone(),
-            kind,
             spec,
             dataset,
             prompts,
@@ -458,50 +562,82 @@ impl JobQueue {
         })
     }
 
-    /// Heartbeats the row, stores progress when given and flushes buffered
-    /// metrics. A heartbeat that finds a cancel request sets the cancel flag.
+    /// Renews the lease, stores progress when given and flushes buffered
+    /// metrics, all in one guarded transaction. A renewal that finds a cancel
+    /// request sets the cancel flag; one that finds the lease gone, or no
+    /// renewal for a whole lease, sets `lost`.
+    #[allow(clippy::too_many_arguments)]
     async fn save(
         &self,
         job: &JobRow,
+        lease: &Lease,
         progress: Option<&JobProgress>,
         points: &mut Vec<MetricPoint>,
         cancel: &AtomicBool,
+        lost: &AtomicBool,
+        lease_holds_until: &mut Instant,
     ) {
-        let pool = &self.inner.pool;
         let progress =
             progress.map(|p| serde_json::to_string(p).expect("progress always serialises"));
-        match store::jobs::heartbeat(pool, &job.id, progress.as_deref(), &store::now()).await {
+        let sent = Instant::now();
+        let (now, expires_at) = self.inner.settings.lease_from_now();
+        let terms = LeaseTerms {
+            now: &now,
+            expires_at: &expires_at,
+        };
+        let renewal = store::jobs::renew_lease(
+            &self.inner.pool,
+            lease,
+            terms,
+            progress.as_deref(),
+            &job.run_id,
+            points,
+        )
+        .await;
+        match renewal {
             Ok(Heartbeat::Running { cancel_requested }) => {
+                points.clear();
+                *lease_holds_until = sent + self.inner.settings.lease;
                 if cancel_requested {
                     cancel.store(true, Ordering::Relaxed);
                 }
             }
             Ok(Heartbeat::Lost) => {
-                // Someone else decided this job's fate (recovery by another
-                // process): stop training; ending it will change nothing.
-                cancel.store(true, Ordering::Relaxed);
+                tracing::warn!(job_id = %job.id, "lost the job's lease (another process recovered it); stopping");
+                lost.store(true, Ordering::Relaxed);
             }
-            Err(err) => tracing::warn!(job_id = %job.id, error = %err, "heartbeat failed"),
-        }
-        if !points.is_empty() {
-            match store::runs::append_metrics(pool, &job.run_id, points).await {
-                Ok(()) => points.clear(),
-                Err(err) => {
-                    tracing::warn!(job_id = %job.id, error = %err, "could not store run metrics; will retry")
-                }
+            Err(err) if Instant::now() >= *lease_holds_until => {
+                tracing::error!(job_id = %job.id, error = %err, "could not renew the job's lease for a whole lease; stopping, another process may take it");
+                lost.store(true, Ordering::Relaxed);
+            }
+            Err(err) => {
+                tracing::warn!(job_id = %job.id, error = %err, "could not renew the job's lease; will retry")
             }
         }
     }
 
     /// Writes the job's end. Returns the final snapshot for the watchers.
-    async fn end(&self, job: &JobRow, ending: Ending, started: Instant) -> Option<JobSnapshot> {
+    async fn end(
+        &self,
+        job: &JobRow,
+        lease: &Lease,
+        ending: Ending,
+        started: Instant,
+    ) -> Option<JobSnapshot> {
         let pool = &self.inner.pool;
         let (mut end, mut points, progress, output) = match ending {
+            Ending::LeaseLost => {
+                let row = store::jobs::get_job(pool, &job.id).await.ok().flatten();
+                return row.as_ref().map(JobSnapshot::from_row);
+            }
             Ending::Requeue => {
-                match store::jobs::requeue_for_shutdown(pool, &job.id).await {
-                    Ok(_) => tracing::info!(job_id = %job.id, "job requeued for shutdown"),
+                match store::jobs::requeue_for_shutdown(pool, lease).await {
+                    Ok(true) => tracing::info!(job_id = %job.id, "job requeued for shutdown"),
+                    Ok(false) => {
+                        tracing::warn!(job_id = %job.id, "the job's lease was lost before it could be requeued")
+                    }
                     Err(err) => {
-                        tracing::error!(job_id = %job.id, error = %err, "could not requeue; the next start will")
+                        tracing::error!(job_id = %job.id, error = %err, "could not requeue; recovery will when the lease lapses")
                     }
                 }
                 let row = store::jobs::get_job(pool, &job.id).await.ok().flatten();
@@ -535,6 +671,7 @@ impl JobQueue {
         let result = self
             .commit_end(
                 job,
+                lease,
                 &mut end,
                 &points,
                 output.as_ref(),
@@ -546,13 +683,12 @@ impl JobQueue {
         if let Err(err) = result {
             tracing::error!(job_id = %job.id, error = %err, "could not record the end of a job");
             // The row is still `running`; try at least to fail it so it does
-            // not run again on the next start.
+            // not run again when its lease lapses.
             let end = JobEnd::Failed {
                 error: format!("the job finished but its result could not be stored: {err}"),
             };
-            let _ =
-                store::jobs::finish_job(pool, &job.id, &end, progress.as_deref(), &timings, &now)
-                    .await;
+            let _ = store::jobs::finish_job(pool, lease, &end, progress.as_deref(), &timings, &now)
+                .await;
         }
         match &end {
             JobEnd::Failed { error } => tracing::warn!(job_id = %job.id, %error, "job failed"),
@@ -570,6 +706,7 @@ impl JobQueue {
     async fn commit_end(
         &self,
         job: &JobRow,
+        lease: &Lease,
         end: &mut JobEnd,
         points: &[MetricPoint],
         output: Option<&JobOutput>,
@@ -595,12 +732,12 @@ impl JobQueue {
             .await?;
             *model_id = Some(record.id);
         }
-        if store::jobs::finish_job_in(&mut tx, &job.id, end, progress, timings, now).await? {
+        if store::jobs::finish_job_in(&mut tx, lease, end, progress, timings, now).await? {
             tx.commit().await?;
         } else {
-            // The row left `running` under us (recovered elsewhere): keep
-            // whatever was decided there, register nothing.
-            tracing::warn!(job_id = %job.id, "job was no longer running when it ended; result dropped");
+            // The lease was lost (recovered elsewhere): keep whatever was
+            // decided there; dropping the transaction registers nothing.
+            tracing::warn!(job_id = %job.id, "the job's lease was lost before it ended; result dropped");
         }
         Ok(())
     }
@@ -622,6 +759,8 @@ impl WorkerPool {
 
 /// How supervising a job ended.
 enum Ending {
+    /// The lease was lost: write nothing, the job is another worker's now.
+    LeaseLost,
     /// The server is stopping: put the job back in the queue.
     Requeue,
     /// The job reached a final status.
@@ -700,6 +839,16 @@ fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
     }
 }
 
+/// This process's name in `jobs.claimed_by`.
+fn holder_name() -> String {
+    let host = std::fs::read_to_string("/etc/hostname")
+        .ok()
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "localhost".to_owned());
+    format!("{host}:{}:{}", std::process::id(), short(&store::new_id()))
+}
+
 fn short(id: &str) -> &str {
     id.get(..8).unwrap_or(id)
 }
@@ -717,6 +866,7 @@ mod tests {
     use super::*;
     use crate::jobs::executor::{ExecuteError, ModelOutput};
     use crate::store::datasets::{insert_dataset, sample_dataset};
+    use crate::training::TrainingError;
     use std::sync::atomic::AtomicUsize;
 
     /// An executor that reports `epochs` epochs, sleeping `epoch_ms` each,
@@ -762,21 +912,23 @@ mod tests {
                     phase: None,
                 };
                 if on_epoch(report).is_break() {
-                    return Err(ExecuteError::Training("cancelled".into()));
+                    return Err(ExecuteError::Cancelled);
                 }
             }
             match self.finish {
                 Finish::Succeed => Ok(JobOutput {
                     metrics: serde_json::json!({"mcrmse": 0.5, "essays": input.essays.len()}),
                     points: vec![("fold_1/mcrmse".into(), 0, 0.5)],
-                    model: (input.kind == JobKind::Train).then(|| ModelOutput {
+                    model: (input.spec.kind() == JobKind::Train).then(|| ModelOutput {
                         artifact: b"{\"fake\": true}".to_vec(),
                         metrics: serde_json::json!({"mcrmse": 0.5}),
                     }),
                 }),
-                Finish::Fail => Err(ExecuteError::Training(
-                    "the loss became NaN at epoch 2".into(),
-                )),
+                Finish::Fail => Err(ExecuteError::Training(TrainingError::Model {
+                    model: "fake".into(),
+                    fold: "all".into(),
+                    message: "the loss became NaN at epoch 2".into(),
+                })),
                 Finish::Panic => panic!("index out of bounds in a fake layer"),
             }
         }
@@ -791,13 +943,31 @@ mod tests {
         })
     }
 
+    /// Fast timings: a 600 ms lease renewed every 100 ms, recovered every 100 ms.
     fn settings() -> QueueSettings {
         QueueSettings {
             workers: 1,
             poll_interval: Duration::from_millis(50),
             heartbeat_interval: Duration::from_millis(100),
             shutdown_grace: Duration::from_secs(5),
+            lease: Duration::from_millis(600),
+            recovery_interval: Duration::from_millis(100),
         }
+    }
+
+    /// Claims the next job as a process that is not `queue`, with a lease
+    /// of `lease` from now.
+    async fn claim_elsewhere(pool: &SqlitePool, lease: Duration) -> Claim {
+        let now = time::OffsetDateTime::now_utc();
+        let (now, expires_at) = (store::format_time(now), store::format_time(now + lease));
+        let terms = LeaseTerms {
+            now: &now,
+            expires_at: &expires_at,
+        };
+        store::jobs::claim_next_job(pool, "another-process", terms)
+            .await
+            .unwrap()
+            .expect("a queued job")
     }
 
     async fn setup(executor: Arc<FakeExecutor>) -> (tempfile::TempDir, SqlitePool, JobQueue) {
@@ -922,7 +1092,7 @@ mod tests {
         assert_eq!(job.status, "failed");
         assert_eq!(
             job.error.as_deref(),
-            Some("training failed: the loss became NaN at epoch 2")
+            Some("training failed: fake failed on fold all: the loss became NaN at epoch 2")
         );
         assert!(job.model_id.is_none());
         assert!(store::models::list_models(&pool).await.unwrap().is_empty());
@@ -974,13 +1144,10 @@ mod tests {
         let executor = fake(10_000, 5, Finish::Succeed);
         let (_dir, pool, queue) = setup(executor.clone()).await;
         let id = enqueue(&queue, JobKind::Cv).await;
-        let job = store::jobs::claim_next_job(&pool, &store::now())
-            .await
-            .unwrap()
-            .unwrap();
+        let claim = claim_elsewhere(&pool, Duration::from_secs(30)).await;
 
         queue.begin_shutdown();
-        queue.run(job).await;
+        queue.run(claim).await;
 
         let job = store::jobs::get_job(&pool, &id).await.unwrap().unwrap();
         assert_eq!((job.status.as_str(), job.attempts), ("queued", 0));
@@ -988,21 +1155,123 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_job_left_running_by_a_dead_process_is_finished_by_the_next_start() {
+    async fn a_job_of_a_dead_process_is_rerun_once_its_lease_lapses_and_not_before() {
         let (_dir, pool, queue) = setup(fake(2, 1, Finish::Succeed)).await;
         let id = enqueue(&queue, JobKind::Cv).await;
-        // A process claims it and dies without a word.
-        store::jobs::claim_next_job(&pool, &store::now())
-            .await
-            .unwrap()
-            .unwrap();
+        // Another process claims it with a 1.5 s lease and dies without a word.
+        let claimed_at = Instant::now();
+        claim_elsewhere(&pool, Duration::from_millis(1500)).await;
 
         let workers = queue.start().await.unwrap();
+        tokio::time::sleep(Duration::from_millis(700)).await;
+        let while_leased = store::jobs::get_job(&pool, &id).await.unwrap().unwrap();
         let job = wait_for(&pool, &id, is_final).await;
+        let rerun_after = claimed_at.elapsed();
         workers.shutdown().await;
 
+        assert_eq!(while_leased.status, "running", "a live lease is left alone");
+        assert_eq!(while_leased.claimed_by.as_deref(), Some("another-process"));
         assert_eq!(job.status, "succeeded");
         assert_eq!(job.attempts, 2);
+        assert_eq!(job.claimed_by.as_deref(), Some(queue.holder()));
+        assert!(
+            rerun_after >= Duration::from_millis(1500),
+            "rerun after {rerun_after:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_worker_that_lost_its_lease_stops_training_and_writes_nothing_more() {
+        let executor = fake(10_000, 5, Finish::Succeed);
+        let (_dir, pool, queue) = setup(executor.clone()).await;
+        let workers = queue.start().await.unwrap();
+        let id = enqueue(&queue, JobKind::Train).await;
+        wait_for(&pool, &id, |row| row.status == "running").await;
+        while executor.ran.load(Ordering::SeqCst) < 3 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+
+        // Another process decides the lease lapsed (its clock says an hour
+        // later), requeues the job and claims it for itself.
+        let later = store::format_time(time::OffsetDateTime::now_utc() + Duration::from_secs(3600));
+        store::jobs::recover_expired_leases(&pool, MAX_ATTEMPTS, &later)
+            .await
+            .unwrap();
+        let theirs = claim_elsewhere(&pool, Duration::from_secs(3600)).await;
+        let run_id = theirs.job.run_id.clone();
+        // Within a heartbeat or two our worker notices and stops.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while queue.watch(&id).is_some() {
+            assert!(Instant::now() < deadline, "the worker kept the job");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let ran_when_stopped = executor.ran.load(Ordering::SeqCst);
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let ran_later = executor.ran.load(Ordering::SeqCst);
+        workers.shutdown().await;
+
+        assert!(
+            ran_later <= ran_when_stopped + 1,
+            "training went on: {ran_when_stopped} -> {ran_later}"
+        );
+        let job = store::jobs::get_job(&pool, &id).await.unwrap().unwrap();
+        assert_eq!(
+            job.status, "running",
+            "shutdown did not requeue a job it no longer held"
+        );
+        assert_eq!(job.claimed_by.as_deref(), Some("another-process"));
+        assert_eq!(job.lease_token.as_ref(), Some(&theirs.lease.token));
+        assert!(
+            job.progress.is_none(),
+            "no progress written over the new claim"
+        );
+        let points = store::runs::list_metrics(&pool, &run_id).await.unwrap();
+        assert!(
+            points.is_empty(),
+            "no metrics written over the new claim: {points:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn two_queues_on_two_pools_over_one_sqlite_file_run_each_job_exactly_once() {
+        let executor = fake(3, 2, Finish::Succeed);
+        let (dir, pool, first) = setup(executor.clone()).await;
+        let url = format!("sqlite://{}", dir.path().join("test.db").display());
+        let other_pool = store::open(&url, 4).await.unwrap();
+        let second = JobQueue::new(
+            other_pool.clone(),
+            QueueSettings {
+                workers: 2,
+                ..settings()
+            },
+            executor.clone(),
+        );
+        let first_workers = first.start().await.unwrap();
+        let second_workers = second.start().await.unwrap();
+
+        let mut ids = Vec::new();
+        for n in 0..12 {
+            let queue = if n % 2 == 0 { &first } else { &second };
+            ids.push(enqueue(queue, JobKind::Cv).await);
+        }
+        let mut jobs = Vec::new();
+        for id in &ids {
+            jobs.push(wait_for(&pool, id, is_final).await);
+        }
+        first_workers.shutdown().await;
+        second_workers.shutdown().await;
+
+        // Each job reported its 3 epochs once: no job ran twice.
+        assert_eq!(executor.ran.load(Ordering::SeqCst), 3 * ids.len());
+        assert!(
+            jobs.iter()
+                .all(|job| job.status == "succeeded" && job.attempts == 1)
+        );
+        let holders: std::collections::BTreeSet<_> = jobs
+            .iter()
+            .filter_map(|job| job.claimed_by.clone())
+            .collect();
+        assert_eq!(holders.len(), 2, "both processes took jobs: {holders:?}");
     }
 
     #[tokio::test]

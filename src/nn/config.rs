@@ -90,6 +90,11 @@ pub struct LayerConfig {
 }
 
 impl LayerConfig {
+    /// The `kind` of a maxout layer (a dense layer's kind, the default, is "dense").
+    pub const MAXOUT: &'static str = "maxout";
+    /// The layer kinds accepted in `kind`.
+    pub const KINDS: &'static [&'static str] = &["dense", Self::MAXOUT];
+
     /// A dense layer with the named activation.
     pub fn dense(units: usize, activation: &str) -> Self {
         Self {
@@ -106,7 +111,7 @@ impl LayerConfig {
     /// A maxout layer.
     pub fn maxout(units: usize, pieces: usize) -> Self {
         Self {
-            kind: Some("maxout".to_owned()),
+            kind: Some(Self::MAXOUT.to_owned()),
             units,
             activation: None,
             alpha: None,
@@ -345,7 +350,7 @@ fn validate_layer(
                 activation,
             })
         }
-        "maxout" => {
+        LayerConfig::MAXOUT => {
             for (field, present) in [
                 ("activation", layer.activation.is_some()),
                 ("alpha", layer.alpha.is_some()),
@@ -374,7 +379,7 @@ fn validate_layer(
             errs.push(unknown_name(
                 &format!("{path}.kind"),
                 other,
-                &["dense", "maxout"],
+                LayerConfig::KINDS,
             ));
             None
         }

@@ -4,7 +4,8 @@
 //! [`Optimizer`]s, weight initialisation, the training loop ([`fit`]), the
 //! feature [`Standardizer`], [`LogisticRegression`] and the saved model format
 //! ([`NetworkArtifact`]). It is pure: no files, no printing, no async. It reads
-//! and writes JSON strings; writing them to disk belongs to the caller.
+//! and writes JSON strings; writing them to disk belongs to the caller. It
+//! may use nothing else of ours.
 //!
 //! Everything numeric is generic over [`Float`] (f32 and f64): production
 //! trains in f32 for speed, and the finite-difference gradient checks run the

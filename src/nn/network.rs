@@ -6,8 +6,7 @@ use ndarray::{Array1, Array2, ArrayView2, s};
 use rand::{SeedableRng, rngs::StdRng};
 
 use super::{
-    Activation, Dense, FieldError, Float, LayerSpec, Loss, Maxout, NetworkConfig, NetworkSpec,
-    NnError,
+    Activation, Dense, FieldError, Float, LayerSpec, Maxout, NetworkConfig, NetworkSpec, NnError,
 };
 
 /// One layer of a network: an affine map followed by an activation, or maxout.
@@ -173,11 +172,6 @@ impl<F: Float> Network<F> {
         &self.spec
     }
 
-    /// The training loss.
-    pub fn loss_fn(&self) -> Loss {
-        self.spec.loss
-    }
-
     /// Input width.
     pub fn n_inputs(&self) -> usize {
         self.n_inputs
@@ -195,14 +189,6 @@ impl<F: Float> Network<F> {
 
     pub(crate) fn layers_mut(&mut self) -> &mut [Layer<F>] {
         &mut self.layers
-    }
-
-    /// Number of trainable values.
-    pub fn param_count(&self) -> usize {
-        self.layers
-            .iter()
-            .map(|l| l.affine().weight.len() + l.affine().bias.len())
-            .sum()
     }
 
     /// The parameter names, in order: `layers.{i}.weight`, `layers.{i}.bias` for each

@@ -356,7 +356,9 @@ mod tests {
 
     #[tokio::test]
     async fn a_dataset_a_queued_job_needs_is_kept_and_a_used_one_becomes_a_tombstone() {
-        use crate::store::jobs::{JobEnd, NewJob, claim_next_job, finish_job, insert_job};
+        use crate::store::jobs::{
+            JobEnd, LeaseTerms, NewJob, claim_next_job, finish_job, insert_job,
+        };
         let (pool, _dir) = crate::store::test_db::fresh().await;
         insert_dataset(&pool, &sample_dataset("d1", 3))
             .await
@@ -374,8 +376,12 @@ mod tests {
         insert_job(&pool, &job).await.unwrap();
 
         let refused = delete_dataset(&pool, "d1", now).await.unwrap();
-        claim_next_job(&pool, now).await.unwrap().unwrap();
-        finish_job(&pool, "j1", &JobEnd::Cancelled, None, "{}", now)
+        let terms = LeaseTerms {
+            now,
+            expires_at: "2026-11-27T00:00:30.000Z",
+        };
+        let claim = claim_next_job(&pool, "w1", terms).await.unwrap().unwrap();
+        finish_job(&pool, &claim.lease, &JobEnd::Cancelled, None, "{}", now)
             .await
             .unwrap();
         let deleted = delete_dataset(&pool, "d1", now).await.unwrap();

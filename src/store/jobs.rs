@@ -1,7 +1,9 @@
 //! The `jobs` table: the durable training-job queue. Every state change of a
 //! job is one SQL statement or one transaction, guarded by the state it
-//! expects (`WHERE status = 'running'`), so a worker, a cancel request and
-//! start-up recovery can never overwrite each other's outcome. The worker
+//! expects (`WHERE status = 'queued'`), and every write of a worker by the
+//! token of its lease (`WHERE lease_token = ?`), so workers of several
+//! processes, cancel requests and lease recovery can never overwrite each
+//! other's outcome (see migration 0004). The worker
 //! loop and the training itself live in `crate::jobs`.
 
 use sqlx::{SqliteConnection, SqlitePool};
@@ -39,6 +41,13 @@ pub struct JobRow {
     pub finished_at: Option<String>,
     /// The last sign of life from its worker.
     pub heartbeat_at: Option<String>,
+    /// The token of the current claim; never shown outside the store and
+    /// the worker holding it.
+    pub lease_token: Option<String>,
+    /// When the current claim lapses unless its worker renews it.
+    pub lease_expires_at: Option<String>,
+    /// Which process holds (or last held) the job.
+    pub claimed_by: Option<String>,
 }
 
 /// A job to queue, together with its run.
@@ -92,13 +101,22 @@ pub enum CancelOutcome {
     AlreadyFinished(String),
 }
 
-/// What start-up recovery did with jobs left `running`.
+/// What recovery did with jobs whose lease lapsed.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Recovery {
     /// Jobs put back in the queue.
     pub requeued: Vec<String>,
     /// Jobs that had used up their attempts and were failed.
     pub failed: Vec<String>,
+    /// Jobs whose cancel had been requested, now cancelled.
+    pub cancelled: Vec<String>,
+}
+
+impl Recovery {
+    /// Whether recovery changed nothing.
+    pub fn is_empty(&self) -> bool {
+        self.requeued.is_empty() && self.failed.is_empty() && self.cancelled.is_empty()
+    }
 }
 
 /// A heartbeat's answer: whether the job is still ours and whether a cancel
@@ -110,7 +128,8 @@ pub enum Heartbeat {
         /// A cancel was requested.
         cancel_requested: bool,
     },
-    /// The row is no longer `running` (recovered or finished elsewhere).
+    /// The lease is no longer held: the job was recovered (and maybe
+    /// claimed again) or finished elsewhere. The worker must stop.
     Lost,
 }
 
@@ -160,22 +179,64 @@ pub async fn list_jobs(pool: &SqlitePool, limit: i64) -> Result<Vec<JobRow>, sql
         .await
 }
 
+/// The right to write a running job: its id and the token its claim drew.
+/// Every write of a worker (heartbeat, progress, metrics, the end) carries
+/// it, and matches no row once the job was requeued and claimed again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lease {
+    /// The job held.
+    pub job_id: String,
+    /// The random token drawn by the claim.
+    pub token: String,
+}
+
+/// A claim the worker won: the job as it now stands, and its lease.
+#[derive(Debug, Clone)]
+pub struct Claim {
+    /// The job, now `running`.
+    pub job: JobRow,
+    /// What the worker's writes must carry.
+    pub lease: Lease,
+}
+
+/// When a claim or a renewal is made, and until when it holds.
+#[derive(Debug, Clone, Copy)]
+pub struct LeaseTerms<'a> {
+    /// Now (RFC 3339 UTC, see `store::now`).
+    pub now: &'a str,
+    /// When the lease lapses unless renewed.
+    pub expires_at: &'a str,
+}
+
 /// Claims the oldest queued job for a worker, or returns `None` when the
 /// queue is empty. The claim is one UPDATE whose WHERE re-checks
 /// `status = 'queued'`, so two workers racing for the same row cannot both
 /// win: SQLite serialises writers and the loser's UPDATE matches no row.
+/// The claim draws a fresh lease token, so writes of any earlier holder of
+/// the job now match nothing.
+///
 /// The claim also restarts the job's run: training restarts from epoch 1, so
-/// the curves of an interrupted attempt would only mislead.
-pub async fn claim_next_job(pool: &SqlitePool, now: &str) -> Result<Option<JobRow>, sqlx::Error> {
+/// the curves of an interrupted attempt would only mislead. No live worker
+/// can be writing them: the job was queued, so the last holder's lease had
+/// lapsed (or it gave the job back), and its writes are guarded by its token.
+pub async fn claim_next_job(
+    pool: &SqlitePool,
+    holder: &str,
+    terms: LeaseTerms<'_>,
+) -> Result<Option<Claim>, sqlx::Error> {
+    let token = super::new_id();
     let mut tx = pool.begin().await?;
     let job = sqlx::query_as::<_, JobRow>(
         "UPDATE jobs SET status = 'running', attempts = attempts + 1, started_at = ?1, heartbeat_at = ?1, \
-                progress = NULL, error = NULL \
+                progress = NULL, error = NULL, lease_token = ?2, lease_expires_at = ?3, claimed_by = ?4 \
          WHERE id = (SELECT id FROM jobs WHERE status = 'queued' ORDER BY created_at, id LIMIT 1) \
            AND status = 'queued' \
          RETURNING *",
     )
-    .bind(now)
+    .bind(terms.now)
+    .bind(&token)
+    .bind(terms.expires_at)
+    .bind(holder)
     .fetch_optional(&mut *tx)
     .await?;
     if let Some(job) = &job {
@@ -186,61 +247,80 @@ pub async fn claim_next_job(pool: &SqlitePool, now: &str) -> Result<Option<JobRo
         sqlx::query(
             "UPDATE runs SET status = 'running', started_at = ?, metrics = NULL WHERE id = ?",
         )
-        .bind(now)
+        .bind(terms.now)
         .bind(&job.run_id)
         .execute(&mut *tx)
         .await?;
     }
     tx.commit().await?;
-    Ok(job)
+    Ok(job.map(|job| Claim {
+        lease: Lease {
+            job_id: job.id.clone(),
+            token,
+        },
+        job,
+    }))
 }
 
-/// Records that the worker of a running job is alive, and stores its latest
-/// progress when given. Tells the worker whether a cancel was requested, or
-/// that the job is no longer its to run.
-pub async fn heartbeat(
+/// Renews a lease, stores the job's latest progress when given and appends
+/// run metrics, in one transaction that changes nothing unless the lease is
+/// still held. Tells the worker whether a cancel was requested, or that the
+/// job is no longer its to run.
+///
+/// The guarded UPDATE comes first: it takes the write lock (SQLite) or the
+/// row lock (PostgreSQL), so recovery cannot requeue the job, nor a new claim
+/// clear its metrics, between the check and the inserts.
+pub async fn renew_lease(
     pool: &SqlitePool,
-    id: &str,
+    lease: &Lease,
+    terms: LeaseTerms<'_>,
     progress: Option<&str>,
-    now: &str,
+    run_id: &str,
+    points: &[super::runs::MetricPoint],
 ) -> Result<Heartbeat, sqlx::Error> {
+    let mut tx = pool.begin().await?;
     let row: Option<(bool,)> = sqlx::query_as(
-        "UPDATE jobs SET heartbeat_at = ?, progress = COALESCE(?, progress) \
-         WHERE id = ? AND status = 'running' RETURNING cancel_requested",
+        "UPDATE jobs SET heartbeat_at = ?, lease_expires_at = ?, progress = COALESCE(?, progress) \
+         WHERE id = ? AND lease_token = ? AND status = 'running' RETURNING cancel_requested",
     )
-    .bind(now)
+    .bind(terms.now)
+    .bind(terms.expires_at)
     .bind(progress)
-    .bind(id)
-    .fetch_optional(pool)
+    .bind(&lease.job_id)
+    .bind(&lease.token)
+    .fetch_optional(&mut *tx)
     .await?;
-    Ok(match row {
-        Some((cancel_requested,)) => Heartbeat::Running { cancel_requested },
-        None => Heartbeat::Lost,
-    })
+    let Some((cancel_requested,)) = row else {
+        return Ok(Heartbeat::Lost);
+    };
+    super::runs::append_metrics_in(&mut tx, run_id, points).await?;
+    tx.commit().await?;
+    Ok(Heartbeat::Running { cancel_requested })
 }
 
 /// Gives a running job its final status, and its run its final metrics and
 /// timings, in one transaction. Returns false (and changes nothing) when the
-/// job was no longer `running`.
+/// lease is no longer held.
 pub async fn finish_job(
     pool: &SqlitePool,
-    id: &str,
+    lease: &Lease,
     end: &JobEnd,
     progress: Option<&str>,
     timings: &str,
     now: &str,
 ) -> Result<bool, sqlx::Error> {
     let mut tx = pool.begin().await?;
-    let finished = finish_job_in(&mut tx, id, end, progress, timings, now).await?;
+    let finished = finish_job_in(&mut tx, lease, end, progress, timings, now).await?;
     tx.commit().await?;
     Ok(finished)
 }
 
 /// [`finish_job`] inside the caller's transaction, so that registering the
-/// model a train job produced commits together with its success.
+/// model a train job produced commits together with its success. When it
+/// returns false the caller must roll back: the lease was lost.
 pub async fn finish_job_in(
     conn: &mut SqliteConnection,
-    id: &str,
+    lease: &Lease,
     end: &JobEnd,
     progress: Option<&str>,
     timings: &str,
@@ -255,8 +335,8 @@ pub async fn finish_job_in(
     };
     let run: Option<(String,)> = sqlx::query_as(
         "UPDATE jobs SET status = ?, error = ?, model_id = ?, finished_at = ?, heartbeat_at = ?, \
-                progress = COALESCE(?, progress) \
-         WHERE id = ? AND status = 'running' RETURNING run_id",
+                progress = COALESCE(?, progress), lease_token = NULL, lease_expires_at = NULL \
+         WHERE id = ? AND lease_token = ? AND status = 'running' RETURNING run_id",
     )
     .bind(status)
     .bind(&error)
@@ -264,7 +344,8 @@ pub async fn finish_job_in(
     .bind(now)
     .bind(now)
     .bind(progress)
-    .bind(id)
+    .bind(&lease.job_id)
+    .bind(&lease.token)
     .fetch_optional(&mut *conn)
     .await?;
     let Some((run_id,)) = run else {
@@ -283,17 +364,20 @@ pub async fn finish_job_in(
     Ok(true)
 }
 
-/// Puts a running job back in the queue because the server is shutting
-/// down. The attempt is given back: the job did nothing wrong, and only
-/// attempts that died (a crash, kill -9) should count towards failing it.
-pub async fn requeue_for_shutdown(pool: &SqlitePool, id: &str) -> Result<bool, sqlx::Error> {
+/// Puts a running job back in the queue because its server is shutting
+/// down, when the lease is still held. The attempt is given back: the job
+/// did nothing wrong, and only attempts that died (a crash, kill -9) should
+/// count towards failing it.
+pub async fn requeue_for_shutdown(pool: &SqlitePool, lease: &Lease) -> Result<bool, sqlx::Error> {
     let mut tx = pool.begin().await?;
     let run: Option<(String,)> = sqlx::query_as(
-        "UPDATE jobs SET status = 'queued', attempts = MAX(attempts - 1, 0), cancel_requested = 0, \
-                progress = NULL \
-         WHERE id = ? AND status = 'running' RETURNING run_id",
+        "UPDATE jobs SET status = 'queued', attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END, \
+                cancel_requested = 0, progress = NULL, lease_token = NULL, lease_expires_at = NULL, \
+                claimed_by = NULL \
+         WHERE id = ? AND lease_token = ? AND status = 'running' RETURNING run_id",
     )
-    .bind(id)
+    .bind(&lease.job_id)
+    .bind(&lease.token)
     .fetch_optional(&mut *tx)
     .await?;
     if let Some((run_id,)) = &run {
@@ -306,36 +390,44 @@ pub async fn requeue_for_shutdown(pool: &SqlitePool, id: &str) -> Result<bool, s
     Ok(run.is_some())
 }
 
-/// At start-up, every job still `running` was abandoned by a process that
-/// died (one server per database file). Those with attempts left go back in
-/// the queue keeping their count; the others are failed with the reason.
-/// A job whose cancel was requested is cancelled rather than rerun.
-pub async fn recover_abandoned_jobs(
+/// Recovers the running jobs whose lease lapsed before `now`: their worker
+/// died (a crash, kill -9, a lost machine) or could not reach the database
+/// for a whole lease. Any process may call it at any time; a job whose
+/// worker still renews its lease is never touched. Those with attempts left
+/// go back in the queue keeping their count; the others are failed with the
+/// reason. A job whose cancel was requested is cancelled rather than rerun.
+/// A running row without a lease (from before leases) counts as lapsed.
+pub async fn recover_expired_leases(
     pool: &SqlitePool,
     max_attempts: i64,
     now: &str,
 ) -> Result<Recovery, sqlx::Error> {
     let mut tx = pool.begin().await?;
     let cancelled: Vec<(String, String)> = sqlx::query_as(
-        "UPDATE jobs SET status = 'cancelled', finished_at = ? \
-         WHERE status = 'running' AND cancel_requested = 1 RETURNING id, run_id",
+        "UPDATE jobs SET status = 'cancelled', finished_at = ?, lease_token = NULL, lease_expires_at = NULL \
+         WHERE status = 'running' AND (lease_expires_at IS NULL OR lease_expires_at < ?) AND cancel_requested = 1 RETURNING id, run_id",
     )
+    .bind(now)
     .bind(now)
     .fetch_all(&mut *tx)
     .await?;
     let failed: Vec<(String, String)> = sqlx::query_as(
-        "UPDATE jobs SET status = 'failed', finished_at = ?, \
-                error = 'the server stopped while this job was running, ' || attempts || ' times; giving up after ' || ? || ' attempts' \
-         WHERE status = 'running' AND attempts >= ? RETURNING id, run_id",
+        "UPDATE jobs SET status = 'failed', finished_at = ?, lease_token = NULL, lease_expires_at = NULL, \
+                error = 'the worker running this job stopped (its lease lapsed) ' || attempts || ' times; giving up after ' || ? || ' attempts' \
+         WHERE status = 'running' AND (lease_expires_at IS NULL OR lease_expires_at < ?) AND attempts >= ? RETURNING id, run_id",
     )
     .bind(now)
-    .bind(max_attempts)
+    .bind(max_attempts.to_string())
+    .bind(now)
     .bind(max_attempts)
     .fetch_all(&mut *tx)
     .await?;
     let requeued: Vec<(String, String)> = sqlx::query_as(
-        "UPDATE jobs SET status = 'queued', progress = NULL WHERE status = 'running' RETURNING id, run_id",
+        "UPDATE jobs SET status = 'queued', progress = NULL, lease_token = NULL, lease_expires_at = NULL, \
+                claimed_by = NULL \
+         WHERE status = 'running' AND (lease_expires_at IS NULL OR lease_expires_at < ?) RETURNING id, run_id",
     )
+    .bind(now)
     .fetch_all(&mut *tx)
     .await?;
     for (runs, status) in [
@@ -355,6 +447,7 @@ pub async fn recover_abandoned_jobs(
     Ok(Recovery {
         requeued: requeued.into_iter().map(|(id, _)| id).collect(),
         failed: failed.into_iter().map(|(id, _)| id).collect(),
+        cancelled: cancelled.into_iter().map(|(id, _)| id).collect(),
     })
 }
 
@@ -409,8 +502,33 @@ pub async fn count_jobs_by_status(pool: &SqlitePool) -> Result<Vec<(String, i64)
 mod tests {
     use super::*;
     use crate::store::datasets::{insert_dataset, sample_dataset};
+    use crate::store::runs::{MetricPoint, list_metrics};
 
     const T0: &str = "2026-11-26T23:00:00.000Z";
+    const T1: &str = "2026-11-26T23:00:30.000Z";
+    const T2: &str = "2026-11-26T23:01:00.000Z";
+    const T3: &str = "2026-11-26T23:01:30.000Z";
+
+    /// A claim made at `now`, lapsing at `until`.
+    fn lease(now: &'static str, until: &'static str) -> LeaseTerms<'static> {
+        LeaseTerms {
+            now,
+            expires_at: until,
+        }
+    }
+
+    async fn claim(pool: &SqlitePool, holder: &str, terms: LeaseTerms<'_>) -> Option<Claim> {
+        claim_next_job(pool, holder, terms).await.unwrap()
+    }
+
+    fn point(name: &str, step: i64) -> MetricPoint {
+        MetricPoint {
+            name: name.to_string(),
+            step,
+            value: 0.5,
+            timestamp: T0.to_string(),
+        }
+    }
 
     async fn queue(pool: &SqlitePool, id: &str, created_at: &str) -> JobRow {
         insert_job(
@@ -443,13 +561,17 @@ mod tests {
         queue(&pool, "b", "2026-11-26T23:00:02.000Z").await;
         queue(&pool, "a", "2026-11-26T23:00:01.000Z").await;
 
-        let first = claim_next_job(&pool, T0).await.unwrap().unwrap();
-        let second = claim_next_job(&pool, T0).await.unwrap().unwrap();
-        let third = claim_next_job(&pool, T0).await.unwrap();
+        let first = claim(&pool, "w1", lease(T0, T1)).await.unwrap();
+        let second = claim(&pool, "w2", lease(T0, T1)).await.unwrap();
+        let third = claim(&pool, "w1", lease(T0, T1)).await;
 
-        assert_eq!((first.id.as_str(), second.id.as_str()), ("a", "b"));
-        assert_eq!(first.status, "running");
-        assert_eq!(first.attempts, 1);
+        assert_eq!((first.job.id.as_str(), second.job.id.as_str()), ("a", "b"));
+        assert_eq!(first.job.status, "running");
+        assert_eq!(first.job.attempts, 1);
+        assert_eq!(first.job.claimed_by.as_deref(), Some("w1"));
+        assert_eq!(first.job.lease_expires_at.as_deref(), Some(T1));
+        assert_eq!(first.job.lease_token.as_ref(), Some(&first.lease.token));
+        assert_ne!(first.lease.token, second.lease.token);
         assert!(third.is_none());
     }
 
@@ -466,12 +588,13 @@ mod tests {
         }
 
         let mut tasks = Vec::new();
-        for _ in 0..4 {
+        for worker in 0..4 {
             let pool = pool.clone();
             tasks.push(tokio::spawn(async move {
                 let mut mine = Vec::new();
-                while let Some(job) = claim_next_job(&pool, T0).await.unwrap() {
-                    mine.push(job.id);
+                let holder = format!("w{worker}");
+                while let Some(claim) = claim(&pool, &holder, lease(T0, T1)).await {
+                    mine.push(claim.job.id);
                 }
                 mine
             }));
@@ -491,18 +614,27 @@ mod tests {
         let (_dir, pool) = pool_with_dataset().await;
         queue(&pool, "a", "2026-11-26T23:00:01.000Z").await;
         queue(&pool, "b", "2026-11-26T23:00:02.000Z").await;
-        let running = claim_next_job(&pool, T0).await.unwrap().unwrap();
+        let running = claim(&pool, "w1", lease(T0, T1)).await.unwrap();
 
         assert_eq!(
             request_cancel(&pool, "b", T0).await.unwrap(),
             CancelOutcome::Cancelled
         );
         assert_eq!(
-            request_cancel(&pool, &running.id, T0).await.unwrap(),
+            request_cancel(&pool, &running.job.id, T0).await.unwrap(),
             CancelOutcome::Requested
         );
         assert_eq!(
-            heartbeat(&pool, &running.id, None, T0).await.unwrap(),
+            renew_lease(
+                &pool,
+                &running.lease,
+                lease(T0, T1),
+                None,
+                &running.job.run_id,
+                &[]
+            )
+            .await
+            .unwrap(),
             Heartbeat::Running {
                 cancel_requested: true
             }
@@ -515,37 +647,132 @@ mod tests {
             request_cancel(&pool, "nope", T0).await.unwrap(),
             CancelOutcome::NotFound
         );
-        assert!(claim_next_job(&pool, T0).await.unwrap().is_none());
+        assert!(claim(&pool, "w1", lease(T0, T1)).await.is_none());
     }
 
     #[tokio::test]
-    async fn recovery_requeues_abandoned_jobs_and_fails_them_on_the_third_attempt() {
+    async fn recovery_leaves_a_live_lease_alone_and_requeues_a_lapsed_one() {
         let (_dir, pool) = pool_with_dataset().await;
-        queue(&pool, "a", "2026-11-26T23:00:01.000Z").await;
+        queue(&pool, "a", T0).await;
+        let held = claim(&pool, "w1", lease(T0, T1)).await.unwrap();
+
+        let before_expiry = recover_expired_leases(&pool, 3, T0).await.unwrap();
+        renew_lease(
+            &pool,
+            &held.lease,
+            lease(T1, T2),
+            None,
+            &held.job.run_id,
+            &[],
+        )
+        .await
+        .unwrap();
+        let after_first_expiry = recover_expired_leases(&pool, 3, T1).await.unwrap();
+        let after_renewed_expiry = recover_expired_leases(&pool, 3, T3).await.unwrap();
+
+        assert!(before_expiry.is_empty());
+        assert!(
+            after_first_expiry.is_empty(),
+            "the renewal pushed the expiry to T2"
+        );
+        assert_eq!(after_renewed_expiry.requeued, vec!["a".to_string()]);
+        let job = get_job(&pool, "a").await.unwrap().unwrap();
+        assert_eq!((job.status.as_str(), job.attempts), ("queued", 1));
+        assert!(job.lease_token.is_none());
+    }
+
+    #[tokio::test]
+    async fn recovery_fails_a_job_whose_lease_lapsed_on_its_third_attempt() {
+        let (_dir, pool) = pool_with_dataset().await;
+        queue(&pool, "a", T0).await;
 
         for attempt in 1..=2 {
-            let job = claim_next_job(&pool, T0).await.unwrap().unwrap();
-            assert_eq!(job.attempts, attempt);
-            let recovery = recover_abandoned_jobs(&pool, 3, T0).await.unwrap();
+            let claim = claim(&pool, "w1", lease(T0, T1)).await.unwrap();
+            assert_eq!(claim.job.attempts, attempt);
+            let recovery = recover_expired_leases(&pool, 3, T2).await.unwrap();
             assert_eq!(recovery.requeued, vec!["a".to_string()]);
         }
-        claim_next_job(&pool, T0).await.unwrap().unwrap();
-        let recovery = recover_abandoned_jobs(&pool, 3, T0).await.unwrap();
+        claim(&pool, "w1", lease(T0, T1)).await.unwrap();
+        let recovery = recover_expired_leases(&pool, 3, T2).await.unwrap();
 
         assert_eq!(recovery.failed, vec!["a".to_string()]);
         let job = get_job(&pool, "a").await.unwrap().unwrap();
         assert_eq!(job.status, "failed");
         assert_eq!(job.attempts, 3);
-        assert!(job.error.unwrap().contains("3 times"));
+        assert!(job.error.unwrap().contains("3 times"), "says how often");
+    }
+
+    #[tokio::test]
+    async fn a_lapsed_job_whose_cancel_was_requested_is_cancelled_not_rerun() {
+        let (_dir, pool) = pool_with_dataset().await;
+        queue(&pool, "a", T0).await;
+        claim(&pool, "w1", lease(T0, T1)).await.unwrap();
+        request_cancel(&pool, "a", T0).await.unwrap();
+
+        let recovery = recover_expired_leases(&pool, 3, T2).await.unwrap();
+
+        assert_eq!(recovery.cancelled, vec!["a".to_string()]);
+        assert_eq!(
+            get_job(&pool, "a").await.unwrap().unwrap().status,
+            "cancelled"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_worker_that_lost_its_lease_writes_nothing_more() {
+        let (_dir, pool) = pool_with_dataset().await;
+        queue(&pool, "a", T0).await;
+        let old = claim(&pool, "w1", lease(T0, T1)).await.unwrap();
+        recover_expired_leases(&pool, 3, T2).await.unwrap();
+        let new = claim(&pool, "w2", lease(T2, T3)).await.unwrap();
+        renew_lease(
+            &pool,
+            &new.lease,
+            lease(T2, T3),
+            Some("{\"epoch\":1}"),
+            &new.job.run_id,
+            &[point("new", 1)],
+        )
+        .await
+        .unwrap();
+
+        let old_renewal = renew_lease(
+            &pool,
+            &old.lease,
+            lease(T2, T3),
+            Some("{\"epoch\":99}"),
+            &old.job.run_id,
+            &[point("old", 99)],
+        )
+        .await
+        .unwrap();
+        let old_end = finish_job(&pool, &old.lease, &JobEnd::Cancelled, None, "{}", T2)
+            .await
+            .unwrap();
+        let old_requeue = requeue_for_shutdown(&pool, &old.lease).await.unwrap();
+
+        assert_eq!(old_renewal, Heartbeat::Lost);
+        assert!(!old_end && !old_requeue);
+        let job = get_job(&pool, "a").await.unwrap().unwrap();
+        assert_eq!(job.status, "running");
+        assert_eq!(job.claimed_by.as_deref(), Some("w2"));
+        assert_eq!(job.progress.as_deref(), Some("{\"epoch\":1}"));
+        let names: Vec<String> = list_metrics(&pool, &job.run_id)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|p| p.name)
+            .collect();
+        assert_eq!(names, ["new"], "the new holder's history is intact");
     }
 
     #[tokio::test]
     async fn a_shutdown_requeue_gives_the_attempt_back() {
         let (_dir, pool) = pool_with_dataset().await;
         queue(&pool, "a", T0).await;
-        claim_next_job(&pool, T0).await.unwrap().unwrap();
+        let held = claim(&pool, "w1", lease(T0, T1)).await.unwrap();
 
-        assert!(requeue_for_shutdown(&pool, "a").await.unwrap());
+        assert!(requeue_for_shutdown(&pool, &held.lease).await.unwrap());
 
         let job = get_job(&pool, "a").await.unwrap().unwrap();
         assert_eq!((job.status.as_str(), job.attempts), ("queued", 0));
@@ -553,30 +780,40 @@ mod tests {
             job.progress.is_none(),
             "a queued job shows no stale progress"
         );
+        assert!(job.lease_token.is_none());
     }
 
     #[tokio::test]
     async fn finishing_a_job_that_is_no_longer_running_changes_nothing() {
         let (_dir, pool) = pool_with_dataset().await;
         queue(&pool, "a", T0).await;
-        let job = claim_next_job(&pool, T0).await.unwrap().unwrap();
+        let held = claim(&pool, "w1", lease(T0, T1)).await.unwrap();
         let end = JobEnd::Succeeded {
             model_id: None,
             metrics: "{}".to_string(),
         };
 
         assert!(
-            finish_job(&pool, &job.id, &end, None, "{}", T0)
+            finish_job(&pool, &held.lease, &end, None, "{}", T0)
                 .await
                 .unwrap()
         );
         assert!(
-            !finish_job(&pool, &job.id, &JobEnd::Cancelled, None, "{}", T0)
+            !finish_job(&pool, &held.lease, &JobEnd::Cancelled, None, "{}", T0)
                 .await
                 .unwrap()
         );
         assert_eq!(
-            heartbeat(&pool, &job.id, None, T0).await.unwrap(),
+            renew_lease(
+                &pool,
+                &held.lease,
+                lease(T0, T1),
+                None,
+                &held.job.run_id,
+                &[]
+            )
+            .await
+            .unwrap(),
             Heartbeat::Lost
         );
 

@@ -1,7 +1,7 @@
 //! The database: opening the SQLite pool (WAL, foreign keys, busy timeout),
 //! running the embedded migrations, and one file per table with one function
 //! per query. All SQL of the crate lives under this folder; callers see plain
-//! Rust types.
+//! Rust types. It knows nothing of training, grading or HTTP.
 //!
 //! Queries are runtime-checked (`sqlx::query_as` with bound parameters, never
 //! string-built SQL) and tested against a temporary database with the

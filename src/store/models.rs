@@ -11,7 +11,7 @@ use sqlx::{SqliteConnection, SqlitePool};
 /// What a new model version is made of.
 #[derive(Debug, Clone)]
 pub struct NewModel<'a> {
-    /// The artifact bytes (`training::GraderModel::to_json`).
+    /// The artifact bytes (`grader::GraderModel::to_json`).
     pub artifact: &'a [u8],
     /// Training metrics as a JSON object (e.g. `{"cv_mcrmse": 0.48}`).
     pub metrics: serde_json::Value,

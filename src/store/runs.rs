@@ -176,10 +176,11 @@ mod tests {
             .await
             .unwrap();
 
-        claim_next_job(&pool, "2026-11-26T23:00:01.000Z")
-            .await
-            .unwrap()
-            .unwrap();
+        let terms = crate::store::jobs::LeaseTerms {
+            now: "2026-11-26T23:00:01.000Z",
+            expires_at: "2026-11-26T23:00:31.000Z",
+        };
+        claim_next_job(&pool, "w1", terms).await.unwrap().unwrap();
 
         assert!(list_metrics(&pool, "r1").await.unwrap().is_empty());
         assert_eq!(

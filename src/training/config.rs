@@ -279,7 +279,7 @@ fn parse_features(v: &Value) -> Result<FeatureSubset, Vec<FieldError>> {
                         errs.push(FieldError::new(
                             field,
                             format!(
-                                "unknown feature {name:?} (see `essay-grader features --list`)"
+                                "unknown feature {name:?}: not in this build's feature catalogue"
                             ),
                         ))
                     }
@@ -500,6 +500,23 @@ fn validate(merged: Value) -> Result<ValidTrainConfig, ConfigError> {
         feature_indices,
         threads: None,
     })
+}
+
+/// A valid config is stored as its whole JSON ([`ValidTrainConfig::to_json_value`]).
+impl Serialize for ValidTrainConfig {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.to_json_value().serialize(s)
+    }
+}
+
+/// Reading a stored config back merges it over the default and validates it
+/// again, so a config can never be loaded without its feature subset
+/// resolved. The worker-thread limit is not stored.
+impl<'de> Deserialize<'de> for ValidTrainConfig {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let value = Value::deserialize(d)?;
+        TrainConfig::from_json_value(value).map_err(serde::de::Error::custom)
+    }
 }
 
 impl ValidTrainConfig {

@@ -1,27 +1,60 @@
-//! Cross-validation: split the dataset into folds, train on each fold's
-//! training rows only (the scaler included), predict its held-out rows, and
-//! report metrics per fold and pooled over every out-of-fold prediction.
-//! Features are extracted once per dataset; the network's ensemble members
-//! of all folds share the worker pool. The baselines plug in through
-//! [`Regressor`](super::regressor::Regressor).
+//! The cross-validation harness: split the dataset into folds, have a
+//! [`FoldPredictor`] predict each fold's held-out rows from its training rows
+//! only, and report metrics per fold and pooled over every out-of-fold
+//! prediction. Features are extracted once per dataset.
+//!
+//! The harness trains nothing itself. What predicts a fold is behind the
+//! [`FoldPredictor`] seam: the grader's network ensemble
+//! (`grader::NetworkEnsemble`) and the experiments' baselines implement it,
+//! and `experiments` chooses one by model kind.
 
 use std::time::Instant;
 
 use ndarray::Array2;
 use serde::{Deserialize, Serialize};
 
-use crate::nn::{Control, Standardizer};
+use crate::nn::Control;
 
-use super::baselines::make_regressor;
 use super::config::ValidTrainConfig;
 use super::dataset::{Dataset, ScoreGrid};
-use super::ensemble::{ScaledData, predict_scaled, train_members, unscale_targets};
 use super::error::TrainingError;
 use super::featurize::FeaturedDataset;
 use super::folds::{Fold, FoldSpec, make_folds};
 use super::metrics::Metrics;
-use super::progress::{Message, Progress, Reporter, RunShape, run_tasks};
-use super::regressor::ModelKind;
+use super::progress::Progress;
+
+/// How a predictor's outputs are scored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scoring {
+    /// Predictions are scores: RMSE, MCRMSE, kappa, ...
+    Regression,
+    /// Predictions are P(pass), the pass/fail cut being [`pass_cut`]:
+    /// accuracy and AUC.
+    PassFail,
+}
+
+/// Something the harness can cross-validate: given the folds, it fits on
+/// each fold's training rows only (its scalers included) and predicts that
+/// fold's held-out rows.
+pub trait FoldPredictor {
+    /// The name shown in reports and errors ("mlp", "ridge", ...).
+    fn name(&self) -> &str;
+
+    /// How its predictions are scored.
+    fn scoring(&self) -> Scoring {
+        Scoring::Regression
+    }
+
+    /// Predicts, for every fold in order, its `test` rows (rows × targets,
+    /// in the order of `fold.test`). Progress goes to `on_progress`, whose
+    /// `Stop` must end the work with [`TrainingError::Cancelled`].
+    fn predict_folds(
+        &self,
+        featured: &FeaturedDataset,
+        folds: &[Fold],
+        on_progress: &mut dyn FnMut(&Progress) -> Control,
+    ) -> Result<Vec<Array2<f64>>, TrainingError>;
+}
 
 /// The metrics of one fold: `{"held_out": "39c16e", "n", "mcrmse", "targets"}`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -36,8 +69,8 @@ pub struct FoldReport {
 /// The result of a cross-validation run (the JSON of `essay-grader cv`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CvReport {
-    /// The model family that was cross-validated.
-    pub model: ModelKind,
+    /// The model that was cross-validated (its [`FoldPredictor::name`]).
+    pub model: String,
     /// Every fold, in order.
     pub folds: Vec<FoldReport>,
     /// Metrics over all out-of-fold predictions together.
@@ -52,28 +85,29 @@ pub fn pass_cut(grid: Option<&ScoreGrid>) -> f64 {
     grid.map_or(0.0, |g| (g.min + g.max) / 2.0)
 }
 
-/// Cross-validates `kind` with `config` on `dataset`, extracting features first.
+/// Cross-validates `predictor` with `config` on `dataset`, extracting features first.
 pub fn cross_validate(
     dataset: &Dataset,
     config: &ValidTrainConfig,
     spec: FoldSpec,
-    kind: ModelKind,
+    predictor: &dyn FoldPredictor,
     on_progress: &mut dyn FnMut(&Progress) -> Control,
 ) -> Result<CvReport, TrainingError> {
     let start = Instant::now();
     let featured = FeaturedDataset::new(dataset, config.threads());
-    let mut report = cross_validate_featured(&featured, config, spec, kind, on_progress)?;
+    let mut report = cross_validate_featured(&featured, config, spec, predictor, on_progress)?;
     report.seconds = start.elapsed().as_secs_f64();
     Ok(report)
 }
 
 /// [`cross_validate`] on features already extracted (a sweep extracts once
 /// and cross-validates many configs). `seconds` excludes the extraction.
+/// The config gives the folds' seed and is checked against the dataset.
 pub fn cross_validate_featured(
     featured: &FeaturedDataset,
     config: &ValidTrainConfig,
     spec: FoldSpec,
-    kind: ModelKind,
+    predictor: &dyn FoldPredictor,
     on_progress: &mut dyn FnMut(&Progress) -> Control,
 ) -> Result<CvReport, TrainingError> {
     let start = Instant::now();
@@ -92,13 +126,35 @@ pub fn cross_validate_featured(
     let n = ds.essays.len();
     let t = ds.target_names.len();
     let mut oof = Array2::<f64>::zeros((n, t));
-    match kind {
-        ModelKind::Mlp => predict_mlp(featured, config, &folds, &mut oof, on_progress)?,
-        other => predict_baseline(featured, config, &folds, other, &mut oof, on_progress)?,
+    let predictions = predictor.predict_folds(featured, &folds, on_progress)?;
+    if predictions.len() != folds.len() {
+        return Err(TrainingError::Model {
+            model: predictor.name().to_string(),
+            fold: "all".into(),
+            message: format!("predicted {} folds of {}", predictions.len(), folds.len()),
+        });
+    }
+    for (fold, p) in folds.iter().zip(&predictions) {
+        if p.dim() != (fold.test.len(), t) {
+            return Err(TrainingError::Model {
+                model: predictor.name().to_string(),
+                fold: fold.held_out.clone(),
+                message: format!(
+                    "predicted a {:?} matrix for {} rows and {} targets",
+                    p.dim(),
+                    fold.test.len(),
+                    t
+                ),
+            });
+        }
+        for (k, &row) in fold.test.iter().enumerate() {
+            oof.row_mut(row).assign(&p.row(k));
+        }
     }
 
     let all = featured.targets(&(0..n).collect::<Vec<_>>());
     let cuts: Vec<f64> = vec![pass_cut(ds.score_grid.as_ref()); t];
+    let scoring = predictor.scoring();
     let metrics_of = |rows: &[usize]| {
         let y: Vec<Vec<f64>> = (0..t)
             .map(|j| rows.iter().map(|&i| all[[i, j]]).collect())
@@ -106,10 +162,11 @@ pub fn cross_validate_featured(
         let p: Vec<Vec<f64>> = (0..t)
             .map(|j| rows.iter().map(|&i| oof[[i, j]]).collect())
             .collect();
-        if kind.is_pass_fail() {
-            Metrics::pass_fail(&ds.target_names, &y, &p, &cuts)
-        } else {
-            Metrics::regression(&ds.target_names, &y, &p, ds.score_grid.as_ref())
+        match scoring {
+            Scoring::PassFail => Metrics::pass_fail(&ds.target_names, &y, &p, &cuts),
+            Scoring::Regression => {
+                Metrics::regression(&ds.target_names, &y, &p, ds.score_grid.as_ref())
+            }
         }
     };
     let fold_reports: Vec<FoldReport> = folds
@@ -122,7 +179,7 @@ pub fn cross_validate_featured(
     let mut tested: Vec<usize> = folds.iter().flat_map(|f| f.test.iter().copied()).collect();
     tested.sort_unstable();
     Ok(CvReport {
-        model: kind,
+        model: predictor.name().to_string(),
         folds: fold_reports,
         pooled: metrics_of(&tested),
         seconds: start.elapsed().as_secs_f64(),
@@ -130,10 +187,7 @@ pub fn cross_validate_featured(
 }
 
 /// Refuses a dataset the config cannot be trained on.
-pub(crate) fn check_trainable(
-    ds: &Dataset,
-    config: &ValidTrainConfig,
-) -> Result<(), TrainingError> {
+pub fn check_trainable(ds: &Dataset, config: &ValidTrainConfig) -> Result<(), TrainingError> {
     if ds.target_names.is_empty() {
         return Err(TrainingError::NoTargets);
     }
@@ -154,277 +208,196 @@ pub(crate) fn check_trainable(
     Ok(())
 }
 
-fn predict_mlp(
-    featured: &FeaturedDataset,
-    config: &ValidTrainConfig,
-    folds: &[Fold],
-    oof: &mut Array2<f64>,
-    on_progress: &mut dyn FnMut(&Progress) -> Control,
-) -> Result<(), TrainingError> {
-    let idx = config.feature_indices();
-    let scaled = folds
-        .iter()
-        .map(|f| {
-            ScaledData::new(
-                &f.held_out,
-                featured.select(&f.train, idx),
-                featured.targets(&f.train),
-            )
-        })
-        .collect::<Result<Vec<_>, _>>()?;
-    let members = train_members(&scaled, config, on_progress)?;
-    for ((fold, data), members) in folds.iter().zip(&scaled).zip(members) {
-        let x_test = data
-            .x_scaler
-            .transform(featured.select(&fold.test, idx).view())
-            .map_err(|source| TrainingError::Data {
-                fold: fold.held_out.clone(),
-                source,
-            })?;
-        let networks: Vec<_> = members.into_iter().map(|m| m.network).collect();
-        let p = unscale_targets(&data.y_scaler, &predict_scaled(&networks, x_test.view()));
-        for (k, &row) in fold.test.iter().enumerate() {
-            oof.row_mut(row).assign(&p.row(k));
-        }
-    }
-    Ok(())
-}
-
-fn predict_baseline(
-    featured: &FeaturedDataset,
-    config: &ValidTrainConfig,
-    folds: &[Fold],
-    kind: ModelKind,
-    oof: &mut Array2<f64>,
-    on_progress: &mut dyn FnMut(&Progress) -> Control,
-) -> Result<(), TrainingError> {
-    // Fail before any work if the kind cannot be made.
-    make_regressor(kind, config)?;
-    let ds = featured.dataset;
-    let idx = config.feature_indices();
-    let cut = pass_cut(ds.score_grid.as_ref());
-    let shape = RunShape {
-        folds: folds.len(),
-        members: 1,
-        epochs: 1,
-        total: folds.len(),
-    };
-    let work = |f: usize, reporter: &Reporter| -> Result<Array2<f64>, TrainingError> {
-        let fold = &folds[f];
-        let model_err = |message: String| TrainingError::Model {
-            kind,
-            fold: fold.held_out.clone(),
-            message,
-        };
-        let data_err = |source| TrainingError::Data {
-            fold: fold.held_out.clone(),
-            source,
-        };
-        let x_train = featured.select(&fold.train, idx).mapv(f64::from);
-        let x_test = featured.select(&fold.test, idx).mapv(f64::from);
-        let scaler = Standardizer::fit(x_train.view()).map_err(data_err)?;
-        let x_train = scaler.transform(x_train.view()).map_err(data_err)?;
-        let x_test = scaler.transform(x_test.view()).map_err(data_err)?;
-        let mut y = featured.targets(&fold.train);
-        if kind.is_pass_fail() {
-            y.mapv_inplace(|v| if v > cut { 1.0 } else { 0.0 });
-        }
-        let groups: Vec<String> = fold
-            .train
-            .iter()
-            .map(|&i| ds.essays[i].prompt_id.clone())
-            .collect();
-        let mut model = make_regressor(kind, config)?;
-        model.fit(x_train.view(), y.view(), &groups)?;
-        let p = model.predict(x_test.view())?;
-        if p.dim() != (fold.test.len(), ds.target_names.len()) {
-            return Err(model_err(format!(
-                "predicted a {:?} matrix for {} rows and {} targets",
-                p.dim(),
-                fold.test.len(),
-                ds.target_names.len()
-            )));
-        }
-        if p.iter().any(|v| !v.is_finite()) {
-            return Err(model_err("predicted a non-finite value".into()));
-        }
-        reporter.send(Message::Epoch {
-            fold: f + 1,
-            member: 1,
-            epoch: 1,
-            train_loss: f64::NAN,
-            val_loss: None,
-        });
-        Ok(p)
-    };
-    let (results, cancelled) = run_tasks(folds.len(), config.threads(), shape, &work, on_progress);
-    if cancelled {
-        return Err(TrainingError::Cancelled);
-    }
-    for (fold, result) in folds.iter().zip(results) {
-        let p = result?;
-        for (k, &row) in fold.test.iter().enumerate() {
-            oof.row_mut(row).assign(&p.row(k));
-        }
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::training::config::TrainConfig;
+    use crate::training::TrainConfig;
     use crate::training::test_data::tiny_dataset;
-    use serde_json::json;
 
-    fn quick_config() -> ValidTrainConfig {
-        TrainConfig::from_json_value(json!({
-            "network": {"layers": [{"units": 8, "activation": "relu"}]},
-            "epochs": 15, "ensemble": 2, "early_stopping": null, "batch_size": 16
-        }))
-        .unwrap()
+    /// Predicts each fold's held-out rows as the mean of its training rows'
+    /// targets, reporting one progress step per fold; counts its calls.
+    struct TrainingMean {
+        scoring: Scoring,
+    }
+
+    impl FoldPredictor for TrainingMean {
+        fn name(&self) -> &str {
+            "training-mean"
+        }
+
+        fn scoring(&self) -> Scoring {
+            self.scoring
+        }
+
+        fn predict_folds(
+            &self,
+            featured: &FeaturedDataset,
+            folds: &[Fold],
+            on_progress: &mut dyn FnMut(&Progress) -> Control,
+        ) -> Result<Vec<Array2<f64>>, TrainingError> {
+            let mut out = Vec::new();
+            for (f, fold) in folds.iter().enumerate() {
+                let y = featured.targets(&fold.train);
+                let mean = y.mean_axis(ndarray::Axis(0)).unwrap();
+                let mut p = Array2::zeros((fold.test.len(), y.ncols()));
+                p.rows_mut().into_iter().for_each(|mut r| r.assign(&mean));
+                out.push(p);
+                let progress = Progress {
+                    fold: f + 1,
+                    folds: folds.len(),
+                    member: 1,
+                    members: 1,
+                    epoch: 1,
+                    epochs: 1,
+                    train_loss: f64::NAN,
+                    val_loss: None,
+                    done: f + 1,
+                    total: folds.len(),
+                };
+                if on_progress(&progress) == Control::Stop {
+                    return Err(TrainingError::Cancelled);
+                }
+            }
+            Ok(out)
+        }
+    }
+
+    const MEAN: TrainingMean = TrainingMean {
+        scoring: Scoring::Regression,
+    };
+
+    fn config() -> ValidTrainConfig {
+        TrainConfig::default_valid().with_threads(1)
     }
 
     #[test]
-    fn leave_one_prompt_out_reports_every_fold_and_pools_all_rows() {
-        let ds = tiny_dataset(24);
-        let mut reports = 0;
+    fn every_fold_is_reported_and_the_pooled_metrics_cover_every_row() {
+        let ds = tiny_dataset(10);
+
         let cv = cross_validate(
             &ds,
-            &quick_config(),
+            &config(),
             FoldSpec::LeaveOnePromptOut,
-            ModelKind::Mlp,
-            &mut |p| {
-                reports += 1;
-                assert!(p.done <= p.total && p.fold <= p.folds);
-                Control::Continue
-            },
+            &MEAN,
+            &mut |_| Control::Continue,
         )
         .unwrap();
+
+        assert_eq!(cv.model, "training-mean");
         let held: Vec<_> = cv.folds.iter().map(|f| f.held_out.as_str()).collect();
-        assert_eq!(held, vec!["bees", "rivers", "tides"]);
-        assert!(cv.folds.iter().all(|f| f.metrics.n == 24));
-        assert_eq!(cv.pooled.n, 72);
-        // 3 folds × 2 members × 15 epochs, no early stopping.
-        assert_eq!(reports, 90);
-        let m = cv.pooled.mcrmse.unwrap();
-        assert!(m.is_finite() && m > 0.0, "{m}");
-        let json = serde_json::to_value(&cv).unwrap();
-        assert_eq!(json["folds"][0]["held_out"], "bees");
-        assert!(json["folds"][0]["targets"]["content"]["pearson"].is_f64());
-        assert!(json["pooled"]["mcrmse"].is_f64());
-        assert!(json["seconds"].is_f64());
+        assert_eq!(held, ["bees", "rivers", "tides"]);
+        assert!(cv.folds.iter().all(|f| f.metrics.n == 10));
+        assert_eq!(cv.pooled.n, 30);
+        assert!(cv.pooled.mcrmse.unwrap() > 0.0);
     }
 
     #[test]
-    fn cross_validation_is_the_same_for_one_and_two_threads() {
-        let ds = tiny_dataset(12);
-        let run = |threads| {
-            let mut cv = cross_validate(
-                &ds,
-                &quick_config().with_threads(threads),
-                FoldSpec::KFold(3),
-                ModelKind::Mlp,
-                &mut |_| Control::Continue,
-            )
-            .unwrap();
-            cv.seconds = 0.0;
-            cv
-        };
-        assert_eq!(run(1), run(2));
-    }
-
-    #[test]
-    fn stopping_from_the_progress_callback_cancels_the_run() {
-        let ds = tiny_dataset(12);
-        let err = cross_validate(
+    fn the_pooled_rmse_is_computed_from_the_out_of_fold_predictions() {
+        let ds = tiny_dataset(6);
+        let cv = cross_validate(
             &ds,
-            &quick_config(),
+            &config(),
             FoldSpec::LeaveOnePromptOut,
-            ModelKind::Mlp,
-            &mut |p| {
-                if p.done >= 3 {
-                    Control::Stop
-                } else {
-                    Control::Continue
-                }
-            },
+            &MEAN,
+            &mut |_| Control::Continue,
+        )
+        .unwrap();
+
+        // Each held-out essay is predicted by the mean of the other prompts' essays.
+        let content = ds.target_names.iter().position(|t| t == "content").unwrap();
+        let mut sse = 0.0;
+        for essay in &ds.essays {
+            let others: Vec<f64> = ds
+                .essays
+                .iter()
+                .filter(|e| e.prompt_id != essay.prompt_id)
+                .map(|e| e.targets[content])
+                .collect();
+            let mean = others.iter().sum::<f64>() / others.len() as f64;
+            sse += (essay.targets[content] - mean).powi(2);
+        }
+        let expected = (sse / ds.essays.len() as f64).sqrt();
+        let got = cv.pooled.targets.get("content").unwrap().rmse.unwrap();
+        assert!((got - expected).abs() < 1e-9, "{got} vs {expected}");
+    }
+
+    #[test]
+    fn a_pass_fail_predictor_is_scored_by_accuracy_not_rmse() {
+        let ds = tiny_dataset(6);
+        let pass_fail = TrainingMean {
+            scoring: Scoring::PassFail,
+        };
+
+        let cv = cross_validate(&ds, &config(), FoldSpec::KFold(2), &pass_fail, &mut |_| {
+            Control::Continue
+        })
+        .unwrap();
+
+        assert_eq!(cv.pooled.mcrmse, None);
+        let content = cv.pooled.targets.get("content").unwrap();
+        assert_eq!(content.cut, Some(0.0));
+        assert!(content.accuracy.is_some() && content.rmse.is_none());
+    }
+
+    #[test]
+    fn the_predictors_cancellation_ends_the_run() {
+        let err = cross_validate(
+            &tiny_dataset(4),
+            &config(),
+            FoldSpec::LeaveOnePromptOut,
+            &MEAN,
+            &mut |_| Control::Stop,
         )
         .unwrap_err();
+
         assert!(matches!(err, TrainingError::Cancelled), "{err}");
     }
 
     #[test]
-    fn a_dataset_without_targets_or_with_one_prompt_is_refused() {
-        let mut ds = tiny_dataset(4);
-        ds.essays.retain(|e| e.prompt_id == "bees");
-        ds.prompts.retain(|id, _| id == "bees");
-        let err = cross_validate(
-            &ds,
-            &quick_config(),
-            FoldSpec::LeaveOnePromptOut,
-            ModelKind::Mlp,
-            &mut |_| Control::Continue,
-        )
-        .unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            "leave-one-prompt-out needs at least 2 prompts, the dataset has 1"
-        );
-        ds.target_names.clear();
-        let err = cross_validate(
-            &ds,
-            &quick_config(),
-            FoldSpec::KFold(2),
-            ModelKind::Mlp,
-            &mut |_| Control::Continue,
-        )
-        .unwrap_err();
-        assert!(matches!(err, TrainingError::NoTargets));
-    }
+    fn a_prediction_of_the_wrong_shape_is_an_error_naming_the_model_and_fold() {
+        struct OneColumn;
+        impl FoldPredictor for OneColumn {
+            fn name(&self) -> &str {
+                "one-column"
+            }
+            fn predict_folds(
+                &self,
+                _: &FeaturedDataset,
+                folds: &[Fold],
+                _: &mut dyn FnMut(&Progress) -> Control,
+            ) -> Result<Vec<Array2<f64>>, TrainingError> {
+                Ok(folds
+                    .iter()
+                    .map(|f| Array2::zeros((f.test.len(), 1)))
+                    .collect())
+            }
+        }
 
-    #[test]
-    fn baselines_run_in_the_same_harness_and_logistic_reports_pass_fail_metrics() {
-        let ds = tiny_dataset(12);
-        let run = |kind| {
-            cross_validate(
-                &ds,
-                &quick_config(),
-                FoldSpec::LeaveOnePromptOut,
-                kind,
-                &mut |_| Control::Continue,
-            )
-            .unwrap()
-        };
-        let mean = run(ModelKind::Mean);
-        let ridge = run(ModelKind::Ridge);
-        assert_eq!(mean.folds.len(), 3);
-        // The fixture's scores follow its features: ridge beats the mean.
-        assert!(ridge.pooled.mcrmse.unwrap() < mean.pooled.mcrmse.unwrap());
-        let logistic = run(ModelKind::Logistic);
-        assert_eq!(logistic.pooled.mcrmse, None);
-        let content = logistic.pooled.targets.get("content").unwrap();
-        assert_eq!(content.cut, Some(0.0));
-        assert!((0.0..=1.0).contains(&content.accuracy.unwrap()));
-        assert!(content.rmse.is_none());
-    }
-
-    #[test]
-    fn a_config_with_the_wrong_output_width_is_refused() {
-        let config =
-            TrainConfig::from_json_value(json!({"network": {"output": {"units": 3}}})).unwrap();
         let err = cross_validate(
             &tiny_dataset(4),
-            &config,
-            FoldSpec::KFold(2),
-            ModelKind::Mlp,
+            &config(),
+            FoldSpec::LeaveOnePromptOut,
+            &OneColumn,
             &mut |_| Control::Continue,
         )
         .unwrap_err();
-        assert!(
-            err.to_string()
-                .contains("network.output.units is 3 but the dataset has 2 target(s)"),
-            "{err}"
+
+        assert_eq!(
+            err.to_string(),
+            "one-column failed on fold bees: predicted a (4, 1) matrix for 4 rows and 2 targets"
         );
+    }
+
+    #[test]
+    fn a_dataset_without_targets_is_refused_before_any_prediction() {
+        let mut ds = tiny_dataset(4);
+        ds.target_names.clear();
+
+        let err = cross_validate(&ds, &config(), FoldSpec::KFold(2), &MEAN, &mut |_| {
+            panic!("nothing may be predicted")
+        })
+        .unwrap_err();
+
+        assert!(matches!(err, TrainingError::NoTargets), "{err}");
     }
 }

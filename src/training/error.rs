@@ -1,10 +1,11 @@
-//! The error of training, cross-validation and grading: one enum whose
-//! messages carry the values that explain them (fold, member, feature).
+//! The error of training and cross-validation: one enum whose messages carry
+//! the values that explain them (fold, member, model name). Models are named
+//! by string here: which kinds of model exist is the business of the layers
+//! above (`grader`, `experiments`).
 
 use crate::nn::NnError;
 
 use super::folds::FoldError;
-use super::regressor::ModelKind;
 
 /// Why training or cross-validation did not produce a result.
 #[derive(Debug, thiserror::Error)]
@@ -16,9 +17,7 @@ pub enum TrainingError {
     #[error(transparent)]
     Folds(#[from] FoldError),
     /// The dataset has no target columns to learn.
-    #[error(
-        "the dataset has no target columns; name them with --targets (or the mapping's \"targets\")"
-    )]
+    #[error("the dataset has no target columns")]
     NoTargets,
     /// Too few essays to train on.
     #[error("{what} has {rows} essay(s); training needs at least {min}")]
@@ -30,14 +29,11 @@ pub enum TrainingError {
         /// Rows needed.
         min: usize,
     },
-    /// This model kind has no implementation in this build.
-    #[error("model kind \"{0}\" is not available in this build")]
-    KindNotAvailable(ModelKind),
     /// A model failed to fit or predict.
-    #[error("{kind} failed on fold {fold}: {message}")]
+    #[error("{model} failed on fold {fold}: {message}")]
     Model {
-        /// The model kind.
-        kind: ModelKind,
+        /// The model's name ("mlp", "ridge", ...).
+        model: String,
         /// The held-out fold ("all" when training on every row).
         fold: String,
         /// What went wrong.

@@ -35,6 +35,16 @@ impl std::str::FromStr for FoldSpec {
     }
 }
 
+/// The text form [`FoldSpec::from_str`](std::str::FromStr) reads: `prompt` or K.
+impl std::fmt::Display for FoldSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            FoldSpec::LeaveOnePromptOut => f.write_str("prompt"),
+            FoldSpec::KFold(k) => write!(f, "{k}"),
+        }
+    }
+}
+
 /// One train/test split.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Fold {
@@ -114,7 +124,8 @@ pub fn make_folds(dataset: &Dataset, spec: FoldSpec, seed: u64) -> Result<Vec<Fo
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::training::dataset::{EssayRecord, Prompt};
+    use crate::features::Prompt;
+    use crate::training::dataset::EssayRecord;
 
     fn dataset(prompts: &[&str]) -> Dataset {
         Dataset {

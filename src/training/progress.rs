@@ -5,6 +5,10 @@
 //!
 //! Results never depend on the number of threads: each task is computed alone
 //! from its own seed, and results are returned in task order.
+//!
+//! [`Sequence`] is the one place where runs made one after another (a
+//! sweep's cross-validations, a train job's cross-validation then its final
+//! training) are counted as one: their `done`/`total` added up.
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Mutex, mpsc};
@@ -44,6 +48,82 @@ pub struct Progress {
     pub done: usize,
     /// Member-epochs in the whole run, at most.
     pub total: usize,
+}
+
+/// Progress of several runs made one after another, reported as one run:
+/// `done` and `total` count member-epochs over all of them, so a bar or an
+/// estimate of the time left never runs backwards. Every other field of a
+/// report stays the running run's own (its fold, member, epoch, losses).
+///
+/// A run's size is known only once it reports, so the runs still to come
+/// are estimated from the running one by their relative weights (a sweep's
+/// runs weigh the same; a final training on every row weighs one fold of
+/// the cross-validation before it). A run made of several cross-validations
+/// in a row (a feature-subset study) may restart its count from 0: the
+/// restart is noticed and the finished part kept.
+#[derive(Debug, Clone)]
+pub struct Sequence {
+    /// Expected size of each run, relative to the others.
+    weights: Vec<usize>,
+    /// The running run, 0-based.
+    run: usize,
+    /// Member-epochs of the runs already finished.
+    finished: usize,
+    /// Member-epochs of the running run's earlier counts (before a restart).
+    restarted: usize,
+    /// The running run's last (done, total).
+    last: Option<(usize, usize)>,
+}
+
+impl Sequence {
+    /// Runs of these relative sizes (each at least 1), in order.
+    pub fn new(weights: Vec<usize>) -> Sequence {
+        Sequence {
+            weights: weights.into_iter().map(|w| w.max(1)).collect(),
+            run: 0,
+            finished: 0,
+            restarted: 0,
+            last: None,
+        }
+    }
+
+    /// `runs` runs of the same size.
+    pub fn even(runs: usize) -> Sequence {
+        Sequence::new(vec![1; runs])
+    }
+
+    /// The running run, 0-based.
+    pub fn run(&self) -> usize {
+        self.run
+    }
+
+    /// The running run's report `p`, with `done` and `total` counted over the
+    /// whole sequence.
+    pub fn overall(&mut self, p: &Progress) -> Progress {
+        if let Some((done, total)) = self.last
+            && p.done < done
+        {
+            self.restarted += total;
+        }
+        self.last = Some((p.done, p.total));
+        let before = self.finished + self.restarted;
+        let weight = self.weights.get(self.run).copied().unwrap_or(1);
+        let still_to_come: usize = self.weights.iter().skip(self.run + 1).sum();
+        Progress {
+            done: before + p.done,
+            total: before + p.total + p.total * still_to_come / weight,
+            ..*p
+        }
+    }
+
+    /// Ends the running run (its last total counts as done, whether or not
+    /// it finished early); the next report belongs to the next run.
+    pub fn next_run(&mut self) {
+        self.finished += self.restarted + self.last.map_or(0, |(_, total)| total);
+        self.restarted = 0;
+        self.last = None;
+        self.run += 1;
+    }
 }
 
 /// What a task tells the pool.
@@ -180,6 +260,68 @@ mod tests {
             epochs,
             total: tasks * epochs,
         }
+    }
+
+    fn report(done: usize, total: usize) -> Progress {
+        Progress {
+            fold: 1,
+            folds: 3,
+            member: 1,
+            members: 1,
+            epoch: done,
+            epochs: total,
+            train_loss: 0.5,
+            val_loss: None,
+            done,
+            total,
+        }
+    }
+
+    #[test]
+    fn a_sequence_of_even_runs_counts_done_and_total_over_all_of_them() {
+        let mut sequence = Sequence::even(3);
+
+        let first = sequence.overall(&report(2, 10));
+        sequence.next_run();
+        let second = sequence.overall(&report(4, 10));
+        sequence.next_run();
+        let last = sequence.overall(&report(10, 10));
+
+        assert_eq!((first.done, first.total), (2, 30));
+        assert_eq!((second.done, second.total), (14, 30));
+        assert_eq!((last.done, last.total), (30, 30));
+        assert_eq!(
+            (second.fold, second.epoch),
+            (1, 4),
+            "the run's own fields stay"
+        );
+        assert_eq!(sequence.run(), 2);
+    }
+
+    #[test]
+    fn a_lighter_last_run_adds_its_share_to_the_estimate() {
+        // Three folds of cross-validation, then one final training: a fold's worth.
+        let mut sequence = Sequence::new(vec![3, 1]);
+
+        let cv = sequence.overall(&report(30, 30));
+        sequence.next_run();
+        let last = sequence.overall(&report(5, 10));
+
+        assert_eq!((cv.done, cv.total), (30, 40));
+        assert_eq!((last.done, last.total), (35, 40));
+    }
+
+    #[test]
+    fn a_run_that_restarts_its_count_keeps_what_it_had_done() {
+        let mut sequence = Sequence::even(2);
+
+        sequence.overall(&report(8, 8));
+        let restarted = sequence.overall(&report(1, 8));
+        sequence.next_run();
+        let next = sequence.overall(&report(1, 8));
+
+        assert_eq!((restarted.done, restarted.total), (9, 24));
+        assert_eq!(next.done, 17);
     }
 
     #[test]

@@ -4,7 +4,9 @@
 
 use std::collections::BTreeMap;
 
-use super::dataset::{Dataset, EssayRecord, Prompt};
+use crate::features::Prompt;
+
+use super::dataset::{Dataset, EssayRecord};
 
 const PROMPTS: [(&str, &str, &str); 3] = [
     (

@@ -4,10 +4,6 @@
 //!
 //! Set `TEST_LOG=1` to see the service's logs while a test runs.
 
-// Not every test module uses every helper.
-#![allow(dead_code)]
-
-use std::path::PathBuf;
 use std::sync::{Arc, Once};
 
 use essay_grader::config::Settings;
@@ -35,8 +31,6 @@ fn init_tracing() {
 pub struct TestApp {
     /// `http://127.0.0.1:<port>`.
     pub address: String,
-    /// The port it listens on.
-    pub port: u16,
     /// A client without cookies (each test adds what it needs).
     pub client: reqwest::Client,
     /// The settings it was started with (reuse them to restart on the same file).
@@ -83,7 +77,6 @@ pub async fn start(settings: Settings, dir: Arc<tempfile::TempDir>) -> TestApp {
     let server = tokio::spawn(app.run_until_stopped());
     TestApp {
         address: format!("http://127.0.0.1:{port}"),
-        port,
         client: reqwest::Client::new(),
         settings,
         db,
@@ -95,11 +88,6 @@ pub async fn start(settings: Settings, dir: Arc<tempfile::TempDir>) -> TestApp {
 }
 
 impl TestApp {
-    /// The database file.
-    pub fn db_path(&self) -> PathBuf {
-        self.dir.path().join("essay-grader.db")
-    }
-
     /// Stops the service gracefully and waits until it has stopped.
     pub async fn stop(&mut self) {
         self.shutdown.trigger();

@@ -8,7 +8,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::datasets::upload_fixture;
+use crate::datasets::{
+    csv_part, essays_csv_of, prompts_csv, upload, upload_essays, upload_fixture,
+};
 use crate::helpers::{ADMIN_TOKEN, TestApp, assert_error, json_body, spawn_app};
 
 /// A train config that finishes quickly on the fixture.
@@ -381,6 +383,226 @@ async fn a_sweep_job_cross_validates_every_cell_and_baseline_and_ranks_them() {
     );
 }
 
+/// The pooled MCRMSE of each run of a sweep report, by its label or cell.
+fn scores_by_run(report: &Value) -> Vec<(String, Option<f64>)> {
+    let mut out = Vec::new();
+    for section in ["cells", "baselines", "feature_sets", "feature_k"] {
+        for run in report[section].as_array().unwrap() {
+            let name = match run["cell"]["index"].as_u64() {
+                Some(index) => format!("cell {index}"),
+                None => run["label"].as_str().unwrap().to_owned(),
+            };
+            out.push((format!("{section}: {name}"), run["mcrmse"].as_f64()));
+        }
+    }
+    out
+}
+
+#[tokio::test]
+async fn a_sweep_job_runs_its_feature_studies_and_scores_them_as_the_cli_does() {
+    let app = spawn_app().await;
+    // Feature selection needs 32 training rows in each fold: two prompts of 20.
+    let dataset_id = upload_essays(&app, essays_csv_of(20)).await;
+    let grid = json!({
+        "base": {"epochs": 2, "ensemble": 1},
+        "depths": [1], "units": [4],
+        "activations": ["relu"],
+        "optimizers": [{"name": "adam", "lrs": [0.01]}],
+        "baselines": ["ridge"],
+        "feature_sets": ["default", "all"],
+        "feature_k": [3, 8]
+    });
+
+    let response = post_job(
+        &app,
+        json!({"kind": "sweep", "dataset_id": dataset_id, "grid": grid}),
+    )
+    .await;
+    assert_eq!(response.status().as_u16(), 202);
+    let id = json_body(response).await["id"].as_str().unwrap().to_owned();
+    let job = wait_for(&app, &id, ended).await;
+    assert_eq!(job["status"], "succeeded", "{job}");
+    let run = json_body(app.admin_get(job["links"]["run"].as_str().unwrap()).await).await;
+    let from_job = scores_by_run(&run["metrics"]);
+
+    // The CLI on the same files and grid.
+    let dir = tempfile::tempdir().unwrap();
+    let file = |name: &str, text: String| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        path
+    };
+    let essays = file("essays.csv", essays_csv_of(20));
+    let prompts = file("prompts.csv", prompts_csv());
+    let grid_file = file("grid.json", grid.to_string());
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_essay-grader"))
+        .arg("sweep")
+        .arg("--essays")
+        .arg(&essays)
+        .arg("--prompts")
+        .arg(&prompts)
+        .arg("--grid")
+        .arg(&grid_file)
+        .arg("--report")
+        .arg(dir.path().join("report"))
+        .arg("--json")
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let from_cli = scores_by_run(&serde_json::from_slice(&output.stdout).unwrap());
+
+    let labels: Vec<&str> = from_job.iter().map(|(name, _)| name.as_str()).collect();
+    assert_eq!(
+        labels,
+        [
+            "cells: cell 0",
+            "baselines: ridge",
+            "feature_sets: features=default",
+            "feature_sets: features=all",
+            "feature_k: K=3",
+            "feature_k: K=8"
+        ]
+    );
+    assert!(
+        from_job
+            .iter()
+            .all(|(_, mcrmse)| mcrmse.is_some_and(f64::is_finite)),
+        "every run scored: {from_job:?}"
+    );
+    assert_eq!(from_cli.len(), from_job.len(), "{from_cli:?}");
+    for ((name, job), (cli_name, cli)) in from_job.iter().zip(&from_cli) {
+        assert_eq!(name, cli_name);
+        let (job, cli) = (job.unwrap(), cli.unwrap());
+        assert!(
+            (job - cli).abs() < 1e-9,
+            "{name}: the job scored {job}, the CLI {cli}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_sweep_grid_is_checked_like_the_clis_with_each_field_by_its_path() {
+    let app = spawn_app().await;
+    let dataset_id = upload_fixture(&app).await;
+    let axes = json!({"depths": [1], "activations": ["relu", "swish"],
+                      "optimizers": [{"name": "warp", "lrs": [0.1]}], "threads": 2});
+    let configs = json!({"base": {"epochs": -1}, "depths": [1], "activations": ["relu"],
+                         "optimizers": [{"name": "adam", "lrs": [0.1]}]});
+    let sizes = json!({"depths": [1], "activations": ["relu"],
+                       "optimizers": [{"name": "adam", "lrs": [0.1]}],
+                       "feature_sets": [["e_no_such_feature"]], "feature_k": [0]});
+
+    for (grid, fields) in [
+        (
+            axes,
+            vec![
+                "grid.activations[1]",
+                "grid.optimizers[0].name",
+                "grid.threads",
+            ],
+        ),
+        (configs, vec!["grid.base.epochs"]),
+        (sizes, vec!["grid.feature_k[0]", "grid.feature_sets[0]"]),
+    ] {
+        let response = post_job(
+            &app,
+            json!({"kind": "sweep", "dataset_id": dataset_id, "grid": grid}),
+        )
+        .await;
+
+        let error = assert_error(response, 422, "invalid_request").await;
+        let named: Vec<&String> = error["error"]["fields"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .collect();
+        assert_eq!(named, fields, "{error}");
+    }
+}
+
+#[tokio::test]
+async fn a_job_its_dataset_cannot_serve_is_422_before_it_is_queued() {
+    let app = spawn_app().await;
+    // One prompt, three essays.
+    let essays = "student_id,prompt_id,text,content,wording\n\
+                  a1,bees,\"The dance shows where the flowers are.\",0.5,0.1\n\
+                  a2,bees,\"bees fly\",-1.0,-0.5\n\
+                  a3,bees,\"They waggle to say how far the food is, using the sun.\",1.2,0.9\n";
+    let form =
+        reqwest::multipart::Form::new().part("essays", csv_part(essays.to_owned(), "one.csv"));
+    let response = upload(&app, form).await;
+    assert_eq!(response.status().as_u16(), 201);
+    let dataset_id = json_body(response).await["id"].as_str().unwrap().to_owned();
+    let grid = json!({"depths": [1], "activations": ["relu"],
+                      "optimizers": [{"name": "adam", "lrs": [0.1]}]});
+
+    for (body, field, words) in [
+        (json!({"kind": "cv"}), "folds", "at least 2 prompts"),
+        (
+            json!({"kind": "train", "cv": true}),
+            "cv",
+            "at least 2 prompts",
+        ),
+        (
+            json!({"kind": "sweep", "grid": grid}),
+            "dataset_id",
+            "at least 2 prompts",
+        ),
+        (
+            json!({"kind": "cv", "folds": 5}),
+            "folds",
+            "5 folds need at least 5 essays",
+        ),
+        (
+            json!({"kind": "train", "config": {"network": {"output": {"units": 3}}}}),
+            "config.network.output.units",
+            "has 2 target(s)",
+        ),
+    ] {
+        let mut body = body;
+        body["dataset_id"] = json!(dataset_id);
+        let response = post_job(&app, body.clone()).await;
+
+        let error = assert_error(response, 422, "invalid_request").await;
+        let message = error["error"]["fields"][field].as_str().unwrap_or_default();
+        assert!(
+            message.contains(words),
+            "{field}: {words} in {error} for {body}"
+        );
+    }
+    let jobs = json_body(app.admin_get("/api/v1/jobs").await).await;
+    assert_eq!(jobs["jobs"], json!([]), "nothing was queued");
+}
+
+#[tokio::test]
+async fn a_job_shows_what_it_runs_with_its_config_resolved() {
+    let app = spawn_app().await;
+    let dataset_id = upload_fixture(&app).await;
+
+    let response = post_job(
+        &app,
+        json!({"kind": "cv", "dataset_id": dataset_id, "config": long_config(),
+               "folds": 3, "model_kind": "ridge"}),
+    )
+    .await;
+    let id = json_body(response).await["id"].as_str().unwrap().to_owned();
+    let job = get_job(&app, &id).await;
+    cancel(&app, &id).await;
+
+    let request = &job["request"];
+    assert_eq!(request["folds"], "3");
+    assert_eq!(request["model_kind"], "ridge");
+    assert_eq!(request["config"]["epochs"], 100_000);
+    assert!(
+        request["config"]["optimizer"]["name"].is_string(),
+        "every field of the config is resolved: {request}"
+    );
+}
+
 #[tokio::test]
 async fn a_job_whose_training_diverges_fails_with_the_reason_and_the_next_job_still_runs() {
     let app = spawn_app().await;
@@ -615,7 +837,12 @@ async fn grading_keeps_answering_while_a_job_trains() {
     }
     let after = get_job(&app, &id).await;
     assert_eq!(after["status"], "running", "the job kept training: {after}");
-    assert!(after["progress"]["epoch"].as_u64() >= before["progress"]["epoch"].as_u64());
+    let epoch = |job: &Value| {
+        job["progress"]["epoch"]
+            .as_u64()
+            .expect("a running job's epoch")
+    };
+    assert!(epoch(&after) >= epoch(&before), "{before} then {after}");
     cancel(&app, &id).await;
     wait_for(&app, &id, ended).await;
 }
@@ -653,7 +880,8 @@ async fn a_job_interrupted_by_a_restart_is_requeued_and_completes_on_the_next_st
 const RESTART_EPOCHS: u64 = 500;
 
 #[tokio::test]
-async fn a_job_left_running_by_a_crash_is_requeued_keeping_its_attempt_and_completes() {
+async fn a_job_left_running_by_a_crash_is_requeued_when_its_lease_lapses_keeping_its_attempt_and_completes()
+ {
     let mut app = spawn_app().await;
     let dataset_id = upload_fixture(&app).await;
     app.stop().await;
@@ -674,13 +902,25 @@ async fn a_job_left_running_by_a_crash_is_requeued_keeping_its_attempt_and_compl
     essay_grader::store::jobs::insert_job(&pool, &new)
         .await
         .unwrap();
-    essay_grader::store::jobs::claim_next_job(&pool, &essay_grader::store::now())
+    // Its lease of 3 s (the shortest allowed) was running when it died.
+    let now = time::OffsetDateTime::now_utc();
+    let (claimed_at, expires_at) = (
+        essay_grader::store::format_time(now),
+        essay_grader::store::format_time(now + Duration::from_secs(3)),
+    );
+    let terms = essay_grader::store::jobs::LeaseTerms {
+        now: &claimed_at,
+        expires_at: &expires_at,
+    };
+    essay_grader::store::jobs::claim_next_job(&pool, "a-dead-process", terms)
         .await
         .unwrap()
         .unwrap();
     pool.close().await;
 
-    let app = crate::helpers::start(app.settings.clone(), app.dir.clone()).await;
+    let mut settings = app.settings.clone();
+    settings.job_lease_secs = 3;
+    let app = crate::helpers::start(settings, app.dir.clone()).await;
 
     let job = wait_for(&app, &job_id, ended).await;
     assert_eq!(job["status"], "succeeded", "{job}");

@@ -438,7 +438,7 @@ fn an_unreadable_or_incompatible_model_is_refused() {
 fn the_committed_default_model_loads_and_grades_a_fixture_essay_sanely() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("models/default.json");
     let bytes = std::fs::read(&path).expect("models/default.json is committed");
-    let model = essay_grader::training::GraderModel::from_json(&bytes).unwrap();
+    let model = essay_grader::grader::GraderModel::from_json(&bytes).unwrap();
     assert_eq!(model.target_names(), ["content", "wording"]);
     let prompt = essay_grader::features::Prompt {
         title: "How Rivers Shape Land".into(),
@@ -466,15 +466,14 @@ fn the_committed_default_model_loads_and_grades_a_fixture_essay_sanely() {
 }
 
 /// The accuracy claim of the README, checked wherever the CommonLit data is
-/// at hand (CI sets ESSAY_GRADER_COMMONLIT): the default config, left one
-/// prompt out at a time, stays at or under 0.50 pooled MCRMSE and no held-out
-/// prompt diverges. About 30 s in a debug build.
+/// at hand (.ci/run runs the ignored tests when it is): the default config,
+/// left one prompt out at a time, stays at or under 0.50 pooled MCRMSE and no
+/// held-out prompt diverges. About 30 s in a debug build.
 #[test]
+#[ignore = "needs ../shared/data/commonlit (ESSAY_GRADER_COMMONLIT)"]
 fn the_default_config_keeps_its_leave_one_prompt_out_accuracy_on_commonlit() {
-    let Ok(dir) = std::env::var("ESSAY_GRADER_COMMONLIT") else {
-        eprintln!("skipped: ESSAY_GRADER_COMMONLIT is not set");
-        return;
-    };
+    let dir = std::env::var("ESSAY_GRADER_COMMONLIT")
+        .expect("set ESSAY_GRADER_COMMONLIT to the CommonLit folder (.ci/run does when ../shared/data/commonlit exists)");
     let dir = Path::new(&dir);
     let cv = ok_json(&[
         "cv",

@@ -3,14 +3,23 @@
 //! cross-validation, and the logistic pass/fail classifier (a cut such as
 //! `content > 0`), each behind the harness's `Regressor` trait.
 //!
-//! Everything here is a pure function of `ndarray` matrices in `f64`, with rows
-//! as examples; datasets, folds and reports belong to the rest of `training`,
-//! and the tree ensemble lives in `gbdt.rs`.
+//! The models are pure functions of `ndarray` matrices in `f64`, with rows
+//! as examples; [`BaselinePredictor`] puts any of them behind the
+//! cross-validation harness's `FoldPredictor` seam (inputs standardised on
+//! each fold's training rows, folds side by side on the worker pool).
+//! Datasets, folds and reports belong to `training`, and the tree ensemble
+//! lives in `gbdt.rs`.
 
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2, Axis};
 
-use super::error::TrainingError;
-use super::regressor::{ModelKind, Regressor};
+use crate::nn::{Control, Standardizer};
+use crate::training::progress::{Message, Reporter, RunShape, run_tasks};
+use crate::training::{
+    FeaturedDataset, Fold, FoldPredictor, Progress, Scoring, TrainingError, ValidTrainConfig,
+    pass_cut,
+};
+
+use super::model_kind::{ModelKind, Regressor};
 
 /// What can go wrong when fitting or applying a baseline.
 #[derive(Debug, thiserror::Error, PartialEq)]
@@ -273,7 +282,7 @@ fn mcrmse(pred: ArrayView2<f64>, truth: ArrayView2<f64>) -> f64 {
     let cols = |m: ArrayView2<f64>| -> Vec<Vec<f64>> {
         m.columns().into_iter().map(|c| c.to_vec()).collect()
     };
-    super::metrics::mcrmse(&cols(truth), &cols(pred))
+    crate::training::metrics::mcrmse(&cols(truth), &cols(pred))
 }
 
 /// Inner folds over the training rows: one fold per distinct group when there
@@ -366,7 +375,7 @@ pub(crate) fn model_error(
     err: impl std::fmt::Display,
 ) -> TrainingError {
     TrainingError::Model {
-        kind,
+        model: kind.to_string(),
         fold: stage.to_string(),
         message: err.to_string(),
     }
@@ -548,14 +557,11 @@ impl Regressor for LogisticModel {
 /// The model of a baseline kind, for the cross-validation harness
 /// (docs/architecture.md). Ridge and the pass/fail logistic model clip their
 /// standardised inputs at [`RIDGE_INPUT_CLIP`]; the trees use
-/// [`GbdtConfig::default`] seeded with the config's seed. `Mlp` is not a
-/// baseline: the harness trains the network itself.
-pub fn make_regressor(
-    kind: ModelKind,
-    config: &super::config::ValidTrainConfig,
-) -> Result<Box<dyn Regressor>, TrainingError> {
-    let seed = config.config().seed;
-    Ok(match kind {
+/// [`GbdtConfig::default`](super::gbdt::GbdtConfig) seeded with `seed`.
+/// `None` for `Mlp`, which is not a baseline: it is the grader's network
+/// ensemble.
+pub fn make_regressor(kind: ModelKind, seed: u64) -> Option<Box<dyn Regressor>> {
+    Some(match kind {
         ModelKind::Mean => Box::new(MeanModel::default()),
         ModelKind::Ridge => Box::new(RidgeModel::default()),
         ModelKind::Logistic => Box::new(LogisticModel::new(seed)),
@@ -563,8 +569,109 @@ pub fn make_regressor(
             seed,
             ..Default::default()
         })),
-        ModelKind::Mlp => return Err(TrainingError::KindNotAvailable(kind)),
+        ModelKind::Mlp => return None,
     })
+}
+
+/// A baseline kind behind the harness's [`FoldPredictor`] seam: for each
+/// fold, inputs are standardised on its training rows, a fresh model of the
+/// kind is fitted (on 0/1 labels of `score > cut` for a pass/fail kind) and
+/// predicts the held-out rows. Folds run side by side on the worker pool;
+/// each reports one "epoch" when it ends.
+#[derive(Debug, Clone, Copy)]
+pub struct BaselinePredictor<'a> {
+    kind: ModelKind,
+    config: &'a ValidTrainConfig,
+}
+
+impl<'a> BaselinePredictor<'a> {
+    /// The baseline `kind` on the config's features, seed and threads.
+    pub fn new(kind: ModelKind, config: &'a ValidTrainConfig) -> Self {
+        Self { kind, config }
+    }
+}
+
+impl FoldPredictor for BaselinePredictor<'_> {
+    fn name(&self) -> &str {
+        self.kind.name()
+    }
+
+    fn scoring(&self) -> Scoring {
+        if self.kind.is_pass_fail() {
+            Scoring::PassFail
+        } else {
+            Scoring::Regression
+        }
+    }
+
+    fn predict_folds(
+        &self,
+        featured: &FeaturedDataset,
+        folds: &[Fold],
+        on_progress: &mut dyn FnMut(&Progress) -> Control,
+    ) -> Result<Vec<Array2<f64>>, TrainingError> {
+        let (kind, config) = (self.kind, self.config);
+        let seed = config.config().seed;
+        // Fail before any work if the kind is not a baseline.
+        if make_regressor(kind, seed).is_none() {
+            return Err(model_error(kind, "all", "it is not a baseline"));
+        }
+        let ds = featured.dataset;
+        let idx = config.feature_indices();
+        let cut = pass_cut(ds.score_grid.as_ref());
+        let shape = RunShape {
+            folds: folds.len(),
+            members: 1,
+            epochs: 1,
+            total: folds.len(),
+        };
+        let work = |f: usize, reporter: &Reporter| -> Result<Array2<f64>, TrainingError> {
+            let fold = &folds[f];
+            let data_err = |source| TrainingError::Data {
+                fold: fold.held_out.clone(),
+                source,
+            };
+            let x_train = featured.select(&fold.train, idx).mapv(f64::from);
+            let x_test = featured.select(&fold.test, idx).mapv(f64::from);
+            let scaler = Standardizer::fit(x_train.view()).map_err(data_err)?;
+            let x_train = scaler.transform(x_train.view()).map_err(data_err)?;
+            let x_test = scaler.transform(x_test.view()).map_err(data_err)?;
+            let mut y = featured.targets(&fold.train);
+            if kind.is_pass_fail() {
+                y.mapv_inplace(|v| if v > cut { 1.0 } else { 0.0 });
+            }
+            let groups: Vec<String> = fold
+                .train
+                .iter()
+                .map(|&i| ds.essays[i].prompt_id.clone())
+                .collect();
+            let mut model = make_regressor(kind, seed)
+                .ok_or_else(|| model_error(kind, &fold.held_out, "it is not a baseline"))?;
+            model.fit(x_train.view(), y.view(), &groups)?;
+            let p = model.predict(x_test.view())?;
+            if p.iter().any(|v| !v.is_finite()) {
+                return Err(model_error(
+                    kind,
+                    &fold.held_out,
+                    "predicted a non-finite value",
+                ));
+            }
+            reporter.send(Message::Epoch {
+                fold: f + 1,
+                member: 1,
+                epoch: 1,
+                train_loss: f64::NAN,
+                val_loss: None,
+            });
+            Ok(p)
+        };
+        let (results, cancelled) =
+            run_tasks(folds.len(), config.threads(), shape, &work, on_progress);
+        if cancelled {
+            return Err(TrainingError::Cancelled);
+        }
+        results.into_iter().collect()
+    }
 }
 
 #[cfg(test)]
@@ -832,19 +939,15 @@ mod tests {
     }
 
     #[test]
-    fn make_regressor_builds_every_baseline_and_refuses_the_network() {
-        let config = crate::training::config::TrainConfig::default_valid();
+    fn make_regressor_builds_every_baseline_and_not_the_network() {
         for kind in [
             ModelKind::Mean,
             ModelKind::Ridge,
             ModelKind::Logistic,
             ModelKind::Gbdt,
         ] {
-            assert!(make_regressor(kind, &config).is_ok(), "{kind}");
+            assert!(make_regressor(kind, 7).is_some(), "{kind}");
         }
-        assert!(matches!(
-            make_regressor(ModelKind::Mlp, &config),
-            Err(TrainingError::KindNotAvailable(ModelKind::Mlp))
-        ));
+        assert!(make_regressor(ModelKind::Mlp, 7).is_none());
     }
 }

@@ -1,21 +1,29 @@
-//! The network as the grader trains it: inputs and targets standardised on
-//! the training rows, one multi-output network per ensemble member (so the
-//! targets share hidden layers), members seeded `seed + m`, predictions
-//! averaged. Members of every fold train in parallel on the worker pool.
+//! The network ensemble as the grader trains it: inputs and targets
+//! standardised on the training rows, one multi-output network per ensemble
+//! member (so the targets share hidden layers), members seeded `seed + m`,
+//! predictions averaged. Members of every fold train in parallel on the
+//! worker pool.
 //!
 //! Targets are standardised too, so a loss such as Huber's sees errors in
 //! standard deviations whatever the score scale (-2..4 or 1..5).
+//!
+//! [`NetworkEnsemble`] is the ensemble behind the cross-validation harness's
+//! [`FoldPredictor`] seam: every fold's members train together on the pool.
 
 use ndarray::{Array2, ArrayView2};
 
 use crate::nn::{Control, FitReport, Network, NnError, Standardizer, StopReason, fit};
+use crate::training::progress::{Message, Reporter, RunShape, run_tasks};
+use crate::training::{
+    FeaturedDataset, Fold, FoldPredictor, Progress, TrainingError, ValidTrainConfig,
+};
 
-use super::config::ValidTrainConfig;
-use super::error::TrainingError;
-use super::progress::{Message, Progress, RunShape, run_tasks};
+/// The name of the network ensemble in reports and errors (the model kind
+/// `mlp` of the command line and the API).
+pub const NETWORK: &str = "mlp";
 
 /// One fold's training data, standardised.
-pub(crate) struct ScaledData {
+pub(super) struct ScaledData {
     /// Label used in errors: the held-out prompt, or "all".
     pub label: String,
     /// Standardised training inputs.
@@ -30,7 +38,7 @@ pub(crate) struct ScaledData {
 
 impl ScaledData {
     /// Fits both scalers on the training rows and applies them.
-    pub(crate) fn new(
+    pub(super) fn new(
         label: &str,
         x: Array2<f32>,
         y: Array2<f64>,
@@ -54,7 +62,7 @@ impl ScaledData {
 }
 
 /// A trained member.
-pub(crate) struct Member {
+pub(super) struct Member {
     /// The network.
     pub network: Network<f32>,
     /// Its training history.
@@ -63,7 +71,7 @@ pub(crate) struct Member {
 
 /// Trains `config.ensemble` members on each fold's data, in parallel.
 /// Returns, per fold, its members in seed order.
-pub(crate) fn train_members(
+pub(super) fn train_members(
     folds: &[ScaledData],
     config: &ValidTrainConfig,
     on_progress: &mut dyn FnMut(&Progress) -> Control,
@@ -77,7 +85,7 @@ pub(crate) fn train_members(
         epochs,
         total: tasks * epochs,
     };
-    let work = |task: usize, reporter: &super::progress::Reporter| {
+    let work = |task: usize, reporter: &Reporter| {
         let (f, m) = (task / members, task % members);
         let data = &folds[f];
         let fail = |source: NnError| TrainingError::Fit {
@@ -126,7 +134,7 @@ pub(crate) fn train_members(
 
 /// The ensemble's prediction on standardised inputs, in standardised target
 /// units: the mean of the members' outputs.
-pub(crate) fn predict_scaled(networks: &[Network<f32>], x: ArrayView2<f32>) -> Array2<f32> {
+pub(super) fn predict_scaled(networks: &[Network<f32>], x: ArrayView2<f32>) -> Array2<f32> {
     let mut sum = networks[0].predict(x);
     for net in &networks[1..] {
         sum += &net.predict(x);
@@ -135,10 +143,71 @@ pub(crate) fn predict_scaled(networks: &[Network<f32>], x: ArrayView2<f32>) -> A
 }
 
 /// Maps standardised predictions back to the target scale.
-pub(crate) fn unscale_targets(y_scaler: &Standardizer, p: &Array2<f32>) -> Array2<f64> {
+pub(super) fn unscale_targets(y_scaler: &Standardizer, p: &Array2<f32>) -> Array2<f64> {
     let mut out = p.mapv(f64::from);
     for (j, mut col) in out.columns_mut().into_iter().enumerate() {
         col.mapv_inplace(|v| v * y_scaler.std[j] + y_scaler.mean[j]);
     }
     out
+}
+
+/// The config's network ensemble, cross-validated: for each fold, inputs and
+/// targets are standardised on its training rows, `ensemble` members are
+/// trained, and their mean prediction on the held-out rows is mapped back to
+/// the target scale.
+#[derive(Debug, Clone, Copy)]
+pub struct NetworkEnsemble<'a> {
+    config: &'a ValidTrainConfig,
+}
+
+impl<'a> NetworkEnsemble<'a> {
+    /// The ensemble `config` describes.
+    pub fn new(config: &'a ValidTrainConfig) -> Self {
+        Self { config }
+    }
+}
+
+impl FoldPredictor for NetworkEnsemble<'_> {
+    fn name(&self) -> &str {
+        NETWORK
+    }
+
+    fn predict_folds(
+        &self,
+        featured: &FeaturedDataset,
+        folds: &[Fold],
+        on_progress: &mut dyn FnMut(&Progress) -> Control,
+    ) -> Result<Vec<Array2<f64>>, TrainingError> {
+        let idx = self.config.feature_indices();
+        let scaled = folds
+            .iter()
+            .map(|f| {
+                ScaledData::new(
+                    &f.held_out,
+                    featured.select(&f.train, idx),
+                    featured.targets(&f.train),
+                )
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let members = train_members(&scaled, self.config, on_progress)?;
+        folds
+            .iter()
+            .zip(&scaled)
+            .zip(members)
+            .map(|((fold, data), members)| {
+                let x_test = data
+                    .x_scaler
+                    .transform(featured.select(&fold.test, idx).view())
+                    .map_err(|source| TrainingError::Data {
+                        fold: fold.held_out.clone(),
+                        source,
+                    })?;
+                let networks: Vec<_> = members.into_iter().map(|m| m.network).collect();
+                Ok(unscale_targets(
+                    &data.y_scaler,
+                    &predict_scaled(&networks, x_test.view()),
+                ))
+            })
+            .collect()
+    }
 }

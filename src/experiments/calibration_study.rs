@@ -28,11 +28,11 @@ use crate::calibration::{Calibration, Example, Prior, TargetScale, ValidPrior};
 use crate::features::feature_index;
 use crate::nn::Control;
 
-use super::config::ValidTrainConfig;
-use super::dataset::{Dataset, ScoreGrid};
-use super::error::TrainingError;
-use super::featurize::FeaturedDataset;
-use super::model::train;
+use crate::grader::train;
+use crate::training::config::ValidTrainConfig;
+use crate::training::dataset::{Dataset, ScoreGrid};
+use crate::training::error::TrainingError;
+use crate::training::featurize::FeaturedDataset;
 
 /// The features the residual ridge may lean on: length, coverage of the
 /// source, copying, spelling, topical similarity and vocabulary.

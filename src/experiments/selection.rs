@@ -18,7 +18,7 @@
 
 use ndarray::{ArrayView1, ArrayView2};
 
-use super::featurize::FeaturedDataset;
+use crate::training::FeaturedDataset;
 
 /// How features are ranked.
 #[derive(

@@ -6,14 +6,15 @@
 //! forust-ml 0.8.0 builds on stable, is an XGBoost-style histogram booster
 //! (depth, learning rate, L2, subsampling), and trains a CommonLit fold in well
 //! under a second. This file owns only the wrapper; folds and reports belong to
-//! the rest of `training`.
+//! `training`.
 
 use forust_ml::{GradientBooster, Matrix, objective::ObjectiveType};
 use ndarray::{Array2, ArrayView2};
 
+use crate::training::TrainingError;
+
 use super::baselines::model_error;
-use super::error::TrainingError;
-use super::regressor::{ModelKind, Regressor};
+use super::model_kind::{ModelKind, Regressor};
 
 /// Hyper-parameters of the boosted trees, each with a default that did well
 /// under leave-one-prompt-out CV on CommonLit (see docs/experiments.md).
