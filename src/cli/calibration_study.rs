@@ -24,6 +24,7 @@ pub struct CalibrationArgs {
     #[arg(long, default_value_t = 1)]
     pub draw_seed: u64,
     /// With --calibration-examples: the methods to compare, comma-separated:
+    /// `clamp` (no calibration, raw scores clamped to the range),
     /// `mean` (the examples' mean offset, unshrunk), `shrunk[:NAME=VALUE...]`
     /// (the production method; bare `shrunk` is the production default, and
     /// each NAME=VALUE replaces one prior field: offset_sd, shifted_offset_sd,
@@ -159,7 +160,7 @@ pub fn render(study: &CalibrationStudy) -> String {
             String::new(),
             String::new(),
             String::new(),
-            String::new(),
+            row.uncalibrated_outside_range.to_string(),
         ]);
         for c in &row.candidates {
             rows.push(vec![

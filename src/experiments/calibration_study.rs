@@ -48,6 +48,9 @@ pub const RIDGE_FEATURES: [&str; 6] = [
 /// A calibration method the study compares.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Candidate {
+    /// `clamp`: no calibration, only the raw scores clamped to the target's
+    /// range (what a grid alone does, to read the others against).
+    ClampOnly,
     /// `mean`: add the examples' mean residual, unshrunk.
     MeanOffset,
     /// `shrunk[:NAME=VALUE...]`: the production method; each named prior
@@ -80,6 +83,7 @@ impl fmt::Display for Candidate {
                 .collect::<String>()
         };
         match self {
+            Candidate::ClampOnly => write!(f, "clamp"),
             Candidate::MeanOffset => write!(f, "mean"),
             Candidate::Shrunk(p) => write!(f, "shrunk{}", changes(p)),
             Candidate::ResidualRidge { prior, feature_sd } => {
@@ -124,6 +128,7 @@ impl FromStr for Candidate {
                 .map_err(|e| format!("calibration method {s:?}: {e}"))
         };
         match (name, feature_sd) {
+            ("clamp", _) => Ok(Candidate::ClampOnly),
             ("mean", _) => Ok(Candidate::MeanOffset),
             ("shrunk", _) => Ok(Candidate::Shrunk(prior()?)),
             ("ridge", Some(sd)) if sd.is_finite() && sd > 0.0 => Ok(Candidate::ResidualRidge {
@@ -134,7 +139,7 @@ impl FromStr for Candidate {
                 "calibration method {s:?} needs feature_sd=V, a positive number"
             )),
             _ => Err(format!(
-                "calibration method {s:?} is not one of mean, shrunk[:NAME=VALUE...], \
+                "calibration method {s:?} is not one of clamp, mean, shrunk[:NAME=VALUE...], \
                  ridge:feature_sd=V[:NAME=VALUE...]"
             )),
         }
@@ -213,6 +218,9 @@ pub struct StudyRow {
     pub k: usize,
     /// MCRMSE of the uncalibrated scores of the other essays.
     pub uncalibrated: Spread,
+    /// Uncalibrated scores outside the target's range, over every draw (what
+    /// the clamp of the calibrated ones has to catch).
+    pub uncalibrated_outside_range: usize,
     /// Each candidate, in the order given.
     pub candidates: Vec<CandidateResult>,
 }
@@ -390,6 +398,7 @@ pub fn calibration_study(
         StudyRow {
             k,
             uncalibrated: Spread::of(&raw),
+            uncalibrated_outside_range: outside[0],
             candidates: spec
                 .candidates
                 .iter()
@@ -616,6 +625,14 @@ fn score_draw(
         vec![Box::new(|i| fold.raw.row(i).to_vec())];
     for cand in candidates {
         predictors.push(match *cand {
+            Candidate::ClampOnly => Box::new(|i| {
+                (0..t)
+                    .map(|j| {
+                        let s = &fold.scales[j];
+                        fold.raw[[i, j]].clamp(s.low, s.high)
+                    })
+                    .collect()
+            }),
             Candidate::MeanOffset => {
                 let offsets: Vec<f64> = (0..t)
                     .map(|j| {
@@ -803,6 +820,7 @@ mod tests {
     #[test]
     fn candidates_parse_from_their_command_line_names_and_print_back() {
         for text in [
+            "clamp",
             "mean",
             "shrunk",
             "shrunk:offset_sd=0.2:shift_probability=0",

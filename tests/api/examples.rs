@@ -411,6 +411,28 @@ async fn empty_oversized_and_misaddressed_example_requests_are_refused() {
 }
 
 #[tokio::test]
+async fn a_request_of_many_examples_may_be_larger_than_one_essay_request() {
+    let app = spawn_app().await;
+    register_bees(&app).await;
+    // About 200 KB, twice the single-essay limit; the last item is bad, so
+    // the request is checked (422), which shows it was read, not refused (413).
+    let mut examples: Vec<Value> = (0..700)
+        .map(|i| json!({"essay": format!("{} {}", essay(i), "word ".repeat(40)), "scores": {"content": 0.0, "wording": 0.0}}))
+        .collect();
+    examples.push(json!({"essay": essay(0)}));
+    let body = json!({ "examples": examples });
+    assert!(serde_json::to_vec(&body).unwrap().len() > 2 * app.settings.grade_body_limit);
+
+    let response = post_examples(&app, "bees", body["examples"].clone()).await;
+
+    let error = assert_error(response, 422, "invalid_request").await;
+    assert!(
+        error["error"]["fields"]["examples[700].scores"].is_string(),
+        "{error}"
+    );
+}
+
+#[tokio::test]
 async fn writing_examples_needs_the_admin_token_when_there_are_no_api_keys() {
     let app = spawn_app().await;
     register_bees(&app).await;
@@ -578,7 +600,7 @@ async fn activating_a_new_model_refits_every_calibration_before_it_serves() {
 }
 
 #[tokio::test]
-async fn grading_under_load_sees_no_error_while_examples_are_posted() {
+async fn grading_under_load_sees_no_error_while_examples_are_posted_and_a_model_activated() {
     let app = Arc::new(spawn_app().await);
     register_bees(&app).await;
     let stop = Arc::new(AtomicBool::new(false));
@@ -610,6 +632,16 @@ async fn grading_under_load_sees_no_error_while_examples_are_posted() {
         let response = post_examples(&app, "bees", Value::Array(examples)).await;
         assert_eq!(response.status().as_u16(), 201);
     }
+    // An activation refits the prompt's calibration while grading goes on.
+    let second = register_shifted_version(&app).await;
+    let activated = send(
+        &app,
+        reqwest::Method::POST,
+        &format!("/api/v1/models/{second}/activate"),
+        None,
+    )
+    .await;
+    assert_eq!(activated.status().as_u16(), 200);
     stop.store(true, Ordering::Relaxed);
     for grader in graders {
         let failures = grader.await.unwrap();
@@ -618,6 +650,7 @@ async fn grading_under_load_sees_no_error_while_examples_are_posted() {
     assert!(graded.load(Ordering::Relaxed) > 0);
     let last = grade(&app, ESSAY, true).await;
     assert_eq!(last["calibration"]["examples"], 48);
+    assert_eq!(last["model"]["version"], 2);
 }
 
 #[tokio::test]
