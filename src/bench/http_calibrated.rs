@@ -17,6 +17,7 @@ use serde_json::{Value, json};
 
 use super::http::{Summary, Workload, batches, single};
 use crate::http::AppState;
+use crate::http::grading::{GradeResponse, ModelRef};
 
 /// Registers the calibrated copies, posts their examples, and returns the
 /// workload pointed at the copies.
@@ -106,7 +107,7 @@ async fn in_process(state: &AppState, calibrated: &Workload, n: usize) -> anyhow
             .context("prompt not registered")?;
         items.push((prompt_id.clone(), prompt.prepared.clone(), essay.clone()));
     }
-    let (grading, calibrating, calibrated_count) = tokio::task::spawn_blocking(move || {
+    let (grading, calibrating, calibrated_count, batch) = tokio::task::spawn_blocking(move || {
         let t = Instant::now();
         let grades: Vec<_> = items
             .iter()
@@ -120,7 +121,66 @@ async fn in_process(state: &AppState, calibrated: &Workload, n: usize) -> anyhow
             let applied = crate::http::calibrations::calibrate_grade(&model, Some(id), grade);
             calibrated += usize::from(std::hint::black_box(applied).is_some());
         }
-        (grading, t.elapsed(), calibrated)
+        let calibrating = t.elapsed();
+        // The batch route without explanations, as the server does it:
+        // grade the block, (calibrate,) build the answers, serialise them.
+        let pairs: Vec<(&crate::features::PreparedPrompt, &str)> = items
+            .iter()
+            .map(|(_, p, e)| (p.as_ref(), e.as_str()))
+            .collect();
+        let serve = |calibrate: bool| {
+            let t = Instant::now();
+            let grades = model
+                .grader
+                .grade_batch_with(&pairs, crate::grader::Explain::No);
+            let answers: Vec<GradeResponse> = grades
+                .into_iter()
+                .zip(&items)
+                .map(|(mut grade, (id, _, _))| {
+                    let applied = if calibrate {
+                        crate::http::calibrations::calibrate_grade(&model, Some(id), &mut grade)
+                    } else {
+                        None
+                    };
+                    let (calibration, uncalibrated_scores) = applied.unzip();
+                    GradeResponse {
+                        scores: grade.scores,
+                        percentiles: grade.percentiles,
+                        model: ModelRef {
+                            id: model.id.clone(),
+                            version: model.version,
+                        },
+                        explanation: grade.explanation,
+                        warnings: grade.warnings,
+                        calibration,
+                        uncalibrated_scores,
+                    }
+                })
+                .collect();
+            let bytes = serde_json::to_vec(&answers).expect("answers serialise");
+            (t.elapsed(), bytes.len())
+        };
+        // Paired ABBA rounds; the median of the rounds' ratios, and of each side.
+        let (mut plain, mut with, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
+        for round in 1..=BATCH_ROUNDS {
+            let mut pair = [(Duration::ZERO, 0); 2];
+            for calibrated_side in order(round) {
+                pair[usize::from(calibrated_side)] = serve(calibrated_side);
+            }
+            ratios.push(pair[1].0.as_secs_f64() / pair[0].0.as_secs_f64());
+            plain.push(pair[0]);
+            with.push(pair[1]);
+        }
+        plain.sort();
+        with.sort();
+        ratios.sort_by(f64::total_cmp);
+        let mid = BATCH_ROUNDS / 2;
+        (
+            grading,
+            calibrating,
+            calibrated,
+            (plain[mid], with[mid], ratios[mid]),
+        )
     })
     .await?;
     if calibrated_count != n {
@@ -133,7 +193,28 @@ async fn in_process(state: &AppState, calibrated: &Workload, n: usize) -> anyhow
         per(calibrating),
         calibrating.as_secs_f64() / grading.as_secs_f64() * 100.0
     );
+    let ((plain, plain_bytes), (with, with_bytes), ratio) = batch;
+    println!(
+        "in process, one thread, the batch route's work without explanations (grade, answer, serialise; {BATCH_ROUNDS} ABBA rounds): median uncalibrated {:.1} µs/essay ({} bytes of JSON), calibrated {:.1} µs/essay ({} bytes); median of the rounds' calibrated / uncalibrated time = {ratio:.3}",
+        per(plain),
+        plain_bytes / n,
+        per(with),
+        with_bytes / n,
+    );
     Ok(())
+}
+
+/// Paired rounds of the in-process batch comparison.
+const BATCH_ROUNDS: usize = 21;
+
+/// Which side runs first in a round: uncalibrated in odd rounds, calibrated
+/// in even ones (`true` is the calibrated side).
+fn order(round: usize) -> [bool; 2] {
+    if round % 2 == 1 {
+        [false, true]
+    } else {
+        [true, false]
+    }
 }
 
 /// Runs the comparison: in process, then over HTTP.
@@ -168,49 +249,67 @@ pub(super) async fn compare(
     );
     in_process(state, &calibrated, 1000).await?;
     let (mut plain, mut with): (Vec<Summary>, Vec<Summary>) = (Vec::new(), Vec::new());
+    // Rounds alternate which side goes first (ABBA), so a drift in the
+    // machine's load over the run does not favour either.
     for round in 1..=rounds {
-        let a = single(client, base, workload, requests, connections).await?;
-        a.print(
-            &format!("round {round}, uncalibrated prompt"),
-            "gradings",
-            1,
-        );
-        let b = single(client, base, &calibrated, requests, connections).await?;
-        b.print(&format!("round {round}, calibrated prompt"), "gradings", 1);
-        plain.push(a);
-        with.push(b);
+        for calibrated_side in order(round) {
+            let (side, label) = if calibrated_side {
+                (&calibrated, "calibrated")
+            } else {
+                (workload, "uncalibrated")
+            };
+            let summary = single(client, base, side, requests, connections).await?;
+            summary.print(&format!("round {round}, {label} prompt"), "gradings", 1);
+            if calibrated_side {
+                with.push(summary);
+            } else {
+                plain.push(summary);
+            }
+        }
     }
     let median = |mut v: Vec<f64>| {
         v.sort_by(f64::total_cmp);
         v[v.len() / 2]
     };
     let rate = |s: &Summary| s.requests as f64 / s.seconds;
-    let (plain_rate, with_rate) = (
+    let p50 = |v: &[Summary]| median(v.iter().map(|s| s.p50.as_secs_f64()).collect());
+    // Per round, calibrated time over uncalibrated time for the same work:
+    // paired, so the machine's load at that moment cancels.
+    let paired = |plain: &[Summary], with: &[Summary]| {
+        median(
+            plain
+                .iter()
+                .zip(with)
+                .map(|(a, b)| b.seconds / b.requests as f64 / (a.seconds / a.requests as f64))
+                .collect(),
+        )
+    };
+    println!(
+        "over HTTP, single essays, {rounds} interleaved rounds: median uncalibrated {:.0} gradings/s, calibrated {:.0} gradings/s; p50 {:.2} ms vs {:.2} ms; median of the rounds' calibrated / uncalibrated time = {:.3}",
         median(plain.iter().map(rate).collect()),
         median(with.iter().map(rate).collect()),
-    );
-    let p50 = |v: &[Summary]| median(v.iter().map(|s| s.p50.as_secs_f64()).collect());
-    println!(
-        "over HTTP, single essays, median of {rounds} interleaved rounds: uncalibrated {plain_rate:.0} gradings/s, calibrated {with_rate:.0} gradings/s (calibrated costs {:+.1} % time per grading); p50 {:.2} ms vs {:.2} ms",
-        (plain_rate / with_rate - 1.0) * 100.0,
         p50(&plain) * 1000.0,
-        p50(&with) * 1000.0
+        p50(&with) * 1000.0,
+        paired(&plain, &with)
     );
     // Batches without explanations: grading is cheapest there, so the
     // calibration's share is largest.
     let (mut plain, mut with) = (Vec::new(), Vec::new());
-    for _ in 0..rounds {
-        plain.push(batches(client, base, workload, 5, 1000, false).await?);
-        with.push(batches(client, base, &calibrated, 5, 1000, false).await?);
+    for round in 1..=rounds {
+        for calibrated_side in order(round) {
+            if calibrated_side {
+                with.push(batches(client, base, &calibrated, 5, 1000, false).await?);
+            } else {
+                plain.push(batches(client, base, workload, 5, 1000, false).await?);
+            }
+        }
     }
     let essays_per_s = |s: &Summary| s.requests as f64 * 1000.0 / s.seconds;
-    let (plain_rate, with_rate) = (
+    println!(
+        "over HTTP, batches of 1000 without explanations, {rounds} interleaved rounds of 5: median uncalibrated {:.0} essays/s, calibrated {:.0} essays/s; median of the rounds' calibrated / uncalibrated time = {:.3}",
         median(plain.iter().map(essays_per_s).collect()),
         median(with.iter().map(essays_per_s).collect()),
-    );
-    println!(
-        "over HTTP, batches of 1000 without explanations, median of {rounds} interleaved rounds of 5: uncalibrated {plain_rate:.0} essays/s, calibrated {with_rate:.0} essays/s (calibrated costs {:+.1} % time per essay)",
-        (plain_rate / with_rate - 1.0) * 100.0
+        paired(&plain, &with)
     );
     Ok(())
 }
