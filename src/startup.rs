@@ -160,6 +160,14 @@ impl Application {
             .start()
             .await
             .context("starting the job workers")?;
+        // Activations made through another replica reach this one by polling.
+        let follower = tokio::spawn(http::activation_follower::follow_activations(
+            state.clone(),
+            {
+                let jobs = state.jobs.clone();
+                async move { jobs.stopping().await }
+            },
+        ));
         let app = http::router(state.clone());
         let stop = shutdown.clone();
         let jobs = state.jobs.clone();
@@ -177,6 +185,7 @@ impl Application {
             .await
             .context("serving HTTP");
         workers.shutdown().await;
+        let _ = follower.await;
         served?;
         state.db.close().await;
         tracing::info!("stopped");
@@ -190,7 +199,7 @@ pub const DEFAULT_MODEL: &[u8] = include_bytes!("../models/default.json");
 
 /// Registers the default model (the `--default-model` file, else the built-in
 /// one) as version 1 and activates it when the registry is empty.
-async fn register_default_model(db: &sqlx::SqlitePool, settings: &Settings) -> anyhow::Result<()> {
+async fn register_default_model(db: &crate::store::Db, settings: &Settings) -> anyhow::Result<()> {
     let artifact: Vec<u8> = match &settings.default_model {
         Some(path) => std::fs::read(path)
             .with_context(|| format!("reading the default model {}", path.display()))?,
@@ -220,7 +229,7 @@ async fn register_default_model(db: &sqlx::SqlitePool, settings: &Settings) -> a
 /// Loads the active model into `handle`, registering the default model first
 /// on an empty registry.
 async fn load_active_model(
-    db: &sqlx::SqlitePool,
+    db: &crate::store::Db,
     handle: &ModelHandle,
     settings: &Settings,
 ) -> anyhow::Result<()> {

@@ -64,6 +64,13 @@ pub struct HttpBenchArgs {
     /// bench http: examples posted to each calibrated prompt.
     #[arg(long, default_value_t = 50)]
     pub calibration_examples: usize,
+    /// bench http: instead of starting a server, drive these running
+    /// replicas (base URLs, comma-separated), single-essay grading only: the
+    /// prompts are registered through the first, and the connections and
+    /// requests are split evenly over all of them at once. Compares one
+    /// replica with several (docs/scaling.md).
+    #[arg(long, value_delimiter = ',', value_name = "URL")]
+    pub targets: Vec<String>,
 }
 
 /// A prompt to register and the essays to grade against it.
@@ -119,7 +126,72 @@ pub fn run(args: HttpBenchArgs) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
+    if !args.targets.is_empty() {
+        return runtime.block_on(bench_targets(args));
+    }
     runtime.block_on(bench(args))
+}
+
+/// Single-essay grading through running replicas, side by side.
+async fn bench_targets(args: HttpBenchArgs) -> anyhow::Result<()> {
+    let workload = Arc::new(match &args.commonlit {
+        Some(dir) => commonlit_workload(dir)?,
+        None => generated_workload(),
+    });
+    let targets: Vec<String> = args
+        .targets
+        .iter()
+        .map(|t| t.trim_end_matches('/').to_owned())
+        .collect();
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(args.connections)
+        .build()?;
+    for prompt in &workload.prompts {
+        // A prompt already there (an earlier run) is fine: 409.
+        let response = client
+            .post(format!("{}/api/v1/prompts", targets[0]))
+            .json(prompt)
+            .send()
+            .await?;
+        let status = response.status();
+        if !status.is_success() && status != reqwest::StatusCode::CONFLICT {
+            bail!("registering a prompt failed: {}", response.text().await?);
+        }
+    }
+    let share = |n: usize| (n / targets.len()).max(1);
+    let run = |requests: usize| {
+        let client = client.clone();
+        let workload = workload.clone();
+        let targets = targets.clone();
+        async move {
+            let started = std::time::Instant::now();
+            let runs = targets.iter().map(|base| {
+                single(
+                    &client,
+                    base,
+                    &workload,
+                    share(requests),
+                    share(args.connections),
+                )
+            });
+            let summaries = futures_util::future::try_join_all(runs).await?;
+            anyhow::Ok((summaries, started.elapsed().as_secs_f64()))
+        }
+    };
+    run(500).await?;
+    let (summaries, seconds) = run(args.requests).await?;
+    let requests: usize = summaries.iter().map(|s| s.requests).sum();
+    let errors: usize = summaries.iter().map(|s| s.errors).sum();
+    for (base, summary) in targets.iter().zip(&summaries) {
+        summary.print(&format!("  {base}"), "gradings", 1);
+    }
+    println!(
+        "single essay through {} replica(s), {} connections in all: {requests} requests in {seconds:.2} s = {:.0} gradings/s; errors {errors}",
+        targets.len(),
+        share(args.connections) * targets.len(),
+        requests as f64 / seconds,
+    );
+    Ok(())
 }
 
 async fn bench(args: HttpBenchArgs) -> anyhow::Result<()> {

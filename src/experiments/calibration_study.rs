@@ -840,7 +840,7 @@ mod tests {
             ("shrunk:0.3", "not NAME=VALUE"),
             ("ridge:slope_sd=0.1", "needs feature_sd"),
             ("mean:offset_sd=1", "takes no parameters"),
-            ("median", "is not one of mean"),
+            ("median", "is not one of clamp, mean"),
         ] {
             let err = bad.parse::<Candidate>().unwrap_err();
             assert!(err.contains(says), "{bad}: {err}");

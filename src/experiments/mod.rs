@@ -12,6 +12,8 @@
 //!   [`cross_validate`] of any kind.
 //! - [`baselines`]: mean, ridge and logistic models, and [`BaselinePredictor`].
 //! - [`gbdt`]: gradient-boosted trees (forust-ml), one booster per target.
+//! - [`blend`]: a blend of two models weighted by inner out-of-fold
+//!   predictions, and a model on targets centred per prompt.
 //! - [`selection`]: feature ranking by mutual information (relevance, or mRMR).
 //! - [`plots`]: SVG charts: loss curves and scores by category.
 //! - [`sweep`]: depth × activation × optimizer × learning-rate sweeps and
@@ -20,6 +22,7 @@
 //!   model has never seen, leave-one-prompt-out (`cv --calibration-examples`).
 
 pub mod baselines;
+pub mod blend;
 pub mod calibration_study;
 pub mod gbdt;
 pub mod model_kind;

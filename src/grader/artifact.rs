@@ -98,6 +98,8 @@ pub struct GraderModel {
     pub(super) networks: Vec<Network<f32>>,
     /// Catalogue positions of the model's inputs.
     pub(super) feature_idx: Vec<usize>,
+    /// The features grading must compute: the model's inputs' families.
+    pub(super) selection: features::Selection,
     pub(super) x_mean: Vec<f32>,
     pub(super) x_inv_std: Vec<f32>,
     pub(super) warn: WarningFeatures,
@@ -216,6 +218,7 @@ impl GraderModel {
             x_mean: file.scaler.mean.iter().map(|v| *v as f32).collect(),
             x_inv_std: file.scaler.std.iter().map(|v| (1.0 / v) as f32).collect(),
             networks,
+            selection: features::Selection::for_features(&feature_idx),
             feature_idx,
             warn,
             file,

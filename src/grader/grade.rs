@@ -153,7 +153,7 @@ impl GraderModel {
     /// networks on one extra row per feature (occlusion), several times the
     /// cost of the scores alone.
     pub fn grade_with(&self, prompt: &PreparedPrompt, essay: &str, explain: Explain) -> Grade {
-        let fv = features::extract(prompt, essay);
+        let fv = features::extract_selected(prompt, essay, self.selection);
         self.grade_vectors(&[(prompt.has_text(), fv.into_values())], explain)
             .pop()
             .expect("one essay in, one grade out")
@@ -172,7 +172,7 @@ impl GraderModel {
         items: &[(&PreparedPrompt, &str)],
         explain: Explain,
     ) -> Vec<Grade> {
-        let mut extractor = features::Extractor::new();
+        let mut extractor = features::Extractor::with_selection(self.selection);
         let mut out = Vec::with_capacity(items.len());
         // Blocks keep the networks' intermediate matrices small enough for the cache.
         let per_block = if explain == Explain::Yes { 16 } else { 512 };

@@ -77,7 +77,7 @@ impl Credentials {
 /// otherwise the stored digest; otherwise a new token, stored as a digest and
 /// returned in clear (the only time it exists in clear) to be printed once.
 pub async fn resolve_admin_token(
-    pool: &sqlx::SqlitePool,
+    pool: &crate::store::Db,
     configured: Option<&str>,
 ) -> Result<([u8; 32], Option<String>), sqlx::Error> {
     // A blank token (e.g. `ESSAY_GRADER_ADMIN_TOKEN=` from a compose file)
@@ -98,7 +98,7 @@ pub async fn resolve_admin_token(
     Ok((stored, None))
 }
 
-async fn stored_digest(pool: &sqlx::SqlitePool) -> Result<Option<[u8; 32]>, sqlx::Error> {
+async fn stored_digest(pool: &crate::store::Db) -> Result<Option<[u8; 32]>, sqlx::Error> {
     let Some(hex_digest) = store::admin::admin_token_digest(pool).await? else {
         return Ok(None);
     };

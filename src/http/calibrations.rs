@@ -16,7 +16,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
-use sqlx::SqlitePool;
+use crate::store::Db;
 
 use super::active_model::ActiveModel;
 use super::error::ApiError;
@@ -128,7 +128,7 @@ pub fn calibrate_grade(
 /// removes the prompt from it when it has no examples left). Call it with
 /// `calibration_lock` held.
 pub async fn refit_prompt(
-    db: &SqlitePool,
+    db: &Db,
     prompts: &PromptCache,
     model: &Arc<ActiveModel>,
     prompt_id: &str,
@@ -168,7 +168,7 @@ pub async fn refit_prompt(
 /// this model where they exist, a refit everywhere else. At start-up, and
 /// before an activated model serves. Returns how many prompts are calibrated.
 pub async fn load_all(
-    db: &SqlitePool,
+    db: &Db,
     prompts: &PromptCache,
     model: &Arc<ActiveModel>,
 ) -> Result<usize, ApiError> {
@@ -205,7 +205,7 @@ fn teacher_scores(json: &str, targets: &[String]) -> Vec<Option<f64>> {
 /// Each example's raw scores under `model`: the stored ones, and for the rest
 /// the model's grades, computed on a blocking thread and then stored.
 async fn raw_scores(
-    db: &SqlitePool,
+    db: &Db,
     prompts: &PromptCache,
     model: &Arc<ActiveModel>,
     prompt_id: &str,

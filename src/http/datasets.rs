@@ -11,13 +11,13 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use crate::store::Db;
 use axum::Router;
 use axum::extract::multipart::{Field, Multipart, MultipartError};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::get;
 use serde::Serialize;
-use sqlx::SqlitePool;
 
 use super::AppState;
 use super::auth::AdminAuth;
@@ -413,7 +413,7 @@ pub(super) fn remarks(dataset: &Dataset, unused: &[String]) -> Vec<String> {
     out
 }
 
-pub(super) async fn view(pool: &SqlitePool, row: DatasetRow) -> Result<DatasetView, ApiError> {
+pub(super) async fn view(pool: &Db, row: DatasetRow) -> Result<DatasetView, ApiError> {
     let prompts = store::datasets::prompt_summaries(pool, &row.id)
         .await?
         .into_iter()

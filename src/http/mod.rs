@@ -13,18 +13,19 @@
 
 use std::sync::Arc;
 
+use crate::store::Db;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
 use axum::middleware;
 use metrics_exporter_prometheus::PrometheusHandle;
-use sqlx::SqlitePool;
 use tower_http::compression::CompressionLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::config::Settings;
 
+pub mod activation_follower;
 pub mod active_model;
 pub mod auth;
 pub mod calibrations;
@@ -52,7 +53,7 @@ pub use prompts::PromptCache;
 #[derive(Clone)]
 pub struct AppState {
     /// The SQLite pool: every durable read and write goes through `store` with it.
-    pub db: SqlitePool,
+    pub db: Db,
     /// The model grading right now, swapped atomically on activation.
     pub model: ModelHandle,
     /// Registered prompts, prepared once for fast grading.

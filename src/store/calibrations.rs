@@ -4,7 +4,7 @@
 //! examples deletes a prompt's rows (see `store::examples`), so a row that
 //! exists is current.
 
-use sqlx::SqlitePool;
+use super::Db;
 
 /// A stored calibration.
 #[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
@@ -24,13 +24,10 @@ pub struct CalibrationRow {
 }
 
 /// Writes (or overwrites) a prompt's calibration for a model.
-pub async fn upsert_calibration(
-    pool: &SqlitePool,
-    row: &CalibrationRow,
-) -> Result<(), sqlx::Error> {
+pub async fn upsert_calibration(pool: &Db, row: &CalibrationRow) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO calibrations (prompt_id, model_id, examples, parameters, estimate, fitted_at) \
-         VALUES (?, ?, ?, ?, ?, ?) \
+         VALUES ($1, $2, $3, $4, $5, $6) \
          ON CONFLICT (prompt_id, model_id) DO UPDATE SET examples = excluded.examples, \
          parameters = excluded.parameters, estimate = excluded.estimate, fitted_at = excluded.fitted_at",
     )
@@ -47,12 +44,12 @@ pub async fn upsert_calibration(
 
 /// Every stored calibration for a model.
 pub async fn calibrations_for_model(
-    pool: &SqlitePool,
+    pool: &Db,
     model_id: &str,
 ) -> Result<Vec<CalibrationRow>, sqlx::Error> {
     sqlx::query_as::<_, CalibrationRow>(
         "SELECT prompt_id, model_id, examples, parameters, estimate, fitted_at FROM calibrations \
-         WHERE model_id = ? ORDER BY prompt_id",
+         WHERE model_id = $1 ORDER BY prompt_id",
     )
     .bind(model_id)
     .fetch_all(pool)

@@ -3,7 +3,7 @@
 //! them, and so that a restart grades none. Rows go with their example
 //! (ON DELETE CASCADE).
 
-use sqlx::SqlitePool;
+use super::Db;
 
 /// An example with the raw scores a model gave it, if it has.
 #[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
@@ -22,14 +22,14 @@ pub struct ScoredExample {
 /// gave it when it has: one read, so the teacher's and the model's scores
 /// come from the same moment.
 pub async fn scores_for_prompt(
-    pool: &SqlitePool,
+    pool: &Db,
     prompt_id: &str,
     model_id: &str,
 ) -> Result<Vec<ScoredExample>, sqlx::Error> {
     sqlx::query_as::<_, ScoredExample>(
         "SELECT e.id, e.essay, e.scores AS teacher, s.scores AS raw FROM prompt_examples e \
-         LEFT JOIN example_model_scores s ON s.example_id = e.id AND s.model_id = ? \
-         WHERE e.prompt_id = ? ORDER BY e.created_at, e.id",
+         LEFT JOIN example_model_scores s ON s.example_id = e.id AND s.model_id = $1 \
+         WHERE e.prompt_id = $2 ORDER BY e.created_at, e.id",
     )
     .bind(model_id)
     .bind(prompt_id)
@@ -41,7 +41,7 @@ pub async fn scores_for_prompt(
 /// deleted meanwhile is skipped (its row would have nothing to refer to), and
 /// scores already stored are kept.
 pub async fn insert_scores(
-    pool: &SqlitePool,
+    pool: &Db,
     model_id: &str,
     scores: &[(String, String)],
 ) -> Result<(), sqlx::Error> {
@@ -49,7 +49,7 @@ pub async fn insert_scores(
     for (example_id, json) in scores {
         sqlx::query(
             "INSERT INTO example_model_scores (example_id, model_id, scores) \
-             SELECT id, ?, ? FROM prompt_examples WHERE id = ? \
+             SELECT id, $1, $2 FROM prompt_examples WHERE id = $3 \
              ON CONFLICT (example_id, model_id) DO NOTHING",
         )
         .bind(model_id)

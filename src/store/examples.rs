@@ -4,7 +4,7 @@
 //! write also deletes the prompt's stored calibrations in the same
 //! transaction, so no calibration row is older than its examples.
 
-use sqlx::{SqliteConnection, SqlitePool};
+use super::{Db, DbConnection};
 
 /// An example as stored.
 #[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
@@ -41,11 +41,8 @@ pub struct Upserted {
     pub replaced: usize,
 }
 
-async fn forget_calibrations(
-    conn: &mut SqliteConnection,
-    prompt_id: &str,
-) -> Result<(), sqlx::Error> {
-    sqlx::query("DELETE FROM calibrations WHERE prompt_id = ?")
+async fn forget_calibrations(conn: &mut DbConnection, prompt_id: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM calibrations WHERE prompt_id = $1")
         .bind(prompt_id)
         .execute(conn)
         .await?;
@@ -55,58 +52,54 @@ async fn forget_calibrations(
 /// Stores examples for a prompt in one transaction: a new essay is added; an
 /// essay already there (same digest) gets the new scores and time, keeping
 /// its id. Later items win over earlier ones with the same essay.
+///
+/// Each item is an insert that does nothing on the unique key, then, if it
+/// did nothing, an update: no check-then-write race, so two replicas posting
+/// the same essay at once both succeed and one of them wins.
 pub async fn upsert_examples(
-    pool: &SqlitePool,
+    pool: &Db,
     prompt_id: &str,
     examples: &[NewExample],
     now: &str,
 ) -> Result<Upserted, sqlx::Error> {
-    // IMMEDIATE takes the write lock up front, so the existence checks and
-    // the writes cannot interleave with another writer's.
-    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+    let mut tx = super::begin_write(pool).await?;
     let mut done = Upserted {
         added: 0,
         replaced: 0,
     };
     let mut seen = std::collections::HashSet::new();
     for example in examples {
-        let existing: Option<(String,)> = sqlx::query_as(
-            "SELECT id FROM prompt_examples WHERE prompt_id = ? AND essay_sha256 = ?",
+        let inserted: Option<(String,)> = sqlx::query_as(
+            "INSERT INTO prompt_examples (id, prompt_id, essay_sha256, essay, scores, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6) \
+             ON CONFLICT (prompt_id, essay_sha256) DO NOTHING RETURNING id",
         )
+        .bind(super::new_id())
         .bind(prompt_id)
         .bind(&example.essay_sha256)
+        .bind(&example.essay)
+        .bind(&example.scores)
+        .bind(now)
         .fetch_optional(&mut *tx)
         .await?;
-        match existing {
-            Some((id,)) => {
-                sqlx::query("UPDATE prompt_examples SET scores = ?, created_at = ? WHERE id = ?")
-                    .bind(&example.scores)
-                    .bind(now)
-                    .bind(&id)
-                    .execute(&mut *tx)
-                    .await?;
-                // A repeat inside this request is neither added nor replaced twice.
-                if seen.insert(id) {
-                    done.replaced += 1;
-                }
-            }
-            None => {
-                let id = super::new_id();
-                sqlx::query(
-                    "INSERT INTO prompt_examples (id, prompt_id, essay_sha256, essay, scores, created_at) \
-                     VALUES (?, ?, ?, ?, ?, ?)",
-                )
-                .bind(&id)
-                .bind(prompt_id)
-                .bind(&example.essay_sha256)
-                .bind(&example.essay)
-                .bind(&example.scores)
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
-                seen.insert(id);
-                done.added += 1;
-            }
+        if let Some((id,)) = inserted {
+            seen.insert(id);
+            done.added += 1;
+            continue;
+        }
+        let (id,): (String,) = sqlx::query_as(
+            "UPDATE prompt_examples SET scores = $1, created_at = $2 \
+             WHERE prompt_id = $3 AND essay_sha256 = $4 RETURNING id",
+        )
+        .bind(&example.scores)
+        .bind(now)
+        .bind(prompt_id)
+        .bind(&example.essay_sha256)
+        .fetch_one(&mut *tx)
+        .await?;
+        // A repeat inside this request is neither added nor replaced twice.
+        if seen.insert(id) {
+            done.replaced += 1;
         }
     }
     forget_calibrations(&mut tx, prompt_id).await?;
@@ -116,14 +109,14 @@ pub async fn upsert_examples(
 
 /// A page of a prompt's examples, newest first.
 pub async fn list_examples(
-    pool: &SqlitePool,
+    pool: &Db,
     prompt_id: &str,
     limit: i64,
     offset: i64,
 ) -> Result<Vec<ExampleRow>, sqlx::Error> {
     sqlx::query_as::<_, ExampleRow>(
         "SELECT id, prompt_id, essay, scores, created_at FROM prompt_examples \
-         WHERE prompt_id = ? ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?",
+         WHERE prompt_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2 OFFSET $3",
     )
     .bind(prompt_id)
     .bind(limit)
@@ -133,13 +126,10 @@ pub async fn list_examples(
 }
 
 /// Every example of a prompt, oldest first (fitting, CSV export, datasets).
-pub async fn all_examples(
-    pool: &SqlitePool,
-    prompt_id: &str,
-) -> Result<Vec<ExampleRow>, sqlx::Error> {
+pub async fn all_examples(pool: &Db, prompt_id: &str) -> Result<Vec<ExampleRow>, sqlx::Error> {
     sqlx::query_as::<_, ExampleRow>(
         "SELECT id, prompt_id, essay, scores, created_at FROM prompt_examples \
-         WHERE prompt_id = ? ORDER BY created_at, id",
+         WHERE prompt_id = $1 ORDER BY created_at, id",
     )
     .bind(prompt_id)
     .fetch_all(pool)
@@ -147,8 +137,8 @@ pub async fn all_examples(
 }
 
 /// How many examples a prompt has.
-pub async fn count_examples(pool: &SqlitePool, prompt_id: &str) -> Result<i64, sqlx::Error> {
-    let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM prompt_examples WHERE prompt_id = ?")
+pub async fn count_examples(pool: &Db, prompt_id: &str) -> Result<i64, sqlx::Error> {
+    let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM prompt_examples WHERE prompt_id = $1")
         .bind(prompt_id)
         .fetch_one(pool)
         .await?;
@@ -156,7 +146,7 @@ pub async fn count_examples(pool: &SqlitePool, prompt_id: &str) -> Result<i64, s
 }
 
 /// The ids of the prompts that have at least one example.
-pub async fn prompts_with_examples(pool: &SqlitePool) -> Result<Vec<String>, sqlx::Error> {
+pub async fn prompts_with_examples(pool: &Db) -> Result<Vec<String>, sqlx::Error> {
     let rows: Vec<(String,)> =
         sqlx::query_as("SELECT DISTINCT prompt_id FROM prompt_examples ORDER BY prompt_id")
             .fetch_all(pool)
@@ -166,12 +156,12 @@ pub async fn prompts_with_examples(pool: &SqlitePool) -> Result<Vec<String>, sql
 
 /// Deletes one example of a prompt; `false` when the prompt has no such example.
 pub async fn delete_example(
-    pool: &SqlitePool,
+    pool: &Db,
     prompt_id: &str,
     example_id: &str,
 ) -> Result<bool, sqlx::Error> {
     let mut tx = pool.begin().await?;
-    let deleted = sqlx::query("DELETE FROM prompt_examples WHERE prompt_id = ? AND id = ?")
+    let deleted = sqlx::query("DELETE FROM prompt_examples WHERE prompt_id = $1 AND id = $2")
         .bind(prompt_id)
         .bind(example_id)
         .execute(&mut *tx)
@@ -185,9 +175,9 @@ pub async fn delete_example(
 }
 
 /// Deletes every example of a prompt; returns how many there were.
-pub async fn delete_all_examples(pool: &SqlitePool, prompt_id: &str) -> Result<u64, sqlx::Error> {
+pub async fn delete_all_examples(pool: &Db, prompt_id: &str) -> Result<u64, sqlx::Error> {
     let mut tx = pool.begin().await?;
-    let deleted = sqlx::query("DELETE FROM prompt_examples WHERE prompt_id = ?")
+    let deleted = sqlx::query("DELETE FROM prompt_examples WHERE prompt_id = $1")
         .bind(prompt_id)
         .execute(&mut *tx)
         .await?
