@@ -131,7 +131,7 @@ async fn posting_examples_answers_201_with_the_refitted_calibration() {
     assert_eq!(calibration["model"]["version"], 1);
     let content = &calibration["targets"]["content"];
     assert_eq!(content["examples"], 6);
-    assert!((content["mean_residual"].as_f64().unwrap() - 0.5).abs() < 1e-9);
+    assert!((content["mean_residual"].as_f64().unwrap() - 0.5).abs() < 1e-6);
     // Shrunk: moved towards the examples, but not all the way with six.
     let offset = content["offset"].as_f64().unwrap();
     assert!(offset > 0.0 && offset < 0.5, "{offset}");
