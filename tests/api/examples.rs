@@ -841,3 +841,27 @@ async fn calibrations_survive_a_restart() {
     assert_same_scores(&after["scores"], &before["scores"]);
     assert_eq!(after["calibration"], json!({"examples": 10}));
 }
+
+#[tokio::test]
+async fn the_openapi_document_lists_the_example_routes_and_the_grade_fields() {
+    let app = spawn_app().await;
+    let doc = json_body(app.get("/api/openapi.json").await).await;
+    for (path, method) in [
+        ("/api/v1/prompts/{id}/examples", "post"),
+        ("/api/v1/prompts/{id}/examples", "get"),
+        ("/api/v1/prompts/{id}/examples", "delete"),
+        ("/api/v1/prompts/{id}/examples/{example_id}", "delete"),
+        ("/api/v1/prompts/{id}/examples.csv", "get"),
+        ("/api/v1/prompts/{id}/calibration", "get"),
+        ("/api/v1/datasets/from-examples", "post"),
+    ] {
+        assert!(
+            doc["paths"][path][method].is_object(),
+            "missing {method} {path}"
+        );
+    }
+    let grade = &doc["components"]["schemas"]["GradeResponse"]["properties"];
+    assert!(grade["calibration"].is_object() && grade["uncalibrated_scores"].is_object());
+    let request = &doc["components"]["schemas"]["GradeRequest"]["properties"];
+    assert!(request["calibrate"].is_object(), "{request}");
+}
