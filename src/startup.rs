@@ -1,7 +1,8 @@
 //! Building and running the service: `Application::build(Settings)` opens and
 //! migrates the database, settles the admin token, makes sure a model is
 //! active (registering the built-in default model on a fresh database), warms
-//! the prompt cache and binds the listener; `run_until_stopped` serves until
+//! the prompt cache, loads (or refits) each prompt's calibration for the
+//! active model, and binds the listener; `run_until_stopped` serves until
 //! SIGINT, SIGTERM or a [`ShutdownHandle`] asks it to stop, then drains.
 //! `main` and the API tests call the same code.
 
@@ -87,6 +88,12 @@ impl Application {
             .warm(&db)
             .await
             .map_err(|e| anyhow::anyhow!("preparing the registered prompts: {e}"))?;
+        if let Some(active) = model.current() {
+            let calibrated = http::calibrations::load_all(&db, &prompts, &active)
+                .await
+                .map_err(|e| anyhow::anyhow!("loading the prompts' calibrations: {e}"))?;
+            tracing::info!(prompts = calibrated, "calibrations ready");
+        }
 
         let listener = TcpListener::bind(settings.addr)
             .await
@@ -113,6 +120,7 @@ impl Application {
             credentials: Arc::new(credentials),
             metrics,
             activation_lock: Arc::default(),
+            calibration_lock: Arc::default(),
         };
         Ok(Self {
             port,

@@ -8,7 +8,9 @@
 //!    concurrent keep-alive connections: gradings/s, p50/p99/max latency;
 //! 2. the batch endpoint, `--batches` requests of `--batch-size` essays: essays/s;
 //! 3. with `--while-training` (needs `--commonlit`): single-essay grading
-//!    again while a train job on the CommonLit data runs in the job queue.
+//!    again while a train job on the CommonLit data runs in the job queue;
+//! 4. unless `--calibrated-rounds 0`: grading a calibrated prompt against an
+//!    uncalibrated one (see `http_calibrated`).
 //!
 //! Everything is bounded by count, and the client shares the machine with the
 //! server, so the figures are a floor for a server with the machine to itself.
@@ -55,6 +57,13 @@ pub struct HttpBenchArgs {
     /// bench http: the model artifact to serve (default: the built-in default model).
     #[arg(long, value_name = "FILE")]
     pub model: Option<PathBuf>,
+    /// bench http: interleaved rounds comparing grading a calibrated prompt
+    /// with an uncalibrated one (each round sends --requests / 2 of each); 0 skips.
+    #[arg(long, default_value_t = 3)]
+    pub calibrated_rounds: usize,
+    /// bench http: examples posted to each calibrated prompt.
+    #[arg(long, default_value_t = 50)]
+    pub calibration_examples: usize,
     /// bench http: instead of starting a server, drive these running
     /// replicas (base URLs, comma-separated), single-essay grading only: the
     /// prompts are registered through the first, and the connections and
@@ -65,24 +74,24 @@ pub struct HttpBenchArgs {
 }
 
 /// A prompt to register and the essays to grade against it.
-struct Workload {
-    prompts: Vec<Value>,
+pub(super) struct Workload {
+    pub(super) prompts: Vec<Value>,
     /// (prompt id, essay text)
-    essays: Vec<(String, String)>,
+    pub(super) essays: Vec<(String, String)>,
 }
 
 /// Latency summary of a run.
-struct Summary {
-    requests: usize,
+pub(super) struct Summary {
+    pub(super) requests: usize,
     errors: usize,
-    seconds: f64,
-    p50: Duration,
+    pub(super) seconds: f64,
+    pub(super) p50: Duration,
     p99: Duration,
     max: Duration,
 }
 
 impl Summary {
-    fn print(&self, label: &str, unit: &str, per_request: usize) {
+    pub(super) fn print(&self, label: &str, unit: &str, per_request: usize) {
         println!(
             "{label}: {} requests in {:.2} s = {:.0} {unit}/s; latency p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms; errors {}",
             self.requests,
@@ -284,6 +293,21 @@ async fn bench(args: HttpBenchArgs) -> anyhow::Result<()> {
         1,
     );
 
+    if args.calibrated_rounds > 0 {
+        super::http_calibrated::compare(
+            &app_state,
+            &client,
+            &base,
+            &token,
+            &workload,
+            args.calibration_examples,
+            args.calibrated_rounds,
+            (args.requests / 2).max(1),
+            args.connections,
+        )
+        .await?;
+    }
+
     for explain in [true, false] {
         let batch = batches(
             &client,
@@ -379,7 +403,7 @@ async fn in_process(
 }
 
 /// `requests` single-essay gradings over `connections` concurrent tasks.
-async fn single(
+pub(super) async fn single(
     client: &reqwest::Client,
     base: &str,
     workload: &Arc<Workload>,
@@ -459,7 +483,7 @@ async fn drive(
 
 /// `batches` batch requests of `size` essays, one after another, with or
 /// without explanations.
-async fn batches(
+pub(super) async fn batches(
     client: &reqwest::Client,
     base: &str,
     workload: &Workload,

@@ -4,6 +4,7 @@
 
 mod cv;
 pub mod http;
+mod http_calibrated;
 mod nn;
 
 /// Arguments of `essay-grader bench`.

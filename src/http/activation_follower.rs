@@ -6,9 +6,11 @@
 //! the listening connection was down is lost). When the id differs from the
 //! model grading here, it loads that model off the executor and swaps it in
 //! through the same [`ModelHandle`](super::ModelHandle) hot swap the
-//! activation route uses. Requests in flight finish on the model they
-//! started with and none waits, so no request fails during the switch; every
-//! replica grades with a new activation within about half a second.
+//! activation route uses, after fitting every prompt's calibration for it.
+//! Requests in flight finish on the model they started with and none waits,
+//! so no request fails during the switch; every replica grades with a new
+//! activation within about half a second (plus the refit of the prompts'
+//! calibrations, which grades only examples that model has not scored yet).
 //!
 //! It takes the activation lock before swapping, so an activation made through
 //! this replica's own API (which holds the lock while it loads, records and
@@ -91,9 +93,17 @@ async fn apply(state: &AppState, id: &str) -> Result<(), String> {
         return Ok(());
     }
     let previous = state.model.current().map(|m| m.version);
-    let loaded = super::models::load_off_executor(record, artifact)
+    let loaded = std::sync::Arc::new(
+        super::models::load_off_executor(record, artifact)
+            .await
+            .map_err(|e| format!("{e:?}"))?,
+    );
+    // As on the activating replica: every prompt's calibration for the new
+    // model is ready before it serves here.
+    let _calibrating = state.calibration_lock.lock().await;
+    super::calibrations::load_all(&state.db, &state.prompts, &loaded)
         .await
-        .map_err(|e| format!("{e:?}"))?;
+        .map_err(|e| format!("refitting the calibrations: {e:?}"))?;
     tracing::info!(model_id = %loaded.id, version = loaded.version, ?previous, wanted = %id, "following an activation made elsewhere");
     state.model.swap(loaded);
     Ok(())

@@ -9,6 +9,8 @@
 //!   `Authorization: Bearer <admin token>` or a live session cookie.
 //! - [`GradingAccess`]: an extractor for grading and prompts; open unless API
 //!   keys are configured, then needs a key (or admin credentials).
+//! - [`CredentialedAccess`]: an extractor for a prompt's examples; always
+//!   needs a key or admin credentials (only the admin when there are no keys).
 //! - `POST /api/v1/session` / `DELETE /api/v1/session`: exchange the admin token
 //!   for an HttpOnly, SameSite=Strict cookie (browsers' EventSource cannot send
 //!   an Authorization header), and end it; `GET /api/v1/session` says
@@ -182,6 +184,37 @@ impl FromRequestParts<AppState> for GradingAccess {
             message:
                 "grading needs an API key: send `Authorization: Bearer <key>` or `X-Api-Key: <key>`"
                     .to_owned(),
+        })
+    }
+}
+
+/// Permission to change the grades everyone gets for a prompt (posting and
+/// deleting its examples, reading the essays graded as examples): the admin
+/// token or session, or one of the API keys. On a server without API keys
+/// only the admin may, even though grading there is open.
+#[derive(Debug, Clone, Copy)]
+pub struct CredentialedAccess;
+
+impl FromRequestParts<AppState> for CredentialedAccess {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let presented = bearer(&parts.headers)
+            .or_else(|| parts.headers.get("x-api-key").and_then(|v| v.to_str().ok()));
+        if presented.is_some_and(|key| state.credentials.is_api_key(key))
+            || is_admin(&parts.headers, state).await?
+        {
+            return Ok(CredentialedAccess);
+        }
+        let how = if state.credentials.api_keys.is_empty() {
+            "the admin token (`Authorization: Bearer <token>`) or an admin session"
+        } else {
+            "an API key (`Authorization: Bearer <key>` or `X-Api-Key: <key>`) or the admin token"
+        };
+        Err(ApiError::Unauthorized {
+            message: format!(
+                "changing a prompt's examples changes everyone's grades for it, so it needs {how}"
+            ),
         })
     }
 }

@@ -28,8 +28,10 @@ use crate::config::Settings;
 pub mod activation_follower;
 pub mod active_model;
 pub mod auth;
+pub mod calibrations;
 pub mod datasets;
 pub mod error;
+pub mod examples;
 pub mod extract;
 pub mod grading;
 pub mod health;
@@ -70,6 +72,9 @@ pub struct AppState {
     /// Serialises model activations so that the recorded order and the
     /// in-memory swaps agree.
     pub activation_lock: Arc<tokio::sync::Mutex<()>>,
+    /// Serialises calibration refits (examples written, a model activated),
+    /// so an older refit never overwrites a newer one. Grading never takes it.
+    pub calibration_lock: Arc<tokio::sync::Mutex<()>>,
     /// The training-job queue: handlers enqueue and cancel jobs and follow
     /// their live progress through it; its workers run in the background.
     pub jobs: crate::jobs::JobQueue,
@@ -86,6 +91,7 @@ pub fn router(state: AppState) -> Router {
         .merge(auth::router())
         .merge(grading::router())
         .merge(prompts::router())
+        .merge(examples::router())
         .merge(models::router())
         .merge(datasets::router())
         .merge(jobs::router())

@@ -92,7 +92,9 @@ impl Modify for SecuritySchemes {
 
 /// The whole OpenAPI document.
 pub fn document() -> utoipa::openapi::OpenApi {
-    ApiDoc::openapi()
+    let mut doc = ApiDoc::openapi();
+    doc.merge(super::examples::ExamplesApi::openapi());
+    doc
 }
 
 /// `GET /api/openapi.json` and the Swagger UI under `/docs`.

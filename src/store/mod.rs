@@ -17,7 +17,10 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
 use sqlx::{ConnectOptions, Connection, Executor};
 
 pub mod admin;
+pub mod calibrations;
 pub mod datasets;
+pub mod example_model_scores;
+pub mod examples;
 pub mod jobs;
 pub mod models;
 pub mod prompts;

@@ -16,6 +16,8 @@ mod auth;
 mod bad_input;
 #[path = "../api/datasets.rs"]
 mod datasets;
+#[path = "../api/examples.rs"]
+mod examples;
 #[path = "../api/grading.rs"]
 mod grading;
 #[path = "../api/health.rs"]
