@@ -8,11 +8,11 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { PROMPTS, essay } from "./fixtures.mjs";
-import { ADMIN_TOKEN, LONG, launchBrowser, newPage, snapshot, startServer, waitForText, withArtifacts, withoutCalibrationApi } from "./harness.mjs";
+import { ADMIN_TOKEN, LONG, launchBrowser, newPage, snapshot, startServer, waitForText, withArtifacts } from "./harness.mjs";
 
 const KEY = "teacher-key-7b";
 
-describe("calibrating a saved prompt", { timeout: LONG * 2, skip: await withoutCalibrationApi() }, () => {
+describe("calibrating a saved prompt", { timeout: LONG * 2 }, () => {
   let server;
   let browser;
 

@@ -189,19 +189,3 @@ export async function adminApi(server, method, route, body) {
   const text = await response.text();
   return { status: response.status, body: text ? JSON.parse(text) : null };
 }
-
-// Interim, until the calibration API (issue 9) is merged into main, which
-// builds these pages and their tests against its documented shapes: false
-// when the built server offers it, else the reason to skip the tests that
-// need it. Once it is on main this always answers false; remove it then.
-export async function withoutCalibrationApi() {
-  const server = await startServer();
-  try {
-    const doc = await (await fetch(`${server.url}/api/openapi.json`)).json();
-    return Object.hasOwn(doc.paths || {}, "/api/v1/prompts/{id}/calibration")
-      ? false
-      : "this build has no calibration API (issue 9) yet: GET /api/v1/prompts/{id}/calibration is not in its OpenAPI document";
-  } finally {
-    await server.stop();
-  }
-}

@@ -7,10 +7,9 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { PROMPTS, classCsv, essay, gradedEssaysCsv, promptsCsv } from "./fixtures.mjs";
-import { ADMIN_TOKEN, LONG, adminApi, launchBrowser, newPage, snapshot, startServer, waitForText, withArtifacts, withoutCalibrationApi } from "./harness.mjs";
+import { ADMIN_TOKEN, LONG, adminApi, launchBrowser, newPage, snapshot, startServer, waitForText, withArtifacts } from "./harness.mjs";
 
 const PHONE = { width: 390, height: 844 };
-const calibrationMissing = await withoutCalibrationApi();
 
 async function noSidewaysScroll(page, where) {
   const [scrollWidth, innerWidth] = await page.evaluate(() => [document.documentElement.scrollWidth, window.innerWidth]);
@@ -154,7 +153,7 @@ describe("every page at phone width", { timeout: LONG * 3 }, () => {
     });
   });
 
-  test("/admin#prompts, which shows each prompt's calibration, fits a phone", { skip: calibrationMissing }, async () => {
+  test("/admin#prompts, which shows each prompt's calibration, fits a phone", async () => {
     const page = await newPage(browser, PHONE);
     await withArtifacts("phone admin prompts", page, async () => {
       await page.goto(`${server.url}/admin#prompts`);
