@@ -2,37 +2,35 @@
 // Kept alone in this file so that a change of the explanation's shape
 // changes this one function.
 //
-// Today's shape is, per target, the features that raised and lowered the
-// score most: {target: {raised: [{feature, value, mean, effect}], lowered: [...]}},
-// where `effect` is the score minus the score with that feature at the
-// training essays' mean. Shown strongest first, one line each.
+// The shape is a list of concepts, strongest first:
+// [{concept, label, effects: {target: change}, sentence, features: [...]}],
+// where a target's change is the score minus the score with all of the
+// concept's features at the training essays' means. One line per concept:
+// its label, its plain sentence, and how far it moved each score.
 
 "use strict";
 
 import { el, fmt } from "./app.js";
 
 function signed(x) {
-  return `${x > 0 ? "+" : ""}${fmt(x)}`;
+  return `${x > 0 ? "+" : x < 0 ? "\u2212" : ""}${fmt(Math.abs(x))}`;
 }
 
 export function renderExplanation(container, explanation) {
   container.replaceChildren();
-  const targets = Object.entries(explanation || {});
-  if (targets.length === 0) {
+  const concepts = Array.isArray(explanation) ? explanation : [];
+  if (concepts.length === 0) {
     container.append(el("p", { class: "muted" }, "No explanation came with this grade."));
     return;
   }
-  for (const [target, parts] of targets) {
-    const effects = [...(parts.raised || []), ...(parts.lowered || [])]
-      .sort((a, b) => Math.abs(b.effect) - Math.abs(a.effect));
-    const list = el("ul", { class: "effects" });
-    for (const e of effects) {
-      list.append(el("li", { class: "explanation-item" },
-        el("span", { class: `effect ${e.effect > 0 ? "up" : "down"}`, title: "change in the score" }, signed(e.effect)),
-        el("span", {}, el("code", {}, e.feature), `: this essay ${fmt(e.value)}, the training essays ${fmt(e.mean)} on average.`)));
-    }
-    container.append(el("div", { class: "explanation-target" },
-      el("h3", {}, target),
-      effects.length ? list : el("p", { class: "muted" }, "Nothing stood out.")));
+  const list = el("ul", { class: "effects" });
+  for (const c of concepts) {
+    const effects = Object.entries(c.effects || {});
+    const strongest = effects.reduce((best, [, v]) => (Math.abs(v) > Math.abs(best) ? v : best), 0);
+    const moves = effects.map(([target, v]) => `${target} ${signed(v)}`).join(", ");
+    list.append(el("li", { class: "explanation-item" },
+      el("span", { class: `effect ${strongest > 0 ? "up" : "down"}`, title: "largest change in a score" }, signed(strongest)),
+      el("span", {}, el("strong", {}, c.label), `: ${c.sentence} `, el("span", { class: "muted" }, `(${moves})`))));
   }
+  container.append(list);
 }

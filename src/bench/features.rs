@@ -142,7 +142,7 @@ fn synthetic_corpus(words: usize, count: usize) -> (Prompt, Vec<String>) {
 /// CPU time this thread has run, from the kernel's scheduler statistics
 /// (nanoseconds, first field of /proc/thread-self/schedstat). On a shared
 /// machine wall time includes waiting for a core; CPU time does not.
-fn thread_cpu_time() -> Option<Duration> {
+pub(super) fn thread_cpu_time() -> Option<Duration> {
     let stat = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
     let nanos: u64 = stat.split_whitespace().next()?.parse().ok()?;
     Some(Duration::from_nanos(nanos))

@@ -54,7 +54,8 @@ pub struct HttpBenchArgs {
     /// connections) instead of only at saturation.
     #[arg(long)]
     pub rate: Option<u32>,
-    /// bench http: the model artifact to serve (default: the built-in default model).
+    /// bench http and bench grade: the model artifact to serve (default: the
+    /// built-in default model).
     #[arg(long, value_name = "FILE")]
     pub model: Option<PathBuf>,
     /// bench http: interleaved rounds comparing grading a calibrated prompt

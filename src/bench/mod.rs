@@ -3,6 +3,7 @@
 //! sits on top, beside `cli`, and may use every library module.
 
 mod cv;
+mod grade;
 pub mod http;
 mod http_calibrated;
 mod nn;
@@ -13,7 +14,7 @@ pub struct BenchArgs {
     /// What to measure.
     #[arg(value_enum)]
     pub what: BenchTarget,
-    /// Essays CSV (CommonLit layout) for `bench features` and `bench cv`.
+    /// Essays CSV (CommonLit layout) for `bench features`, `bench grade` and `bench cv`.
     #[arg(long)]
     pub essays: Option<std::path::PathBuf>,
     /// Prompts CSV (CommonLit layout) to go with `--essays`.
@@ -31,6 +32,8 @@ pub enum BenchTarget {
     Nn,
     /// Feature extraction, with the prompt prepared once.
     Features,
+    /// Where one explained grading's CPU time goes, in process (needs --essays/--prompts).
+    Grade,
     /// A full leave-one-prompt-out CV of the default config on --essays/--prompts, features included.
     Cv,
     /// The HTTP service on loopback: single-essay and batch grading, and grading while training.
@@ -42,6 +45,11 @@ mod features;
 pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     match args.what {
         BenchTarget::Features => features::run(args.essays.as_deref(), args.prompts.as_deref()),
+        BenchTarget::Grade => grade::run(
+            args.essays.as_deref(),
+            args.prompts.as_deref(),
+            args.http.model.as_deref(),
+        ),
         BenchTarget::Http => http::run(args.http),
         BenchTarget::Cv => cv::run(args.essays.as_deref(), args.prompts.as_deref()),
         BenchTarget::Nn => nn::run(),

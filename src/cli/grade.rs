@@ -88,30 +88,18 @@ pub fn run(args: GradeArgs) -> anyhow::Result<()> {
         })
         .collect();
     print!("{}", table(&["target", "score", "percentile"], &rows));
-    for (name, ex) in &grade.explanation.0 {
-        println!("\n{name}:");
-        let effect_rows: Vec<Vec<String>> = ex
-            .raised
+    if !grade.explanation.is_empty() {
+        println!("\nwhy these scores, strongest first:");
+    }
+    for effect in &grade.explanation {
+        let effects: Vec<String> = effect
+            .effects
+            .0
             .iter()
-            .map(|e| ("raised", e))
-            .chain(ex.lowered.iter().map(|e| ("lowered", e)))
-            .map(|(dir, e)| {
-                vec![
-                    dir.to_string(),
-                    e.feature.clone(),
-                    format!("{:.3}", e.value),
-                    format!("{:.3}", e.mean),
-                    format!("{:+.3}", e.effect),
-                ]
-            })
+            .map(|(target, v)| format!("{target} {v:+.3}"))
             .collect();
-        print!(
-            "{}",
-            table(
-                &["", "feature", "essay", "training mean", "effect"],
-                &effect_rows
-            )
-        );
+        println!("  {} ({})", effect.label, effects.join(", "));
+        println!("    {}", effect.sentence);
     }
     if !grade.warnings.is_empty() {
         println!("\nwarnings:");

@@ -69,6 +69,11 @@ macro_rules! catalogue {
             )*
         }
 
+        impl Feature {
+            /// Every feature, in catalogue order.
+            pub const ALL: &'static [Feature] = &[$(Feature::$variant,)*];
+        }
+
         static CATALOGUE: &[FeatureDef] = &[
             $(FeatureDef { name: $name, group: FeatureGroup::$group, definition: $definition },)*
         ];
@@ -207,6 +212,25 @@ catalogue! {
     RNovelRareWordShare "r_novel_rare_word_share" Relation "Share of content words that are rare (beyond the 10,000 most frequent), correctly spelt and not in the prompt text.";
 }
 
+impl Feature {
+    /// The feature's catalogue entry.
+    pub fn def(self) -> &'static FeatureDef {
+        &CATALOGUE[self as usize]
+    }
+
+    /// The feature's stable name ("e_word_count").
+    pub fn name(self) -> &'static str {
+        self.def().name
+    }
+}
+
+/// A feature serialises as its stable name.
+impl Serialize for Feature {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.name())
+    }
+}
+
 /// The catalogue: every feature in vector order.
 pub fn catalogue() -> &'static [FeatureDef] {
     CATALOGUE
@@ -272,6 +296,11 @@ mod tests {
             Some(Feature::RCopiedShare8 as usize)
         );
         assert_eq!(feature_index("no_such_feature"), None);
+        for (i, f) in Feature::ALL.iter().enumerate() {
+            assert_eq!(*f as usize, i);
+            assert_eq!(f.name(), catalogue()[i].name);
+        }
+        assert_eq!(Feature::ALL.len(), feature_count());
     }
 
     #[test]

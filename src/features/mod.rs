@@ -3,6 +3,8 @@
 //! no I/O, no async, no printing. It may use nothing else of ours.
 //!
 //! - [`catalogue`]: every feature's name, group and definition, in vector order.
+//! - [`concepts`]: the named concepts (length, copying, ...) every feature
+//!   belongs to, and the sentence that puts an essay's figure into words.
 //! - [`prompt`]: [`Prompt`] and [`PreparedPrompt`], the prompt-only work done once.
 //! - [`text`]: Unicode tokenising, stemming, sentence and paragraph splitting
 //!   (`segment`: a UAX #29-exact fast path for ASCII text).
@@ -21,6 +23,7 @@
 //! in a loop. Every value is finite for every input.
 
 pub mod catalogue;
+pub mod concepts;
 mod essay;
 pub mod hashing;
 pub mod lexicon;
@@ -37,6 +40,7 @@ pub mod word_vectors;
 use std::cell::RefCell;
 
 pub use catalogue::{Feature, FeatureDef, FeatureGroup, catalogue, feature_count, feature_index};
+pub use concepts::Concept;
 pub use prompt::{PreparedPrompt, Prompt};
 
 use essay::EssayScratch;

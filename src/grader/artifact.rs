@@ -14,10 +14,11 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::features;
+use crate::features::{self, Feature};
 use crate::nn::{Network, NetworkArtifact, NnError, Standardizer};
 use crate::training::ScoreGrid;
 
+use super::explain::{ConceptColumns, concept_columns};
 use super::grade::WarningFeatures;
 use super::train::TrainingSummary;
 
@@ -100,6 +101,13 @@ pub struct GraderModel {
     pub(super) feature_idx: Vec<usize>,
     /// The features grading must compute: the model's inputs' families.
     pub(super) selection: features::Selection,
+    /// The model's inputs as catalogue features.
+    pub(super) features: Vec<Feature>,
+    /// For each catalogue feature, its position among the model's inputs.
+    pub(super) column_of: Vec<Option<usize>>,
+    /// The concepts the model has features of, with their inputs: the
+    /// groups an explanation occludes.
+    pub(super) concepts: Vec<ConceptColumns>,
     pub(super) x_mean: Vec<f32>,
     pub(super) x_inv_std: Vec<f32>,
     pub(super) warn: WarningFeatures,
@@ -214,7 +222,15 @@ impl GraderModel {
             }
         }
         let warn = WarningFeatures::locate()?;
+        let features: Vec<Feature> = feature_idx.iter().map(|&i| Feature::ALL[i]).collect();
+        let mut column_of = vec![None; features::feature_count()];
+        for (j, &i) in feature_idx.iter().enumerate() {
+            column_of[i] = Some(j);
+        }
         Ok(GraderModel {
+            concepts: concept_columns(&features),
+            features,
+            column_of,
             x_mean: file.scaler.mean.iter().map(|v| *v as f32).collect(),
             x_inv_std: file.scaler.std.iter().map(|v| (1.0 / v) as f32).collect(),
             networks,
@@ -297,10 +313,12 @@ mod tests {
         for (_, p) in &a.percentiles.0 {
             assert!((0.0..=100.0).contains(p));
         }
-        let ex = a.explanation.get("content").unwrap();
-        assert!(ex.raised.len() + ex.lowered.len() > 0);
-        assert!(ex.raised.iter().all(|e| e.effect > 0.0));
-        assert!(ex.lowered.iter().all(|e| e.effect < 0.0));
+        assert!(!a.explanation.is_empty());
+        assert!(
+            a.explanation
+                .iter()
+                .all(|e| e.effects.get("content").is_some_and(|v| v.is_finite()))
+        );
         // The batch path gives the same grades as one at a time.
         let batch = loaded.grade_batch(&[
             (&prompt, essay.as_str()),
@@ -310,7 +328,7 @@ mod tests {
         assert_eq!(batch[1], loaded.grade(&prompt, &ds.essays[5].text));
         // Without the explanation the scores, percentiles and warnings are the same.
         let plain = loaded.grade_with(&prompt, essay, Explain::No);
-        assert!(plain.explanation.0.is_empty());
+        assert!(plain.explanation.is_empty());
         assert_eq!(
             (&plain.scores, &plain.percentiles, &plain.warnings),
             (&a.scores, &a.percentiles, &a.warnings)

@@ -1,12 +1,15 @@
 //! Grading with a loaded [`GraderModel`]: the scores of an essay (or a
 //! batch), each score's percentile among the training essays, the warnings a
 //! teacher should see, and, when asked, the explanation (`explain.rs`).
-//! The networks run over blocks of essays at once.
+//! The networks run one essay at a time through
+//! `nn::Network::predict_occlusions`, with or without the explanation's
+//! occluded rows, so a score does not depend on whether it was explained.
 
 use ndarray::Array2;
 use serde::de::{MapAccess, Visitor};
 use serde::ser::SerializeMap;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use std::cell::RefCell;
 use std::fmt;
 
 use crate::features::{self, PreparedPrompt};
@@ -14,7 +17,8 @@ use crate::training::{Dataset, FeaturedDataset};
 
 use super::artifact::{GraderModel, ModelError, catalogue_index};
 use super::ensemble::{predict_scaled, unscale_targets};
-use super::explain::TargetExplanation;
+use super::explain::ConceptEffect;
+use crate::nn::OcclusionScratch;
 
 /// Values keyed by target name, serialised as a JSON object in target order.
 #[derive(Debug, Clone, PartialEq)]
@@ -58,23 +62,25 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for ByTarget<T> {
 }
 
 /// Something a teacher should know about a grade.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Warning {
     /// Stable code: "copied", "very_short", "off_topic", "no_source_text".
+    #[schema(example = "copied")]
     pub code: String,
     /// The warning in plain words, with the figure behind it.
     pub message: String,
 }
 
 /// The grade of one essay.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Grade {
     /// Predicted score per target.
     pub scores: ByTarget<f64>,
     /// Percentile of each score among the training essays' scores (0–100).
     pub percentiles: ByTarget<f64>,
-    /// The features that raised and lowered each score most.
-    pub explanation: ByTarget<TargetExplanation>,
+    /// Each concept's effect on the scores, strongest first (empty when
+    /// not asked for).
+    pub explanation: Vec<ConceptEffect>,
     /// Warnings drawn from the feature values.
     pub warnings: Vec<Warning>,
 }
@@ -105,6 +111,12 @@ pub enum Explain {
     Yes,
     /// Scores, percentiles and warnings; `explanation` is left empty.
     No,
+}
+
+thread_local! {
+    /// The networks' buffers, kept per thread so that grading one essay
+    /// does not allocate them again.
+    static SCRATCH: RefCell<OcclusionScratch<f32>> = RefCell::new(OcclusionScratch::default());
 }
 
 /// Where `x` falls in the quantile table, as a percentile 0..100.
@@ -150,8 +162,7 @@ impl GraderModel {
     }
 
     /// [`Self::grade`], choosing whether to explain. An explanation runs the
-    /// networks on one extra row per feature (occlusion), several times the
-    /// cost of the scores alone.
+    /// networks on one extra row per concept (occlusion).
     pub fn grade_with(&self, prompt: &PreparedPrompt, essay: &str, explain: Explain) -> Grade {
         let fv = features::extract_selected(prompt, essay, self.selection);
         self.grade_vectors(&[(prompt.has_text(), fv.into_values())], explain)
@@ -165,8 +176,8 @@ impl GraderModel {
         self.grade_batch_with(items, Explain::Yes)
     }
 
-    /// [`Self::grade_batch`], choosing whether to explain. The networks run
-    /// over blocks of essays at once, which is cheaper than one at a time.
+    /// [`Self::grade_batch`], choosing whether to explain; one extractor
+    /// serves the whole batch.
     pub fn grade_batch_with(
         &self,
         items: &[(&PreparedPrompt, &str)],
@@ -174,9 +185,10 @@ impl GraderModel {
     ) -> Vec<Grade> {
         let mut extractor = features::Extractor::with_selection(self.selection);
         let mut out = Vec::with_capacity(items.len());
-        // Blocks keep the networks' intermediate matrices small enough for the cache.
-        let per_block = if explain == Explain::Yes { 16 } else { 512 };
-        for chunk in items.chunks(per_block) {
+        // The networks run one essay at a time (their rows fit in registers
+        // and the first level cache); blocks only bound the feature vectors
+        // held at once.
+        for chunk in items.chunks(256) {
             let vectors: Vec<(bool, Vec<f32>)> = chunk
                 .iter()
                 .map(|(p, e)| (p.has_text(), extractor.extract(p, e).into_values()))
@@ -187,8 +199,8 @@ impl GraderModel {
     }
 
     /// Grades catalogue feature vectors. Each essay takes one input row, plus,
-    /// when explaining, one per feature with that feature at its training
-    /// mean (occlusion).
+    /// when explaining, one per concept with that concept's features at their
+    /// training means (occlusion).
     pub(super) fn grade_vectors(
         &self,
         vectors: &[(bool, Vec<f32>)],
@@ -196,17 +208,28 @@ impl GraderModel {
     ) -> Vec<Grade> {
         let d = self.feature_idx.len();
         let block = self.rows_per_essay(explain);
-        let mut x = Array2::<f32>::zeros((vectors.len() * block, d));
-        for (b, (_, values)) in vectors.iter().enumerate() {
-            self.write_rows(
-                values,
-                x.slice_mut(ndarray::s![b * block..(b + 1) * block, ..]),
-            );
+        let mut x = Array2::<f32>::zeros((vectors.len(), d));
+        for (mut row, (_, values)) in x.rows_mut().into_iter().zip(vectors) {
+            for (j, &i) in self.feature_idx.iter().enumerate() {
+                row[j] = (values[i] - self.x_mean[j]) * self.x_inv_std[j];
+            }
         }
-        let p = unscale_targets(
-            &self.file.target_scaler,
-            &predict_scaled(&self.networks, x.view()),
-        );
+        let mut scaled = Array2::zeros((vectors.len() * block, self.file.target_names.len()));
+        SCRATCH.with(|cell| {
+            let mut fresh = OcclusionScratch::default();
+            // Only a re-entrant call would find it borrowed, and none is.
+            let mut kept = cell.try_borrow_mut();
+            let scratch = kept.as_deref_mut().unwrap_or(&mut fresh);
+            for (b, row) in x.rows().into_iter().enumerate() {
+                self.scaled_scores(
+                    row,
+                    explain,
+                    scratch,
+                    scaled.slice_mut(ndarray::s![b * block..(b + 1) * block, ..]),
+                );
+            }
+        });
+        let p = unscale_targets(&self.file.target_scaler, &scaled);
         vectors
             .iter()
             .enumerate()
@@ -215,7 +238,6 @@ impl GraderModel {
                 let names = &self.file.target_names;
                 let mut scores = Vec::with_capacity(names.len());
                 let mut percentiles = Vec::with_capacity(names.len());
-                let mut explanation = Vec::with_capacity(names.len());
                 for (t, name) in names.iter().enumerate() {
                     let score = p[[base, t]];
                     scores.push((name.clone(), score));
@@ -223,15 +245,17 @@ impl GraderModel {
                         name.clone(),
                         percentile(&self.file.target_quantiles[t], score),
                     ));
-                    if explain == Explain::Yes {
-                        let rows = p.slice(ndarray::s![base..base + block, ..]);
-                        explanation.push((name.clone(), self.explain_target(values, rows, t)));
-                    }
                 }
+                let explanation = match explain {
+                    Explain::Yes => {
+                        self.explain(values, p.slice(ndarray::s![base..base + block, ..]))
+                    }
+                    Explain::No => Vec::new(),
+                };
                 Grade {
                     scores: ByTarget(scores),
                     percentiles: ByTarget(percentiles),
-                    explanation: ByTarget(explanation),
+                    explanation,
                     warnings: self.warnings(*has_text, values),
                 }
             })

@@ -9,7 +9,7 @@
 //! - [`artifact`]: [`GraderModel`], the checked artifact, and [`ModelError`].
 //! - [`train`](mod@train): [`train()`] on every row of a dataset, and its [`TrainingSummary`].
 //! - [`grade`]: [`Grade`]s with percentiles and warnings, one essay or a batch.
-//! - [`explain`]: the occlusion explanation of a grade.
+//! - [`explain`]: the explanation of a grade by concept (group occlusion).
 //! - [`ensemble`]: the network ensemble, and [`NetworkEnsemble`], its
 //!   cross-validation `FoldPredictor`.
 //! - [`calibration`]: what calibration from a teacher's examples needs of a
@@ -26,6 +26,6 @@ pub mod train;
 
 pub use artifact::{GraderModel, MODEL_FORMAT_VERSION, ModelError};
 pub use ensemble::{NETWORK, NetworkEnsemble};
-pub use explain::{FeatureEffect, TargetExplanation};
+pub use explain::{ConceptEffect, FeatureValue};
 pub use grade::{ByTarget, Explain, Grade, Warning};
 pub use train::{MemberSummary, TrainOutcome, TrainingSummary, train};

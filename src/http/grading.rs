@@ -29,7 +29,7 @@ use super::calibrations::{CalibrationNote, calibrate_grade};
 use super::error::{ApiError, ErrorBody};
 use super::extract::Json;
 use crate::features::{PreparedPrompt, Prompt};
-use crate::grader::{ByTarget, Explain, Grade, TargetExplanation, Warning};
+use crate::grader::{ByTarget, ConceptEffect, Explain, Grade, Warning};
 
 /// The routes of this module.
 pub fn router() -> Router<AppState> {
@@ -94,12 +94,13 @@ pub struct GradeResponse {
     pub percentiles: ByTarget<f64>,
     /// The model that graded.
     pub model: ModelRef,
-    /// Per target, the features that raised and lowered the score most, with
-    /// the essay's value and the training mean.
-    #[schema(value_type = Object)]
-    pub explanation: ByTarget<TargetExplanation>,
+    /// Why the scores are what they are, by concept (length, coverage of the
+    /// source, copying, ...), the strongest first: each concept's effect on
+    /// every target, one plain sentence with the essay's figure against the
+    /// training essays', and the per-feature values behind it. Empty when a
+    /// batch asked for `"explain": false`.
+    pub explanation: Vec<ConceptEffect>,
     /// Things a teacher should know, e.g. "mostly copied from the source".
-    #[schema(value_type = Vec<Object>)]
     pub warnings: Vec<Warning>,
     /// Present when the scores were calibrated with the prompt's examples.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -174,8 +175,8 @@ pub struct BatchRequest {
     #[schema(value_type = Vec<GradeRequest>)]
     pub items: Vec<serde_json::Value>,
     /// Whether each grade carries its `explanation` (default true). The
-    /// explanation re-runs the model once per feature, so a system that only
-    /// stores scores grades several times faster with `false`.
+    /// explanation re-runs the model once per concept, so a system that only
+    /// stores scores grades faster with `false`.
     #[serde(default = "explain_by_default")]
     pub explain: bool,
 }

@@ -119,6 +119,38 @@ impl Activation {
         }
     }
 
+    /// a = f(z) for inference, over row-major slices of rows `width` wide:
+    /// the functions of [`Activation::forward_into`], with ELU's exponential
+    /// computed by [`Float::exp_nonpositive`], without branches, so that its
+    /// loop vectorises (f32 results within a few ulp). Identity, ReLU and
+    /// ELU, the activations of grading models, run on the slices directly;
+    /// the others go through [`Activation::forward_into`].
+    pub fn forward_inference<F: Float>(&self, z: &[F], a: &mut [F], width: usize) {
+        let zero = F::zero();
+        match *self {
+            Activation::Identity => a.copy_from_slice(z),
+            Activation::Relu => {
+                for (a, &z) in a.iter_mut().zip(z) {
+                    *a = if z > zero { z } else { zero };
+                }
+            }
+            Activation::Elu { alpha } => {
+                let alpha = F::of(alpha);
+                for (a, &z) in a.iter_mut().zip(z) {
+                    let negative = alpha * (z.exp_nonpositive() - F::one());
+                    *a = if z > zero { z } else { negative };
+                }
+            }
+            _ => {
+                let rows = z.len() / width.max(1);
+                let z = ArrayView2::from_shape((rows, width), z).expect("rows of `width` values");
+                let a =
+                    ArrayViewMut2::from_shape((rows, width), a).expect("rows of `width` values");
+                self.forward_into(z, a);
+            }
+        }
+    }
+
     /// dL/dz written into `dz`, from z, a = f(z) and dL/da (all the same shape).
     pub fn backward_into<F: Float>(
         &self,

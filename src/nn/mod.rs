@@ -2,10 +2,11 @@
 //!
 //! It owns layers ([`Dense`], [`Maxout`]), [`Activation`]s, [`Loss`]es,
 //! [`Optimizer`]s, weight initialisation, the training loop ([`fit`]), the
-//! feature [`Standardizer`], [`LogisticRegression`] and the saved model format
-//! ([`NetworkArtifact`]). It is pure: no files, no printing, no async. It reads
-//! and writes JSON strings; writing them to disk belongs to the caller. It
-//! may use nothing else of ours.
+//! feature [`Standardizer`], [`LogisticRegression`], the saved model format
+//! ([`NetworkArtifact`]) and occlusion inference for explanations
+//! ([`Network::predict_occlusions`]). It is pure: no files, no printing, no
+//! async. It reads and writes JSON strings; writing them to disk belongs to
+//! the caller. It may use nothing else of ours.
 //!
 //! Everything numeric is generic over [`Float`] (f32 and f64): production
 //! trains in f32 for speed, and the finite-difference gradient checks run the
@@ -47,6 +48,7 @@ mod logistic;
 mod loss;
 mod maxout;
 mod network;
+mod occlusion;
 mod optimizer;
 mod schedule;
 mod standardizer;
@@ -68,6 +70,7 @@ pub use logistic::LogisticRegression;
 pub use loss::Loss;
 pub use maxout::Maxout;
 pub use network::{Layer, Network};
+pub use occlusion::OcclusionScratch;
 pub use optimizer::{Optimizer, OptimizerConfig, OptimizerKind};
 pub use schedule::{Schedule, ScheduleConfig};
 pub use standardizer::Standardizer;

@@ -55,6 +55,26 @@ impl<F: Float> Layer<F> {
         a: ndarray::ArrayViewMut2<F>,
     ) {
         self.affine().forward_into(x, z.view_mut());
+        self.activate_into(z.view(), a);
+    }
+
+    /// A from Z for inference, over row-major slices of `rows` rows
+    /// ([`Activation::forward_inference`]).
+    pub(super) fn activate_for_inference(&self, z: &[F], a: &mut [F], rows: usize) {
+        match self {
+            Layer::Dense { activation, dense } => activation.forward_inference(z, a, dense.units()),
+            Layer::Maxout(m) => {
+                let z = ArrayView2::from_shape((rows, z.len() / rows), z)
+                    .expect("rows divide the buffer");
+                let h = ndarray::ArrayViewMut2::from_shape((rows, m.units), a)
+                    .expect("rows divide the buffer");
+                m.max_into(z, h);
+            }
+        }
+    }
+
+    /// A from Z.
+    fn activate_into(&self, z: ArrayView2<F>, a: ndarray::ArrayViewMut2<F>) {
         match self {
             Layer::Dense { activation, .. } => activation.forward_into(z.view(), a),
             Layer::Maxout(m) => m.max_into(z.view(), a),
@@ -388,7 +408,7 @@ impl<F: Float> Network<F> {
     }
 }
 
-fn check_width(what: &str, expected: usize, got: usize) -> Result<(), NnError> {
+pub(super) fn check_width(what: &str, expected: usize, got: usize) -> Result<(), NnError> {
     if expected == got {
         Ok(())
     } else {

@@ -41,10 +41,14 @@ fn assert_is_grade(grade: &Value, version: i64) {
             .as_f64()
             .expect("percentile per target");
         assert!((0.0..=100.0).contains(&pct), "{target}: {pct}");
-        assert!(
-            grade["explanation"][target].is_object(),
-            "explanation for {target}"
-        );
+        let explanation = grade["explanation"].as_array().expect("explanation list");
+        assert!(!explanation.is_empty());
+        for concept in explanation {
+            assert!(
+                concept["effects"][target].as_f64().is_some(),
+                "{target} in {concept}"
+            );
+        }
     }
     assert_eq!(grade["model"]["version"], version);
     assert!(grade["model"]["id"].is_string());
@@ -350,13 +354,105 @@ async fn batch_without_explanations_gives_the_same_scores_and_no_explanation() {
         &bare["results"][0]["grade"],
     );
     assert_eq!(with["scores"], without["scores"]);
-    assert!(!with["explanation"].as_object().unwrap().is_empty());
-    assert!(
-        without["explanation"]
-            .as_object()
-            .is_none_or(|targets| targets.is_empty()),
+    assert!(!with["explanation"].as_array().unwrap().is_empty());
+    assert_eq!(
+        without["explanation"],
+        json!([]),
         "explanation was {}",
         without["explanation"]
+    );
+}
+
+/// The concept ids the API documents.
+const CONCEPTS: [&str; 12] = [
+    "length",
+    "source_coverage",
+    "copying",
+    "own_words",
+    "relevance",
+    "quoting",
+    "vocabulary",
+    "sentence_structure",
+    "readability",
+    "mechanics",
+    "voice",
+    "prompt",
+];
+
+#[tokio::test]
+async fn grade_explains_by_concept_strongest_first_with_sentences_from_the_essays_figures() {
+    let app = spawn_app().await;
+    register_bees(&app).await;
+    let grade = json_body(
+        app.post_json(
+            "/api/v1/grade",
+            &json!({"prompt_id": "bees", "essay": ESSAY}),
+        )
+        .await,
+    )
+    .await;
+
+    let explanation = grade["explanation"].as_array().unwrap();
+    let strength = |c: &Value| {
+        c["effects"]
+            .as_object()
+            .unwrap()
+            .values()
+            .map(|v| v.as_f64().unwrap().abs())
+            .fold(0.0, f64::max)
+    };
+    assert!(
+        explanation
+            .windows(2)
+            .all(|w| strength(&w[0]) >= strength(&w[1])),
+        "not strongest first: {explanation:?}"
+    );
+    let mut ids: Vec<&str> = explanation
+        .iter()
+        .map(|c| c["concept"].as_str().unwrap())
+        .collect();
+    assert!(ids.iter().all(|id| CONCEPTS.contains(id)), "{ids:?}");
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), explanation.len(), "a concept listed twice");
+    assert!(
+        (8..=12).contains(&ids.len()),
+        "the default model explains {} concepts",
+        ids.len()
+    );
+    let mut features = Vec::new();
+    for concept in explanation {
+        assert!(!concept["label"].as_str().unwrap().is_empty());
+        let sentence = concept["sentence"].as_str().unwrap();
+        assert!(sentence.ends_with('.'), "{sentence}");
+        for f in concept["features"].as_array().unwrap() {
+            assert!(f["value"].is_number() && f["mean"].is_number(), "{f}");
+            features.push(f["feature"].as_str().unwrap().to_owned());
+        }
+    }
+    let listed = features.len();
+    features.sort();
+    features.dedup();
+    assert_eq!(features.len(), listed, "a feature under two concepts");
+
+    // The length sentence states the essay's own word count.
+    let length = explanation
+        .iter()
+        .find(|c| c["concept"] == "length")
+        .expect("the default model explains length");
+    let words = length["features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["feature"] == "e_word_count")
+        .unwrap()["value"]
+        .as_f64()
+        .unwrap();
+    assert_eq!(words, ESSAY.split_whitespace().count() as f64);
+    let sentence = length["sentence"].as_str().unwrap();
+    assert!(
+        sentence.starts_with(&format!("Has {words} words; the training essays average ")),
+        "{sentence}"
     );
 }
 

@@ -33,6 +33,35 @@ async fn the_openapi_document_lists_the_endpoints() {
     for path in ["/api/v1/prompts", "/api/v1/models/{id}/activate", "/health"] {
         assert!(doc["paths"][path].is_object(), "missing {path}");
     }
+    // The grade's explanation has a real schema, not a bare object.
+    let schemas = &doc["components"]["schemas"];
+    let explanation = &schemas["GradeResponse"]["properties"]["explanation"];
+    assert_eq!(explanation["type"], "array", "{explanation}");
+    assert_eq!(
+        explanation["items"]["$ref"],
+        "#/components/schemas/ConceptEffect"
+    );
+    let concept = &schemas["ConceptEffect"];
+    for field in ["concept", "label", "effects", "sentence", "features"] {
+        assert!(
+            concept["required"]
+                .as_array()
+                .unwrap()
+                .contains(&serde_json::json!(field)),
+            "{field} in {concept}"
+        );
+    }
+    assert!(
+        concept["properties"]["concept"]["enum"]
+            .as_array()
+            .unwrap()
+            .contains(&serde_json::json!("source_coverage")),
+        "{concept}"
+    );
+    assert_eq!(
+        schemas["FeatureValue"]["properties"]["feature"]["type"],
+        "string"
+    );
     let ui = app.get("/docs/").await;
     assert_eq!(ui.status().as_u16(), 200);
     assert!(ui.text().await.unwrap().contains("swagger"));

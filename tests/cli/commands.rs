@@ -236,7 +236,15 @@ fn train_evaluate_and_grade_work_end_to_end() {
         assert!(grade["scores"][t].as_f64().unwrap().is_finite());
         let p = grade["percentiles"][t].as_f64().unwrap();
         assert!((0.0..=100.0).contains(&p));
-        assert!(grade["explanation"][t]["raised"].is_array());
+    }
+    let explanation = grade["explanation"].as_array().unwrap();
+    assert!(!explanation.is_empty());
+    for concept in explanation {
+        for t in ["content", "wording"] {
+            assert!(concept["effects"][t].as_f64().unwrap().is_finite());
+        }
+        assert!(concept["concept"].is_string() && concept["label"].is_string());
+        assert!(!concept["features"].as_array().unwrap().is_empty());
     }
     assert!(grade["warnings"].is_array());
 
@@ -279,6 +287,24 @@ fn train_evaluate_and_grade_work_end_to_end() {
         table.contains("content") && table.contains("percentile"),
         "{table}"
     );
+    // Each concept is printed with its label, its effects and its sentence.
+    assert!(
+        table.contains("why these scores, strongest first:"),
+        "{table}"
+    );
+    for concept in explanation {
+        let label = concept["label"].as_str().unwrap();
+        let content = concept["effects"]["content"].as_f64().unwrap();
+        assert!(
+            table.contains(&format!("  {label} (content {content:+.3}, wording ")),
+            "{label} in {table}"
+        );
+        let sentence = concept["sentence"].as_str().unwrap();
+        assert!(
+            table.contains(&format!("    {sentence}\n")),
+            "{sentence} in {table}"
+        );
+    }
 
     let err = failure(&[
         "grade",
