@@ -15,7 +15,18 @@
 //! It takes the activation lock before swapping, so an activation made through
 //! this replica's own API (which holds the lock while it loads, records and
 //! swaps) is never applied twice or out of order.
+//!
+//! On the same tick it follows examples written elsewhere: one query reads
+//! each prompt's examples marker (`store::examples::examples_markers`: count
+//! and newest write time), and only the prompts whose marker changed since the
+//! last tick are refitted ([`refit_prompt`](super::calibrations::refit_prompt),
+//! under `calibration_lock`). A refit replaces the prompt's calibration in the
+//! grading model's set in one map write, so a grade sees the old fit or the new
+//! one, never neither. A prompt whose examples were all deleted drops out of the
+//! set and grades raw again. Examples written through this replica are refitted
+//! by their route and once more here (the fit reuses the stored raw scores).
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use super::AppState;
@@ -37,6 +48,15 @@ pub async fn follow_activations(state: AppState, stop: impl std::future::Future<
     // A model that failed to load is not retried every half second; a new
     // activation (a different id) is tried again.
     let mut failed: Option<String> = None;
+    // The examples as the calibrations loaded at start-up saw them; a prompt
+    // is refitted when its marker moves away from this.
+    let mut markers = match store::examples::examples_markers(&state.db).await {
+        Ok(markers) => markers,
+        Err(err) => {
+            tracing::warn!(error = %err, "could not read the examples markers; will refit every prompt on the first poll");
+            HashMap::new()
+        }
+    };
     loop {
         tokio::select! {
             () = tokio::time::sleep(POLL_INTERVAL) => {}
@@ -60,6 +80,98 @@ pub async fn follow_activations(state: AppState, stop: impl std::future::Future<
                 tracing::warn!(error = %err, "could not read the active model; will retry")
             }
         }
+        follow_examples(&state, &mut markers).await;
+    }
+}
+
+/// Refits the calibration of every prompt whose examples changed since
+/// `markers` was read, and moves `markers` on for the prompts refitted. A
+/// prompt whose refit fails keeps its old marker, so the next tick retries it.
+async fn follow_examples(
+    state: &AppState,
+    markers: &mut HashMap<String, store::examples::ExamplesMarker>,
+) {
+    let now = match store::examples::examples_markers(&state.db).await {
+        Ok(now) => now,
+        Err(err) => {
+            tracing::warn!(error = %err, "could not read the examples markers; will retry");
+            return;
+        }
+    };
+    let changed = changed_prompts(markers, &now);
+    if changed.is_empty() {
+        return;
+    }
+    let _calibrating = state.calibration_lock.lock().await;
+    let Some(model) = state.model.current() else {
+        // Nothing grades here yet; the model's activation loads every fit.
+        *markers = now;
+        return;
+    };
+    for prompt_id in changed {
+        match super::calibrations::refit_prompt(&state.db, &state.prompts, &model, &prompt_id).await
+        {
+            Ok(fitted) => {
+                tracing::info!(prompt_id = %prompt_id, examples = fitted.map_or(0, |f| f.examples), "refitted a calibration after examples written elsewhere");
+                match now.get(&prompt_id) {
+                    Some(marker) => markers.insert(prompt_id, marker.clone()),
+                    None => markers.remove(&prompt_id),
+                };
+            }
+            Err(err) => {
+                tracing::warn!(prompt_id = %prompt_id, error = ?err, "could not refit a calibration after examples written elsewhere; will retry")
+            }
+        }
+    }
+}
+
+/// The prompts whose marker differs between `before` and `now`, including
+/// those that gained their first example or lost their last.
+fn changed_prompts(
+    before: &HashMap<String, store::examples::ExamplesMarker>,
+    now: &HashMap<String, store::examples::ExamplesMarker>,
+) -> Vec<String> {
+    let mut changed: Vec<String> = now
+        .iter()
+        .filter(|(id, marker)| before.get(*id) != Some(*marker))
+        .map(|(id, _)| id.clone())
+        .chain(before.keys().filter(|id| !now.contains_key(*id)).cloned())
+        .collect();
+    changed.sort();
+    changed
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use store::examples::ExamplesMarker;
+
+    fn marker(examples: i64, newest: &str) -> ExamplesMarker {
+        ExamplesMarker {
+            examples,
+            newest: newest.to_owned(),
+        }
+    }
+
+    #[test]
+    fn prompts_whose_examples_were_added_replaced_or_all_deleted_count_as_changed() {
+        let before = HashMap::from([
+            ("same".to_owned(), marker(3, "2026-01-01T00:00:00.000Z")),
+            ("replaced".to_owned(), marker(3, "2026-01-01T00:00:00.000Z")),
+            ("emptied".to_owned(), marker(2, "2026-01-01T00:00:00.000Z")),
+            ("shrunk".to_owned(), marker(2, "2026-01-01T00:00:00.000Z")),
+        ]);
+        let now = HashMap::from([
+            ("same".to_owned(), marker(3, "2026-01-01T00:00:00.000Z")),
+            ("replaced".to_owned(), marker(3, "2026-01-01T00:00:01.000Z")),
+            ("shrunk".to_owned(), marker(1, "2026-01-01T00:00:00.000Z")),
+            ("new".to_owned(), marker(1, "2026-01-01T00:00:02.000Z")),
+        ]);
+
+        assert_eq!(
+            changed_prompts(&before, &now),
+            ["emptied", "new", "replaced", "shrunk"]
+        );
     }
 }
 
