@@ -250,6 +250,12 @@ impl GraderModel {
         self.file.score_grid.as_ref()
     }
 
+    /// Each target's training scores as 101 quantiles (0th to 100th
+    /// percentile), in target order: the scale grades are read on.
+    pub fn target_quantiles(&self) -> &[Vec<f64>] {
+        &self.file.target_quantiles
+    }
+
     /// Number of ensemble members.
     pub fn members(&self) -> usize {
         self.networks.len()

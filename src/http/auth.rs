@@ -13,14 +13,15 @@
 //!   needs a key or admin credentials (only the admin when there are no keys).
 //! - `POST /api/v1/session` / `DELETE /api/v1/session`: exchange the admin token
 //!   for an HttpOnly, SameSite=Strict cookie (browsers' EventSource cannot send
-//!   an Authorization header), and end it.
+//!   an Authorization header), and end it; `GET /api/v1/session` says
+//!   whether the caller is admin (the admin page asks it on load).
 
 use axum::Router;
 use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
+use axum::routing::get;
 use rand::Rng;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
@@ -222,8 +223,35 @@ impl FromRequestParts<AppState> for CredentialedAccess {
 pub fn router() -> Router<AppState> {
     Router::new().route(
         "/api/v1/session",
-        post(create_session).delete(delete_session),
+        get(session_status)
+            .post(create_session)
+            .delete(delete_session),
     )
+}
+
+/// Answer of `GET /api/v1/session`.
+#[derive(Debug, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct SessionStatus {
+    /// Whether the request carries admin credentials (a live session cookie
+    /// or the admin token).
+    pub admin: bool,
+}
+
+/// Whether the caller is signed in as admin. Always 200, so that a page can
+/// ask without an error showing up in the browser's console.
+#[utoipa::path(
+    get,
+    path = "/api/v1/session",
+    tag = "admin",
+    responses((status = 200, description = "Whether the caller is admin", body = SessionStatus))
+)]
+pub async fn session_status(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Json<SessionStatus>, ApiError> {
+    Ok(Json(SessionStatus {
+        admin: is_admin(&headers, &state).await?,
+    }))
 }
 
 /// Body of `POST /api/v1/session`.

@@ -41,7 +41,10 @@ pub mod models;
 pub mod openapi;
 pub mod pages;
 pub mod prompts;
+pub mod run_plots;
 pub mod runs;
+pub mod scale;
+pub mod train_options;
 
 pub use active_model::{ActiveModel, ModelHandle};
 pub use auth::{AdminAuth, GradingAccess};
@@ -93,6 +96,9 @@ pub fn router(state: AppState) -> Router {
         .merge(datasets::router())
         .merge(jobs::router())
         .merge(runs::router())
+        .merge(run_plots::router())
+        .merge(scale::router())
+        .merge(train_options::router())
         .fallback(no_route)
         // Innermost first: the limit must wrap the handlers' body reads.
         .layer(middleware::from_fn_with_state(

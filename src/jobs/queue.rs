@@ -517,6 +517,7 @@ impl JobQueue {
                 // Done: nothing is left, whatever the last estimate said.
                 progress: latest.map(|p| JobProgress {
                     eta_s: Some(0.0),
+                    fraction_done: Some(1.0),
                     ..p
                 }),
                 output: Some(output),
