@@ -23,8 +23,10 @@
 //! under `calibration_lock`). A refit replaces the prompt's calibration in the
 //! grading model's set in one map write, so a grade sees the old fit or the new
 //! one, never neither. A prompt whose examples were all deleted drops out of the
-//! set and grades raw again. Examples written through this replica are refitted
-//! by their route and once more here (the fit reuses the stored raw scores).
+//! set and grades raw again. Examples written through this replica were
+//! refitted by their route: a fit with the marker's count and a `fitted_at`
+//! no earlier than the newest write is kept as it is (a same-count replacement
+//! on a replica whose clock runs behind this one's could be missed).
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -109,6 +111,14 @@ async fn follow_examples(
         return;
     };
     for prompt_id in changed {
+        if fit_is_current(&model, &prompt_id, now.get(&prompt_id)) {
+            // Written through this replica, whose route refitted it already.
+            match now.get(&prompt_id) {
+                Some(marker) => markers.insert(prompt_id, marker.clone()),
+                None => markers.remove(&prompt_id),
+            };
+            continue;
+        }
         match super::calibrations::refit_prompt(&state.db, &state.prompts, &model, &prompt_id).await
         {
             Ok(fitted) => {
@@ -122,6 +132,25 @@ async fn follow_examples(
                 tracing::warn!(prompt_id = %prompt_id, error = ?err, "could not refit a calibration after examples written elsewhere; will retry")
             }
         }
+    }
+}
+
+/// Whether the model's fit of a prompt already reflects its examples as
+/// `marker` shows them: the same count, fitted no earlier than the newest
+/// write (or no fit and no examples). True after this replica's own example
+/// routes refitted, so those are not refitted twice.
+fn fit_is_current(
+    model: &super::active_model::ActiveModel,
+    prompt_id: &str,
+    marker: Option<&store::examples::ExamplesMarker>,
+) -> bool {
+    match (model.calibrations.get(prompt_id), marker) {
+        (None, None) => true,
+        (Some(fit), Some(marker)) => {
+            i64::try_from(fit.examples).is_ok_and(|n| n == marker.examples)
+                && fit.fitted_at >= marker.newest
+        }
+        _ => false,
     }
 }
 
