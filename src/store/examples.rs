@@ -154,6 +154,33 @@ pub async fn prompts_with_examples(pool: &Db) -> Result<Vec<String>, sqlx::Error
     Ok(rows.into_iter().map(|(id,)| id).collect())
 }
 
+/// What changes whenever a prompt's examples change: how many it has and
+/// when the newest was written (a replacement writes its time anew).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExamplesMarker {
+    /// How many examples the prompt has.
+    pub examples: i64,
+    /// The newest `created_at` among them (RFC 3339 with milliseconds).
+    pub newest: String,
+}
+
+/// Every prompt's [`ExamplesMarker`] (prompts without examples are absent),
+/// in one query over the `(prompt_id, created_at)` index: what a replica
+/// polls to notice examples written through another one.
+pub async fn examples_markers(
+    pool: &Db,
+) -> Result<std::collections::HashMap<String, ExamplesMarker>, sqlx::Error> {
+    let rows: Vec<(String, i64, String)> = sqlx::query_as(
+        "SELECT prompt_id, COUNT(*), MAX(created_at) FROM prompt_examples GROUP BY prompt_id",
+    )
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(prompt_id, examples, newest)| (prompt_id, ExamplesMarker { examples, newest }))
+        .collect())
+}
+
 /// Deletes one example of a prompt; `false` when the prompt has no such example.
 pub async fn delete_example(
     pool: &Db,

@@ -340,6 +340,92 @@ async fn a_prompt_registered_on_one_replica_grades_on_the_other() {
     assert!(body["scores"].is_object(), "{body}");
 }
 
+/// Polls `replica`'s grade of `essay` for the bees prompt until `settled`
+/// holds; fails if that takes 2 s or any grade is not a 200. Returns the
+/// last grade.
+async fn grade_until_within_two_seconds(
+    replica: &Replica,
+    essay: &str,
+    settled: impl Fn(&Value) -> bool,
+) -> Value {
+    let since = Instant::now();
+    loop {
+        let response = replica
+            .grade(&json!({"prompt_id": "bees", "essay": essay}))
+            .await;
+        assert_eq!(
+            response.status().as_u16(),
+            200,
+            "no grade fails during a refit"
+        );
+        let body = json_body(response).await;
+        if settled(&body) {
+            return body;
+        }
+        assert!(
+            since.elapsed() < Duration::from_secs(2),
+            "not there after 2 s: {body}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn examples_posted_and_deleted_on_one_replica_calibrate_and_uncalibrate_the_other_within_two_seconds()
+ {
+    let Cluster { a, b, .. } = &two_replicas().await;
+    let registered = a
+        .admin_post(
+            "/api/v1/prompts",
+            &json!({"id": "bees", "title": "Bees", "question": "How do bees talk?",
+                    "text": "Bees dance to say where food is. The angle shows the way."}),
+        )
+        .await;
+    assert_eq!(registered.status().as_u16(), 201);
+    let raw = json_body(b.grade(&json!({"prompt_id": "bees", "essay": ESSAY})).await).await;
+    assert!(raw.get("calibration").is_none(), "raw before: {raw}");
+    let examples: Vec<Value> = (0..4)
+        .map(|i| {
+            json!({"essay": format!("{ESSAY} Example number {i} adds a sentence of its own."),
+                   "scores": {"content": 1.5 + 0.1 * f64::from(i), "wording": 1.0}})
+        })
+        .collect();
+
+    let posted = a
+        .admin_post(
+            "/api/v1/prompts/bees/examples",
+            &json!({"examples": examples}),
+        )
+        .await;
+    assert_eq!(posted.status().as_u16(), 201);
+    let calibrated =
+        grade_until_within_two_seconds(b, ESSAY, |grade| grade["calibration"]["examples"] == 4)
+            .await;
+    let deleted = a
+        .client
+        .delete(a.url("/api/v1/prompts/bees/examples"))
+        .bearer_auth(ADMIN_TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deleted.status().as_u16(), 200);
+    let raw_again =
+        grade_until_within_two_seconds(b, ESSAY, |grade| grade.get("calibration").is_none()).await;
+
+    assert_ne!(
+        calibrated["scores"]["content"], raw["scores"]["content"],
+        "the calibration moved the score: {calibrated}"
+    );
+    let (before, after) = (
+        raw["scores"]["content"].as_f64().unwrap(),
+        raw_again["scores"]["content"].as_f64().unwrap(),
+    );
+    assert!(
+        (before - after).abs() < 1e-6,
+        "raw again: {before} vs {after}"
+    );
+}
+
 #[tokio::test]
 async fn a_session_from_one_replica_follows_and_cancels_a_job_the_other_trains() {
     let Cluster { a, b, database, .. } = &two_replicas().await;
