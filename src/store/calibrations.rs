@@ -60,26 +60,11 @@ pub async fn calibrations_for_model(
 mod tests {
     use super::*;
     use crate::store::examples::{NewExample, upsert_examples};
-    use crate::store::models::{NewModel, register_first_model};
-    use crate::store::{prompts::insert_prompt, test_db};
+    use crate::store::test_db;
 
     #[tokio::test]
     async fn a_calibration_is_overwritten_in_place_and_forgotten_when_examples_change() {
-        let (pool, _dir) = test_db::fresh().await;
-        insert_prompt(&pool, "p", "T", "Q", "Text").await.unwrap();
-        let model = register_first_model(
-            &pool,
-            &NewModel {
-                artifact: b"{}",
-                metrics: serde_json::json!({}),
-                run_id: None,
-                dataset_id: None,
-                source: "default",
-            },
-        )
-        .await
-        .unwrap()
-        .unwrap();
+        let (pool, _dir, model) = test_db::with_prompt_and_model().await;
         let mut row = CalibrationRow {
             prompt_id: "p".into(),
             model_id: model.id.clone(),

@@ -65,26 +65,11 @@ pub async fn insert_scores(
 mod tests {
     use super::*;
     use crate::store::examples::{NewExample, all_examples, delete_example, upsert_examples};
-    use crate::store::models::{NewModel, register_first_model};
-    use crate::store::{prompts::insert_prompt, test_db};
+    use crate::store::test_db;
 
     #[tokio::test]
     async fn raw_scores_are_kept_per_model_and_go_with_their_example() {
-        let (pool, _dir) = test_db::fresh().await;
-        insert_prompt(&pool, "p", "T", "Q", "Text").await.unwrap();
-        let model = register_first_model(
-            &pool,
-            &NewModel {
-                artifact: b"{}",
-                metrics: serde_json::json!({}),
-                run_id: None,
-                dataset_id: None,
-                source: "default",
-            },
-        )
-        .await
-        .unwrap()
-        .unwrap();
+        let (pool, _dir, model) = test_db::with_prompt_and_model().await;
         let new = |essay: &str| NewExample {
             essay: essay.into(),
             essay_sha256: essay.into(),

@@ -288,6 +288,27 @@ pub(crate) mod test_db {
         let pool = super::open(&url, 4).await.expect("open test database");
         (pool, dir)
     }
+
+    /// A fresh database with prompt `p` registered and a first model version,
+    /// for the tables that hang off both (examples' scores, calibrations).
+    pub async fn with_prompt_and_model() -> (Db, tempfile::TempDir, super::models::ModelRecord) {
+        let (pool, dir) = fresh().await;
+        super::prompts::insert_prompt(&pool, "p", "T", "Q", "Text")
+            .await
+            .expect("insert prompt");
+        let new = super::models::NewModel {
+            artifact: b"{}",
+            metrics: serde_json::json!({}),
+            run_id: None,
+            dataset_id: None,
+            source: "default",
+        };
+        let model = super::models::register_first_model(&pool, &new)
+            .await
+            .expect("register model")
+            .expect("the database had no model");
+        (pool, dir, model)
+    }
 }
 
 #[cfg(test)]
