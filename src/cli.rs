@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod atomic_file;
+mod calibration_study;
 mod config_cmd;
 mod cv;
 mod dataset_args;

@@ -17,8 +17,10 @@ pub struct Settings {
     #[arg(long, env = "ESSAY_GRADER_ADDR", default_value = "127.0.0.1:8080")]
     pub addr: SocketAddr,
 
-    /// SQLite database URL; the file and its folder are created and migrated
-    /// on start.
+    /// Database URL. `sqlite://path/file.db`: an embedded SQLite file, created
+    /// (with its folder) and migrated on start. `postgres://user:password@host:port/db`:
+    /// a PostgreSQL server, migrated on start, which several replicas may
+    /// share. Any other scheme is refused at start-up.
     #[arg(
         long,
         env = "ESSAY_GRADER_DATABASE",

@@ -4,8 +4,10 @@
 //! The arrows point one way: `experiments` → `grader` → `training` →
 //! {`nn`, `features`}, and nothing below imports from above; `http`, `jobs`,
 //! `cli` and `bench` sit on top and may call any of them (and `store`).
-//! `nn` and `features` call nothing of ours and do no I/O.
+//! `nn`, `features` and `calibration` call nothing of ours and do no I/O;
+//! `grader` and `experiments` use `calibration`.
 //!
+//! - [`calibration`]: per-prompt calibration from a teacher's graded examples; pure.
 //! - [`nn`]: the neural-network core on ndarray (layers, activations, losses, optimizers).
 //! - [`features`]: text in, a named feature vector out; pure functions.
 //! - [`training`]: datasets and CSV layouts, score grids, folds, the cross-validation harness, metrics, the train config.
@@ -20,6 +22,7 @@
 //! - [`bench`]: the `bench` subcommand's measurements.
 
 pub mod bench;
+pub mod calibration;
 pub mod cli;
 pub mod config;
 pub mod experiments;

@@ -1,7 +1,8 @@
 //! Building and running the service: `Application::build(Settings)` opens and
 //! migrates the database, settles the admin token, makes sure a model is
 //! active (registering the built-in default model on a fresh database), warms
-//! the prompt cache and binds the listener; `run_until_stopped` serves until
+//! the prompt cache, loads (or refits) each prompt's calibration for the
+//! active model, and binds the listener; `run_until_stopped` serves until
 //! SIGINT, SIGTERM or a [`ShutdownHandle`] asks it to stop, then drains.
 //! `main` and the API tests call the same code.
 
@@ -87,6 +88,12 @@ impl Application {
             .warm(&db)
             .await
             .map_err(|e| anyhow::anyhow!("preparing the registered prompts: {e}"))?;
+        if let Some(active) = model.current() {
+            let calibrated = http::calibrations::load_all(&db, &prompts, &active)
+                .await
+                .map_err(|e| anyhow::anyhow!("loading the prompts' calibrations: {e}"))?;
+            tracing::info!(prompts = calibrated, "calibrations ready");
+        }
 
         let listener = TcpListener::bind(settings.addr)
             .await
@@ -113,6 +120,7 @@ impl Application {
             credentials: Arc::new(credentials),
             metrics,
             activation_lock: Arc::default(),
+            calibration_lock: Arc::default(),
         };
         Ok(Self {
             port,
@@ -152,6 +160,14 @@ impl Application {
             .start()
             .await
             .context("starting the job workers")?;
+        // Activations made through another replica reach this one by polling.
+        let follower = tokio::spawn(http::activation_follower::follow_activations(
+            state.clone(),
+            {
+                let jobs = state.jobs.clone();
+                async move { jobs.stopping().await }
+            },
+        ));
         let app = http::router(state.clone());
         let stop = shutdown.clone();
         let jobs = state.jobs.clone();
@@ -169,6 +185,7 @@ impl Application {
             .await
             .context("serving HTTP");
         workers.shutdown().await;
+        let _ = follower.await;
         served?;
         state.db.close().await;
         tracing::info!("stopped");
@@ -182,7 +199,7 @@ pub const DEFAULT_MODEL: &[u8] = include_bytes!("../models/default.json");
 
 /// Registers the default model (the `--default-model` file, else the built-in
 /// one) as version 1 and activates it when the registry is empty.
-async fn register_default_model(db: &sqlx::SqlitePool, settings: &Settings) -> anyhow::Result<()> {
+async fn register_default_model(db: &crate::store::Db, settings: &Settings) -> anyhow::Result<()> {
     let artifact: Vec<u8> = match &settings.default_model {
         Some(path) => std::fs::read(path)
             .with_context(|| format!("reading the default model {}", path.display()))?,
@@ -212,7 +229,7 @@ async fn register_default_model(db: &sqlx::SqlitePool, settings: &Settings) -> a
 /// Loads the active model into `handle`, registering the default model first
 /// on an empty registry.
 async fn load_active_model(
-    db: &sqlx::SqlitePool,
+    db: &crate::store::Db,
     handle: &ModelHandle,
     settings: &Settings,
 ) -> anyhow::Result<()> {

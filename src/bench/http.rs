@@ -8,7 +8,9 @@
 //!    concurrent keep-alive connections: gradings/s, p50/p99/max latency;
 //! 2. the batch endpoint, `--batches` requests of `--batch-size` essays: essays/s;
 //! 3. with `--while-training` (needs `--commonlit`): single-essay grading
-//!    again while a train job on the CommonLit data runs in the job queue.
+//!    again while a train job on the CommonLit data runs in the job queue;
+//! 4. unless `--calibrated-rounds 0`: grading a calibrated prompt against an
+//!    uncalibrated one (see `http_calibrated`).
 //!
 //! Everything is bounded by count, and the client shares the machine with the
 //! server, so the figures are a floor for a server with the machine to itself.
@@ -56,27 +58,41 @@ pub struct HttpBenchArgs {
     /// built-in default model).
     #[arg(long, value_name = "FILE")]
     pub model: Option<PathBuf>,
+    /// bench http: interleaved rounds comparing grading a calibrated prompt
+    /// with an uncalibrated one (each round sends --requests / 2 of each); 0 skips.
+    #[arg(long, default_value_t = 3)]
+    pub calibrated_rounds: usize,
+    /// bench http: examples posted to each calibrated prompt.
+    #[arg(long, default_value_t = 50)]
+    pub calibration_examples: usize,
+    /// bench http: instead of starting a server, drive these running
+    /// replicas (base URLs, comma-separated), single-essay grading only: the
+    /// prompts are registered through the first, and the connections and
+    /// requests are split evenly over all of them at once. Compares one
+    /// replica with several (docs/scaling.md).
+    #[arg(long, value_delimiter = ',', value_name = "URL")]
+    pub targets: Vec<String>,
 }
 
 /// A prompt to register and the essays to grade against it.
-struct Workload {
-    prompts: Vec<Value>,
+pub(super) struct Workload {
+    pub(super) prompts: Vec<Value>,
     /// (prompt id, essay text)
-    essays: Vec<(String, String)>,
+    pub(super) essays: Vec<(String, String)>,
 }
 
 /// Latency summary of a run.
-struct Summary {
-    requests: usize,
+pub(super) struct Summary {
+    pub(super) requests: usize,
     errors: usize,
-    seconds: f64,
-    p50: Duration,
+    pub(super) seconds: f64,
+    pub(super) p50: Duration,
     p99: Duration,
     max: Duration,
 }
 
 impl Summary {
-    fn print(&self, label: &str, unit: &str, per_request: usize) {
+    pub(super) fn print(&self, label: &str, unit: &str, per_request: usize) {
         println!(
             "{label}: {} requests in {:.2} s = {:.0} {unit}/s; latency p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms; errors {}",
             self.requests,
@@ -111,7 +127,72 @@ pub fn run(args: HttpBenchArgs) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
+    if !args.targets.is_empty() {
+        return runtime.block_on(bench_targets(args));
+    }
     runtime.block_on(bench(args))
+}
+
+/// Single-essay grading through running replicas, side by side.
+async fn bench_targets(args: HttpBenchArgs) -> anyhow::Result<()> {
+    let workload = Arc::new(match &args.commonlit {
+        Some(dir) => commonlit_workload(dir)?,
+        None => generated_workload(),
+    });
+    let targets: Vec<String> = args
+        .targets
+        .iter()
+        .map(|t| t.trim_end_matches('/').to_owned())
+        .collect();
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(args.connections)
+        .build()?;
+    for prompt in &workload.prompts {
+        // A prompt already there (an earlier run) is fine: 409.
+        let response = client
+            .post(format!("{}/api/v1/prompts", targets[0]))
+            .json(prompt)
+            .send()
+            .await?;
+        let status = response.status();
+        if !status.is_success() && status != reqwest::StatusCode::CONFLICT {
+            bail!("registering a prompt failed: {}", response.text().await?);
+        }
+    }
+    let share = |n: usize| (n / targets.len()).max(1);
+    let run = |requests: usize| {
+        let client = client.clone();
+        let workload = workload.clone();
+        let targets = targets.clone();
+        async move {
+            let started = std::time::Instant::now();
+            let runs = targets.iter().map(|base| {
+                single(
+                    &client,
+                    base,
+                    &workload,
+                    share(requests),
+                    share(args.connections),
+                )
+            });
+            let summaries = futures_util::future::try_join_all(runs).await?;
+            anyhow::Ok((summaries, started.elapsed().as_secs_f64()))
+        }
+    };
+    run(500).await?;
+    let (summaries, seconds) = run(args.requests).await?;
+    let requests: usize = summaries.iter().map(|s| s.requests).sum();
+    let errors: usize = summaries.iter().map(|s| s.errors).sum();
+    for (base, summary) in targets.iter().zip(&summaries) {
+        summary.print(&format!("  {base}"), "gradings", 1);
+    }
+    println!(
+        "single essay through {} replica(s), {} connections in all: {requests} requests in {seconds:.2} s = {:.0} gradings/s; errors {errors}",
+        targets.len(),
+        share(args.connections) * targets.len(),
+        requests as f64 / seconds,
+    );
+    Ok(())
 }
 
 async fn bench(args: HttpBenchArgs) -> anyhow::Result<()> {
@@ -213,6 +294,21 @@ async fn bench(args: HttpBenchArgs) -> anyhow::Result<()> {
         1,
     );
 
+    if args.calibrated_rounds > 0 {
+        super::http_calibrated::compare(
+            &app_state,
+            &client,
+            &base,
+            &token,
+            &workload,
+            args.calibration_examples,
+            args.calibrated_rounds,
+            (args.requests / 2).max(1),
+            args.connections,
+        )
+        .await?;
+    }
+
     for explain in [true, false] {
         let batch = batches(
             &client,
@@ -308,7 +404,7 @@ async fn in_process(
 }
 
 /// `requests` single-essay gradings over `connections` concurrent tasks.
-async fn single(
+pub(super) async fn single(
     client: &reqwest::Client,
     base: &str,
     workload: &Arc<Workload>,
@@ -388,7 +484,7 @@ async fn drive(
 
 /// `batches` batch requests of `size` essays, one after another, with or
 /// without explanations.
-async fn batches(
+pub(super) async fn batches(
     client: &reqwest::Client,
     base: &str,
     workload: &Workload,

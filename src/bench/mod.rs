@@ -5,6 +5,7 @@
 mod cv;
 mod grade;
 pub mod http;
+mod http_calibrated;
 mod nn;
 
 /// Arguments of `essay-grader bench`.

@@ -32,11 +32,22 @@ pub struct CvArgs {
     /// Print JSON: {"folds": [{"held_out", "n", "mcrmse", "targets"}], "pooled", "seconds"}.
     #[arg(long)]
     pub json: bool,
+    #[command(flatten)]
+    pub calibration: super::calibration_study::CalibrationArgs,
 }
 
 pub fn run(args: CvArgs) -> anyhow::Result<()> {
     let config = load_config(args.config.as_deref(), args.threads)?;
     let dataset = args.data.load(Some(&args.targets))?;
+    if args.calibration.requested() {
+        if args.folds != FoldSpec::LeaveOnePromptOut || args.model_kind != ModelKind::Mlp {
+            anyhow::bail!(
+                "--calibration-examples studies the production model leave-one-prompt-out: \
+                 drop --folds and --model-kind"
+            );
+        }
+        return super::calibration_study::run(&args.calibration, &dataset, &config, args.json);
+    }
     let bar = report::progress_bar(0, "cross-validating");
     let result = cross_validate(&dataset, &config, args.folds, args.model_kind, &mut |p| {
         bar.set_length(p.total as u64);

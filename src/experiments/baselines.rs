@@ -569,7 +569,9 @@ pub fn make_regressor(kind: ModelKind, seed: u64) -> Option<Box<dyn Regressor>> 
             seed,
             ..Default::default()
         })),
-        ModelKind::Mlp => return None,
+        ModelKind::Mlp | ModelKind::Blend | ModelKind::MlpCentred | ModelKind::BlendCentred => {
+            return None;
+        }
     })
 }
 

@@ -15,6 +15,7 @@ use crate::training::{
 };
 
 use super::baselines::BaselinePredictor;
+use super::blend::{Blend, CentredByPrompt};
 
 /// Which model family a cross-validation run trains.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, clap::ValueEnum)]
@@ -30,6 +31,15 @@ pub enum ModelKind {
     Gbdt,
     /// Predict each target's training mean.
     Mean,
+    /// The network ensemble and the gradient-boosted trees, averaged with a
+    /// per-target weight fitted on out-of-fold predictions inside each
+    /// fold's training prompts.
+    Blend,
+    /// The network ensemble trained on targets centred per prompt, plus the
+    /// mean level of the training prompts.
+    MlpCentred,
+    /// [`ModelKind::Blend`] of the centred network and centred trees.
+    BlendCentred,
 }
 
 impl ModelKind {
@@ -41,6 +51,9 @@ impl ModelKind {
             ModelKind::Logistic => "logistic",
             ModelKind::Gbdt => "gbdt",
             ModelKind::Mean => "mean",
+            ModelKind::Blend => "blend",
+            ModelKind::MlpCentred => "mlp-centred",
+            ModelKind::BlendCentred => "blend-centred",
         }
     }
 
@@ -83,6 +96,7 @@ pub fn cross_validate(
     kind: ModelKind,
     on_progress: &mut dyn FnMut(&Progress) -> Control,
 ) -> Result<CvReport, TrainingError> {
+    let config = &config.for_dataset(dataset);
     training::cross_validate(
         dataset,
         config,
@@ -101,6 +115,7 @@ pub fn cross_validate_featured(
     kind: ModelKind,
     on_progress: &mut dyn FnMut(&Progress) -> Control,
 ) -> Result<CvReport, TrainingError> {
+    let config = &config.for_dataset(featured.dataset);
     training::cross_validate_featured(
         featured,
         config,
@@ -118,6 +133,23 @@ pub fn fold_predictor(kind: ModelKind, config: &ValidTrainConfig) -> Box<dyn Fol
         ModelKind::Ridge | ModelKind::Logistic | ModelKind::Gbdt | ModelKind::Mean => {
             Box::new(BaselinePredictor::new(kind, config))
         }
+        ModelKind::Blend => Box::new(Blend {
+            first: Box::new(NetworkEnsemble::new(config)),
+            second: Box::new(BaselinePredictor::new(ModelKind::Gbdt, config)),
+            name: kind.name().into(),
+        }),
+        ModelKind::MlpCentred => Box::new(CentredByPrompt {
+            inner: Box::new(NetworkEnsemble::new(config)),
+            name: kind.name().into(),
+        }),
+        ModelKind::BlendCentred => Box::new(Blend {
+            first: fold_predictor(ModelKind::MlpCentred, config),
+            second: Box::new(CentredByPrompt {
+                inner: Box::new(BaselinePredictor::new(ModelKind::Gbdt, config)),
+                name: "gbdt-centred".into(),
+            }),
+            name: kind.name().into(),
+        }),
     }
 }
 

@@ -158,6 +158,8 @@ catalogue! {
     EUppercaseShare "e_uppercase_share" Essay "Upper-case letters / letters.";
     ERepeatedWordShare "e_repeated_word_share" Essay "Share of words that repeat the word just before them (\"the the\").";
     ELongSentenceShare "e_long_sentence_share" Essay "Share of sentences longer than 35 words.";
+    EMeanLogWordRank "e_mean_log_word_rank" Essay "Mean ln(frequency rank) of the correctly spelt content words (GloVe frequency order; unlisted dictionary words rank 40,001).";
+    ERareWordShare "e_rare_word_share" Essay "Share of the correctly spelt content words that are not among the 10,000 most frequent words.";
 
     // ---- r_: the essay against the prompt ----
     RUnigramPrecision "r_unigram_precision" Relation "Share of the essay's distinct word stems that occur in the prompt text.";
@@ -201,6 +203,13 @@ catalogue! {
     RLogWordsNotCopied8 "r_log_words_not_copied_8" Relation "ln(1 + essay words outside every copied run of >= 8 words).";
     RWordLengthRatio "r_word_length_ratio" Relation "Essay mean word length / prompt text mean word length.";
     RGradeLevelGap "r_grade_level_gap" Relation "Essay Flesch-Kincaid grade minus prompt text Flesch-Kincaid grade.";
+    RMeaningCosinePrompt "r_meaning_cosine_prompt" Relation "Cosine of the essay's and the prompt text's mean word vectors (content words, IDF-weighted).";
+    RMeaningSentenceCoverage "r_meaning_sentence_coverage" Relation "Mean over prompt sentences of the best word-vector cosine to an essay sentence.";
+    RMeaningGrounding "r_meaning_grounding" Relation "Mean over essay sentences of the best word-vector cosine to a prompt sentence.";
+    RMeaningKeywordRecall "r_meaning_keyword_recall" Relation "Mean over the prompt's 20 top keywords of the best word-vector cosine to an essay content word (1 if used).";
+    RParaphraseGap "r_paraphrase_gap" Relation "r_meaning_keyword_recall minus r_keyword_recall: the source's key ideas expressed in other words.";
+    RNovelMeanLogWordRank "r_novel_mean_log_word_rank" Relation "Mean ln(frequency rank) of the correctly spelt content words whose stem is not in the prompt text.";
+    RNovelRareWordShare "r_novel_rare_word_share" Relation "Share of content words that are rare (beyond the 10,000 most frequent), correctly spelt and not in the prompt text.";
 }
 
 impl Feature {

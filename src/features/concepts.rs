@@ -137,7 +137,9 @@ impl Concept {
             | RKeywordRecall
             | RTfidfCosineSum
             | RSourceSentencesUsed
-            | RSourceSentencesUsedShare => Concept::SourceCoverage,
+            | RSourceSentencesUsedShare
+            | RMeaningSentenceCoverage
+            | RMeaningKeywordRecall => Concept::SourceCoverage,
 
             RCopiedShare4
             | RCopiedShare8
@@ -158,19 +160,36 @@ impl Concept {
             | RLogNovelWords
             | RLogNovelBigrams
             | RLogNovelTypes
-            | RNovelLongWordShare => Concept::OwnWords,
+            | RNovelLongWordShare
+            | RParaphraseGap => Concept::OwnWords,
 
             RQuestionOverlap
             | RTitleOverlap
             | RTfidfCosineBestSentence
             | RTfidfCosineTop3Sentences
-            | RSentenceGrounding => Concept::Relevance,
+            | RSentenceGrounding
+            | RMeaningCosinePrompt
+            | RMeaningGrounding => Concept::Relevance,
 
             RQuotesFromPrompt | RQuotedFromPromptShare | EQuoteMarksPerWord => Concept::Quoting,
 
-            EMeanWordLength | ESdWordLength | ELongWordShare | ESyllablesPerWord
-            | EPolysyllableShare | EUniqueWords | ELogUniqueWords | ETypeTokenRatio | ERootTtr
-            | EMtld | EYulesK | EStopwordShare | RWordLengthRatio => Concept::Vocabulary,
+            EMeanWordLength
+            | ESdWordLength
+            | ELongWordShare
+            | ESyllablesPerWord
+            | EPolysyllableShare
+            | EUniqueWords
+            | ELogUniqueWords
+            | ETypeTokenRatio
+            | ERootTtr
+            | EMtld
+            | EYulesK
+            | EStopwordShare
+            | RWordLengthRatio
+            | EMeanLogWordRank
+            | ERareWordShare
+            | RNovelMeanLogWordRank
+            | RNovelRareWordShare => Concept::Vocabulary,
 
             EMeanSentenceLength
             | EMaxSentenceLength

@@ -11,6 +11,7 @@ use super::lexicon;
 use super::prompt::PreparedPrompt;
 use super::readability::{Readability, ReadabilityCounts};
 use super::text::{Tokens, Word, flag};
+use super::word_vectors;
 
 /// `a / b`, or 0 when `b` is 0.
 pub(crate) fn ratio(a: f64, b: f64) -> f64 {
@@ -162,6 +163,22 @@ fn yules_k(counts: &[u32]) -> f64 {
     1e4 * (sum_sq - n) / (n * n)
 }
 
+/// Words beyond this frequency rank are rare (`e_rare_word_share`): about
+/// where a general English vocabulary test stops (the 10,000 most frequent
+/// GloVe words include "photosynthesis" but not "perfunctory").
+pub(crate) const RARE_RANK: u32 = 10_000;
+
+/// The frequency rank of a correctly spelt word: its rank in the GloVe list,
+/// or [`word_vectors::UNLISTED_RANK`] for a dictionary word rarer than every
+/// listed one. `None` for a word in no list (a misspelling, most often).
+pub(crate) fn spelt_rank(w: &Word) -> Option<u32> {
+    match w.rank {
+        0 if w.is(flag::ENGLISH) => Some(word_vectors::UNLISTED_RANK),
+        0 => None,
+        rank => Some(rank),
+    }
+}
+
 /// Reusable buffers of the e_ features.
 #[derive(Debug, Default)]
 pub(crate) struct EssayScratch {
@@ -209,8 +226,20 @@ pub(crate) fn essay_features(
     let mut lower_i = 0usize;
     let mut slips = 0usize;
     let mut repeated = 0usize;
+    let mut ranked = 0usize;
+    let mut log_rank_sum = 0.0f64;
+    let mut rare = 0usize;
     let mut prev: Option<&Word> = None;
     for w in words {
+        if w.is_content()
+            && let Some(rank) = spelt_rank(w)
+        {
+            ranked += 1;
+            log_rank_sum += f64::from(rank).ln();
+            if rank > RARE_RANK {
+                rare += 1;
+            }
+        }
         let len = f64::from(w.chars);
         word_len_sum_sq += len * len;
         if w.chars >= 7 {
@@ -324,6 +353,11 @@ pub(crate) fn essay_features(
         Feature::EMissingSpaceAfterPunctPerSentence,
         ratio(stats.missing_space_after_punct as f64, s.sentences),
     );
+    set(
+        Feature::EMeanLogWordRank,
+        ratio(log_rank_sum, ranked as f64),
+    );
+    set(Feature::ERareWordShare, ratio(rare as f64, ranked as f64));
     set(
         Feature::EMissingFinalPunct,
         f64::from(u8::from(n > 0.0 && !stats.ends_with_terminal)),

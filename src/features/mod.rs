@@ -12,7 +12,10 @@
 //! - [`readability`]: syllables and readability formulas.
 //! - [`question`]: the task kinds and element count a question asks for.
 //! - [`tfidf`]: TF-IDF vectors of a prompt and an essay's similarity to them.
-//! - [`essay`]: the e_ features; [`relation`]: the r_ features.
+//! - [`essay`]: the e_ features; [`relation`]: the r_ features of exact
+//!   words; [`paraphrase`]: the r_ features past exact words (meaning by word
+//!   vectors, rarity against the source).
+//! - [`word_vectors`]: the compiled-in GloVe vectors and frequency ranks.
 //! - [`hashing`]: words and n-grams as 64-bit hashes.
 //!
 //! Use: `let prepared = PreparedPrompt::new(&prompt);` once per prompt, then
@@ -24,6 +27,7 @@ pub mod concepts;
 mod essay;
 pub mod hashing;
 pub mod lexicon;
+mod paraphrase;
 pub mod prompt;
 pub mod question;
 pub mod readability;
@@ -31,6 +35,7 @@ mod relation;
 mod segment;
 pub mod text;
 pub mod tfidf;
+pub mod word_vectors;
 
 use std::cell::RefCell;
 
@@ -39,6 +44,7 @@ pub use concepts::Concept;
 pub use prompt::{PreparedPrompt, Prompt};
 
 use essay::EssayScratch;
+use paraphrase::ParaphraseScratch;
 use prompt::PROMPT_FEATURES;
 use relation::RelationScratch;
 use text::{Tokeniser, Tokens};
@@ -102,6 +108,38 @@ impl FeatureVector {
     }
 }
 
+/// Which features an [`Extractor`] computes. Everything by default; a
+/// model that uses none of the word-vector meaning and rarity features (the
+/// `paraphrase` family, the costliest per essay) can skip them, and they are
+/// then 0 in the vector.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Selection {
+    meaning: bool,
+}
+
+impl Default for Selection {
+    fn default() -> Self {
+        Self::all()
+    }
+}
+
+impl Selection {
+    /// Every feature.
+    pub fn all() -> Self {
+        Self { meaning: true }
+    }
+
+    /// What a model whose inputs are the catalogue positions `indices`
+    /// needs: the word-vector family only if it uses one of its features.
+    pub fn for_features(indices: &[usize]) -> Self {
+        Self {
+            meaning: paraphrase::FEATURES
+                .iter()
+                .any(|&f| indices.contains(&(f as usize))),
+        }
+    }
+}
+
 /// Extracts features with reusable buffers. One per thread; cheap to create,
 /// faster when reused over many essays (its stem cache warms up).
 #[derive(Default)]
@@ -110,12 +148,22 @@ pub struct Extractor {
     tokens: Tokens,
     essay: EssayScratch,
     relation: RelationScratch,
+    paraphrase: ParaphraseScratch,
+    selection: Selection,
 }
 
 impl Extractor {
-    /// An extractor with empty buffers.
+    /// An extractor with empty buffers, computing every feature.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// An extractor that computes only what `selection` asks for.
+    pub fn with_selection(selection: Selection) -> Self {
+        Self {
+            selection,
+            ..Self::default()
+        }
     }
 
     /// The features of `essay` against `prompt`.
@@ -148,6 +196,13 @@ impl Extractor {
         out[..PROMPT_FEATURES].copy_from_slice(&prompt.prompt_values);
         essay::essay_features(&self.tokens, prompt, &mut self.essay, out);
         relation::relation_features(&self.tokens, prompt, &mut self.relation, out);
+        if self.selection.meaning {
+            paraphrase::paraphrase_features(&self.tokens, prompt, &mut self.paraphrase, out);
+        } else {
+            for f in paraphrase::FEATURES {
+                out[f as usize] = 0.0;
+            }
+        }
         for v in out.iter_mut() {
             // Every formula is guarded; this is a last line of defence that
             // debug builds (and so the tests) turn into a failure.
@@ -166,10 +221,22 @@ thread_local! {
 /// The features of `essay` against `prompt`, in catalogue order. Uses a
 /// per-thread [`Extractor`], so repeated calls reuse its buffers.
 pub fn extract(prompt: &PreparedPrompt, essay: &str) -> FeatureVector {
+    extract_selected(prompt, essay, Selection::all())
+}
+
+/// [`extract`], computing only what `selection` asks for.
+pub fn extract_selected(
+    prompt: &PreparedPrompt,
+    essay: &str,
+    selection: Selection,
+) -> FeatureVector {
     EXTRACTOR.with(|cell| match cell.try_borrow_mut() {
-        Ok(mut extractor) => extractor.extract(prompt, essay),
+        Ok(mut extractor) => {
+            extractor.selection = selection;
+            extractor.extract(prompt, essay)
+        }
         // Only reachable if extraction re-entered itself, which it never does.
-        Err(_) => Extractor::new().extract(prompt, essay),
+        Err(_) => Extractor::with_selection(selection).extract(prompt, essay),
     })
 }
 

@@ -6,6 +6,7 @@
 //! essay: the prompt's tokens, stems, n-gram sets, TF-IDF vectors, spelling
 //! exceptions and its p_ and q_ feature values are all here.
 
+use ndarray::Array2;
 use serde::{Deserialize, Serialize};
 
 use super::catalogue::Feature;
@@ -14,6 +15,7 @@ use super::hashing::{HashMap64, HashSet64, NgramHashes};
 use super::question::analyse_question;
 use super::text::{Tokeniser, Tokens};
 use super::tfidf::TfidfIndex;
+use super::word_vectors::{self, MeanVector};
 
 /// A prompt: the source text a student read, its title and the question.
 /// An empty string means "unknown"; features that need it then take
@@ -77,6 +79,16 @@ pub struct PreparedPrompt {
     pub(crate) question_stems: HashSet64,
     /// Distinct content stems of the title.
     pub(crate) title_stems: HashSet64,
+    /// The text's meaning: its content words' IDF-weighted mean vector.
+    pub(crate) text_meaning: MeanVector,
+    /// The meaning of each sentence of the text, scaled to unit length: one
+    /// row per sentence (`word_vectors::DIMS` columns).
+    pub(crate) sentence_meanings: Array2<f32>,
+    /// For each of `keywords`, the unit vector of its first word in the text
+    /// that has one (a zero row if none has).
+    pub(crate) keyword_vectors: Array2<f32>,
+    /// For each of `keywords`, whether its row of `keyword_vectors` is a vector.
+    pub(crate) keyword_has_vector: Vec<bool>,
 }
 
 fn content_stem_set(tokens: &Tokens) -> HashSet64 {
@@ -129,6 +141,43 @@ impl PreparedPrompt {
             .collect();
         let tfidf = TfidfIndex::new(&sentences);
         let keywords = tfidf.keywords(KEYWORD_COUNT);
+        let keyword_ranks: Vec<u32> = keywords
+            .iter()
+            .map(|&k| {
+                text.words
+                    .iter()
+                    .find(|w| w.stem == k && word_vectors::has_vector(w.rank))
+                    .map_or(0, |w| w.rank)
+            })
+            .collect();
+        let mut keyword_vectors = Array2::zeros((keywords.len(), word_vectors::DIMS));
+        for (mut row, &rank) in keyword_vectors.rows_mut().into_iter().zip(&keyword_ranks) {
+            word_vectors::write_unit_vector(
+                rank,
+                row.as_slice_mut().expect("a standard-layout row"),
+            );
+        }
+        let keyword_has_vector = keyword_ranks
+            .iter()
+            .map(|&r| word_vectors::has_vector(r))
+            .collect();
+        let mut text_meaning = MeanVector::default();
+        for w in text.words.iter().filter(|w| w.is_content()) {
+            text_meaning.add_word(w.rank);
+        }
+        let sentences = &text.stats.sentences;
+        let mut sentence_meanings = Array2::zeros((sentences.len(), word_vectors::DIMS));
+        for (mut row, &(a, b)) in sentence_meanings.rows_mut().into_iter().zip(sentences) {
+            let mut meaning = MeanVector::default();
+            for w in text.words[a as usize..b as usize]
+                .iter()
+                .filter(|w| w.is_content())
+            {
+                meaning.add_word(w.rank);
+            }
+            meaning.normalise();
+            row.assign(&ndarray::ArrayView1::from(meaning.components()));
+        }
         let question_stems = content_stem_set(&question);
         let title_stems = content_stem_set(&title);
 
@@ -182,6 +231,10 @@ impl PreparedPrompt {
             keywords,
             question_stems,
             title_stems,
+            text_meaning,
+            sentence_meanings,
+            keyword_vectors,
+            keyword_has_vector,
         }
     }
 

@@ -310,3 +310,36 @@ fn print_feature_correlations_on_commonlit() {
         println!("{line}");
     }
 }
+
+#[test]
+fn a_selection_without_the_word_vector_family_leaves_only_it_at_zero() {
+    use crate::features::{Extractor, Selection, catalogue};
+    let prompt = PreparedPrompt::new(&Prompt {
+        title: "The Cannery".into(),
+        question: "Summarize how the factory fooled the public.".into(),
+        text: "The factory owners hid the spoiled meat from the inspectors. \
+               Workers ground the rotten meat into sausages."
+            .into(),
+    });
+    let essay = "The owners concealed bad meat from officials and sold sausages.";
+    let every = Extractor::new().extract(&prompt, essay);
+    let without_meaning =
+        Extractor::with_selection(Selection::for_features(&[0, 1])).extract(&prompt, essay);
+    let with_meaning = Selection::for_features(&[Feature::RMeaningCosinePrompt as usize]);
+    assert_eq!(with_meaning, Selection::all());
+    let mut differ = Vec::new();
+    for (i, def) in catalogue().iter().enumerate() {
+        if every.values()[i] != without_meaning.values()[i] {
+            assert_eq!(without_meaning.values()[i], 0.0, "{}", def.name);
+            differ.push(def.name);
+        }
+    }
+    assert!(differ.contains(&"r_meaning_cosine_prompt"), "{differ:?}");
+    assert!(
+        differ.iter().all(|n| n.contains("meaning")
+            || n.contains("rank")
+            || n.contains("rare")
+            || n.contains("paraphrase")),
+        "{differ:?}"
+    );
+}

@@ -21,6 +21,7 @@ use super::hashing::{HashMap64, hash_str};
 use super::lexicon;
 use super::readability::count_syllables;
 use super::segment::AsciiWordBounds;
+use super::word_vectors;
 
 /// Bit flags of a [`Word`].
 pub mod flag {
@@ -73,6 +74,9 @@ pub struct Word {
     pub syllables: u8,
     /// [`flag`] bits.
     pub flags: u16,
+    /// Frequency rank in the GloVe word list (1 = most frequent; see
+    /// `word_vectors`), or 0 when the word is not listed.
+    pub rank: u32,
 }
 
 impl Word {
@@ -154,6 +158,8 @@ struct CachedWord {
     syllables: u8,
     /// [`flag::LEXICAL`] bits.
     flags: u16,
+    /// Frequency rank (see [`Word::rank`]).
+    rank: u32,
 }
 
 /// Turns text into [`Tokens`]. Holds the stemmer, a cache of what each word
@@ -426,6 +432,10 @@ impl Tokeniser {
                     stem: hash_str(&self.stemmer.stem(&self.lower)),
                     syllables: count_syllables(&self.lower).min(255) as u8,
                     flags: lexicon::word_flags(lower, spell),
+                    rank: match word_vectors::word_rank(lower) {
+                        0 => word_vectors::word_rank(spell),
+                        rank => rank,
+                    },
                 };
                 if self.cache.len() >= STEM_CACHE_LIMIT {
                     self.cache.clear();
@@ -455,6 +465,7 @@ impl Tokeniser {
             chars: chars.min(u32::from(u16::MAX)) as u16,
             syllables: cached.syllables,
             flags,
+            rank: cached.rank,
         });
     }
 }

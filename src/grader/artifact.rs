@@ -99,6 +99,8 @@ pub struct GraderModel {
     pub(super) networks: Vec<Network<f32>>,
     /// Catalogue positions of the model's inputs.
     pub(super) feature_idx: Vec<usize>,
+    /// The features grading must compute: the model's inputs' families.
+    pub(super) selection: features::Selection,
     /// The model's inputs as catalogue features.
     pub(super) features: Vec<Feature>,
     /// For each catalogue feature, its position among the model's inputs.
@@ -232,6 +234,7 @@ impl GraderModel {
             x_mean: file.scaler.mean.iter().map(|v| *v as f32).collect(),
             x_inv_std: file.scaler.std.iter().map(|v| (1.0 / v) as f32).collect(),
             networks,
+            selection: features::Selection::for_features(&feature_idx),
             feature_idx,
             warn,
             file,
@@ -261,6 +264,12 @@ impl GraderModel {
     /// The score grid of ordinal targets, if any.
     pub fn score_grid(&self) -> Option<&ScoreGrid> {
         self.file.score_grid.as_ref()
+    }
+
+    /// Each target's training scores as 101 quantiles (0th to 100th
+    /// percentile), in target order: the scale grades are read on.
+    pub fn target_quantiles(&self) -> &[Vec<f64>] {
+        &self.file.target_quantiles
     }
 
     /// Number of ensemble members.

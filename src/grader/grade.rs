@@ -164,7 +164,7 @@ impl GraderModel {
     /// [`Self::grade`], choosing whether to explain. An explanation runs the
     /// networks on one extra row per concept (occlusion).
     pub fn grade_with(&self, prompt: &PreparedPrompt, essay: &str, explain: Explain) -> Grade {
-        let fv = features::extract(prompt, essay);
+        let fv = features::extract_selected(prompt, essay, self.selection);
         self.grade_vectors(&[(prompt.has_text(), fv.into_values())], explain)
             .pop()
             .expect("one essay in, one grade out")
@@ -183,7 +183,7 @@ impl GraderModel {
         items: &[(&PreparedPrompt, &str)],
         explain: Explain,
     ) -> Vec<Grade> {
-        let mut extractor = features::Extractor::new();
+        let mut extractor = features::Extractor::with_selection(self.selection);
         let mut out = Vec::with_capacity(items.len());
         // The networks run one essay at a time (their rows fit in registers
         // and the first level cache); blocks only bound the feature vectors

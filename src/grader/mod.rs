@@ -2,7 +2,7 @@
 //! checks), how it is trained on a dataset, how it grades, how it explains a
 //! grade, and the network ensemble inside it.
 //!
-//! It may use `training`, `features` and `nn`; nothing here knows of the
+//! It may use `training`, `calibration`, `features` and `nn`; nothing here knows of the
 //! experiments (sweeps, baselines), HTTP, the database or files on disk
 //! (callers read and write the artifact's bytes).
 //!
@@ -12,8 +12,11 @@
 //! - [`explain`]: the explanation of a grade by concept (group occlusion).
 //! - [`ensemble`]: the network ensemble, and [`NetworkEnsemble`], its
 //!   cross-validation `FoldPredictor`.
+//! - [`calibration`]: what calibration from a teacher's examples needs of a
+//!   model (target scales and ranges, percentiles of calibrated scores).
 
 pub mod artifact;
+pub mod calibration;
 pub mod ensemble;
 pub mod explain;
 pub mod grade;

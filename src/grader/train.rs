@@ -84,6 +84,7 @@ pub fn train(
     on_progress: &mut dyn FnMut(&Progress) -> Control,
 ) -> Result<TrainOutcome, TrainingError> {
     let start = Instant::now();
+    let config = &config.for_dataset(dataset);
     check_trainable(dataset, config)?;
     let featured = FeaturedDataset::new(dataset, config.threads());
     let rows: Vec<usize> = (0..dataset.essays.len()).collect();

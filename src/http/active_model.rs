@@ -20,6 +20,10 @@ pub struct ActiveModel {
     pub version: i64,
     /// The checked, loaded model (networks, scalers, feature list).
     pub grader: GraderModel,
+    /// Each prompt's calibration fitted for this model (see
+    /// `http::calibrations`): it lives and is swapped with the model, so a
+    /// request never pairs a model with another model's calibration.
+    pub calibrations: super::calibrations::CalibrationSet,
 }
 
 impl ActiveModel {
@@ -34,6 +38,7 @@ impl ActiveModel {
             id: record.id.clone(),
             version: record.version,
             grader: GraderModel::from_json(artifact)?,
+            calibrations: Default::default(),
         })
     }
 }
@@ -55,13 +60,14 @@ impl ModelHandle {
     }
 
     /// Makes `model` the one grading new requests; returns the one it replaced.
-    pub fn swap(&self, model: ActiveModel) -> Option<Arc<ActiveModel>> {
+    pub fn swap(&self, model: impl Into<Arc<ActiveModel>>) -> Option<Arc<ActiveModel>> {
+        let model = model.into();
         let version = model.version;
         let previous = self
             .slot
             .write()
             .unwrap_or_else(|e| e.into_inner())
-            .replace(Arc::new(model));
+            .replace(model);
         metrics::gauge!("model_active_version").set(version as f64);
         previous
     }

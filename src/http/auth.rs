@@ -9,16 +9,19 @@
 //!   `Authorization: Bearer <admin token>` or a live session cookie.
 //! - [`GradingAccess`]: an extractor for grading and prompts; open unless API
 //!   keys are configured, then needs a key (or admin credentials).
+//! - [`CredentialedAccess`]: an extractor for a prompt's examples; always
+//!   needs a key or admin credentials (only the admin when there are no keys).
 //! - `POST /api/v1/session` / `DELETE /api/v1/session`: exchange the admin token
 //!   for an HttpOnly, SameSite=Strict cookie (browsers' EventSource cannot send
-//!   an Authorization header), and end it.
+//!   an Authorization header), and end it; `GET /api/v1/session` says
+//!   whether the caller is admin (the admin page asks it on load).
 
 use axum::Router;
 use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
+use axum::routing::get;
 use rand::Rng;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
@@ -75,7 +78,7 @@ impl Credentials {
 /// otherwise the stored digest; otherwise a new token, stored as a digest and
 /// returned in clear (the only time it exists in clear) to be printed once.
 pub async fn resolve_admin_token(
-    pool: &sqlx::SqlitePool,
+    pool: &crate::store::Db,
     configured: Option<&str>,
 ) -> Result<([u8; 32], Option<String>), sqlx::Error> {
     // A blank token (e.g. `ESSAY_GRADER_ADMIN_TOKEN=` from a compose file)
@@ -96,7 +99,7 @@ pub async fn resolve_admin_token(
     Ok((stored, None))
 }
 
-async fn stored_digest(pool: &sqlx::SqlitePool) -> Result<Option<[u8; 32]>, sqlx::Error> {
+async fn stored_digest(pool: &crate::store::Db) -> Result<Option<[u8; 32]>, sqlx::Error> {
     let Some(hex_digest) = store::admin::admin_token_digest(pool).await? else {
         return Ok(None);
     };
@@ -185,12 +188,70 @@ impl FromRequestParts<AppState> for GradingAccess {
     }
 }
 
+/// Permission to change the grades everyone gets for a prompt (posting and
+/// deleting its examples, reading the essays graded as examples): the admin
+/// token or session, or one of the API keys. On a server without API keys
+/// only the admin may, even though grading there is open.
+#[derive(Debug, Clone, Copy)]
+pub struct CredentialedAccess;
+
+impl FromRequestParts<AppState> for CredentialedAccess {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let presented = bearer(&parts.headers)
+            .or_else(|| parts.headers.get("x-api-key").and_then(|v| v.to_str().ok()));
+        if presented.is_some_and(|key| state.credentials.is_api_key(key))
+            || is_admin(&parts.headers, state).await?
+        {
+            return Ok(CredentialedAccess);
+        }
+        let how = if state.credentials.api_keys.is_empty() {
+            "the admin token (`Authorization: Bearer <token>`) or an admin session"
+        } else {
+            "an API key (`Authorization: Bearer <key>` or `X-Api-Key: <key>`) or the admin token"
+        };
+        Err(ApiError::Unauthorized {
+            message: format!(
+                "changing a prompt's examples changes everyone's grades for it, so it needs {how}"
+            ),
+        })
+    }
+}
+
 /// The routes of this module.
 pub fn router() -> Router<AppState> {
     Router::new().route(
         "/api/v1/session",
-        post(create_session).delete(delete_session),
+        get(session_status)
+            .post(create_session)
+            .delete(delete_session),
     )
+}
+
+/// Answer of `GET /api/v1/session`.
+#[derive(Debug, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct SessionStatus {
+    /// Whether the request carries admin credentials (a live session cookie
+    /// or the admin token).
+    pub admin: bool,
+}
+
+/// Whether the caller is signed in as admin. Always 200, so that a page can
+/// ask without an error showing up in the browser's console.
+#[utoipa::path(
+    get,
+    path = "/api/v1/session",
+    tag = "admin",
+    responses((status = 200, description = "Whether the caller is admin", body = SessionStatus))
+)]
+pub async fn session_status(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Json<SessionStatus>, ApiError> {
+    Ok(Json(SessionStatus {
+        admin: is_admin(&headers, &state).await?,
+    }))
 }
 
 /// Body of `POST /api/v1/session`.

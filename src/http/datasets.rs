@@ -11,13 +11,13 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use crate::store::Db;
 use axum::Router;
 use axum::extract::multipart::{Field, Multipart, MultipartError};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::get;
 use serde::Serialize;
-use sqlx::SqlitePool;
 
 use super::AppState;
 use super::auth::AdminAuth;
@@ -158,15 +158,28 @@ pub async fn create_dataset(
     let (dataset, unused) = parsed.map_err(dataset_error)?;
 
     let problems = remarks(&dataset, &unused);
-    let new = store::datasets::NewDataset {
+    let new = dataset_rows(name, &layout, &dataset, &problems);
+    let row = store::datasets::insert_dataset(&state.db, &new).await?;
+    tracing::info!(dataset_id = %row.id, rows = row.row_count, prompts = row.prompt_count, "dataset stored");
+    Ok((StatusCode::CREATED, Json(view(&state.db, row).await?)))
+}
+
+/// The rows that store a checked dataset (a new id, the time now).
+pub(super) fn dataset_rows(
+    name: String,
+    layout: &DatasetLayout,
+    dataset: &Dataset,
+    problems: &[String],
+) -> store::datasets::NewDataset {
+    store::datasets::NewDataset {
         id: store::new_id(),
         name,
-        layout: serde_json::to_string(&layout).expect("a layout always serialises"),
+        layout: serde_json::to_string(layout).expect("a layout always serialises"),
         targets: serde_json::to_string(&dataset.target_names).expect("names serialise"),
         score_grid: dataset
             .score_grid
             .map(|g| serde_json::to_string(&g).expect("a grid serialises")),
-        problems: serde_json::to_string(&problems).expect("strings serialise"),
+        problems: serde_json::to_string(problems).expect("strings serialise"),
         created_at: store::now(),
         prompts: dataset
             .prompts
@@ -188,10 +201,7 @@ pub async fn create_dataset(
                 targets: serde_json::to_string(&e.targets).expect("finite numbers serialise"),
             })
             .collect(),
-    };
-    let row = store::datasets::insert_dataset(&state.db, &new).await?;
-    tracing::info!(dataset_id = %row.id, rows = row.row_count, prompts = row.prompt_count, "dataset stored");
-    Ok((StatusCode::CREATED, Json(view(&state.db, row).await?)))
+    }
 }
 
 /// Every live dataset, newest first.
@@ -374,7 +384,7 @@ fn unused_prompts(dataset: &Dataset, prompts: Option<&(String, Vec<u8>)>) -> Vec
 }
 
 /// Non-fatal remarks worth knowing before training on the data.
-fn remarks(dataset: &Dataset, unused: &[String]) -> Vec<String> {
+pub(super) fn remarks(dataset: &Dataset, unused: &[String]) -> Vec<String> {
     let mut out = Vec::new();
     if dataset.prompts.len() < 2 {
         out.push(format!(
@@ -403,7 +413,7 @@ fn remarks(dataset: &Dataset, unused: &[String]) -> Vec<String> {
     out
 }
 
-async fn view(pool: &SqlitePool, row: DatasetRow) -> Result<DatasetView, ApiError> {
+pub(super) async fn view(pool: &Db, row: DatasetRow) -> Result<DatasetView, ApiError> {
     let prompts = store::datasets::prompt_summaries(pool, &row.id)
         .await?
         .into_iter()

@@ -190,10 +190,15 @@ fn field_path(path: &str, message: &str) -> String {
     }
 }
 
-/// The body-size limit of a request, by route: the batch endpoint and dataset
-/// uploads legitimately carry megabytes; everything else is one essay at most.
+/// The body-size limit of a request, by route: the batch endpoint, a
+/// prompt's examples and dataset uploads legitimately carry megabytes; everything else is one essay at most.
 pub fn body_limit_for(settings: &crate::config::Settings, method: &Method, path: &str) -> usize {
-    if path == "/api/v1/grade/batch" {
+    if path == "/api/v1/grade/batch"
+        || (method == Method::POST
+            && path.starts_with("/api/v1/prompts/")
+            && path.ends_with("/examples"))
+    {
+        // Up to 1,000 essays, like a batch.
         settings.batch_body_limit
     } else if method == Method::POST && path.starts_with("/api/v1/datasets") {
         settings.upload_body_limit

@@ -25,6 +25,7 @@ use serde::{Deserialize, Serialize};
 use super::AppState;
 use super::active_model::ActiveModel;
 use super::auth::GradingAccess;
+use super::calibrations::{CalibrationNote, calibrate_grade};
 use super::error::{ApiError, ErrorBody};
 use super::extract::Json;
 use crate::features::{PreparedPrompt, Prompt};
@@ -63,6 +64,14 @@ pub struct GradeRequest {
     pub prompt: Option<InlinePrompt>,
     /// The student's essay (must contain something besides white space).
     pub essay: String,
+    /// Whether a registered prompt's calibration from its teacher's examples
+    /// applies (default true); `false` gives the model's raw scores.
+    #[serde(default = "calibrate_by_default")]
+    pub calibrate: bool,
+}
+
+fn calibrate_by_default() -> bool {
+    true
 }
 
 /// The model that graded.
@@ -93,10 +102,22 @@ pub struct GradeResponse {
     pub explanation: Vec<ConceptEffect>,
     /// Things a teacher should know, e.g. "mostly copied from the source".
     pub warnings: Vec<Warning>,
+    /// Present when the scores were calibrated with the prompt's examples.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub calibration: Option<CalibrationNote>,
+    /// The model's own scores, present when `scores` are calibrated.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<BTreeMap<String, f64>>)]
+    pub uncalibrated_scores: Option<ByTarget<f64>>,
 }
 
 impl GradeResponse {
-    fn new(grade: Grade, model: &ActiveModel) -> Self {
+    fn new(
+        grade: Grade,
+        model: &ActiveModel,
+        calibrated: Option<(CalibrationNote, ByTarget<f64>)>,
+    ) -> Self {
+        let (calibration, uncalibrated_scores) = calibrated.unzip();
         Self {
             scores: grade.scores,
             percentiles: grade.percentiles,
@@ -106,6 +127,8 @@ impl GradeResponse {
             },
             explanation: grade.explanation,
             warnings: grade.warnings,
+            calibration,
+            uncalibrated_scores,
         }
     }
 }
@@ -133,12 +156,14 @@ pub async fn grade_essay(
     let started = Instant::now();
     let model = current_model(&state)?;
     let essay = check_essay(&request.essay, "essay")?;
+    let calibrate_for = request.prompt_id.clone().filter(|_| request.calibrate);
     let prompt = resolve_prompt(&state, request.prompt_id, request.prompt, "").await?;
-    let grade = model.grader.grade(&prompt, essay);
+    let mut grade = model.grader.grade(&prompt, essay);
+    let calibrated = calibrate_grade(&model, calibrate_for.as_deref(), &mut grade);
     metrics::histogram!("grading_duration_seconds", "kind" => "single")
         .record(started.elapsed().as_secs_f64());
     metrics::counter!("graded_essays_total").increment(1);
-    Ok(Json(GradeResponse::new(grade, &model)))
+    Ok(Json(GradeResponse::new(grade, &model, calibrated)))
 }
 
 /// Body of `POST /api/v1/grade/batch`.
@@ -225,14 +250,20 @@ pub async fn grade_batch(
     // uncached prompts); only the valid ones go on to be graded.
     let mut errors: Vec<Option<ApiError>> = Vec::with_capacity(n);
     let mut work: Vec<(usize, Arc<PreparedPrompt>, String)> = Vec::with_capacity(n);
+    // Per item, the registered prompt whose calibration applies, if any.
+    let mut calibrate_for: Vec<Option<String>> = Vec::with_capacity(n);
     for (index, item) in request.items.into_iter().enumerate() {
         let path = format!("items[{index}]");
         match resolve_item(&state, item, &path).await {
-            Ok((prompt, essay)) => {
+            Ok((prompt, essay, calibrate)) => {
                 work.push((index, prompt, essay));
                 errors.push(None);
+                calibrate_for.push(calibrate);
             }
-            Err(err) => errors.push(Some(err)),
+            Err(err) => {
+                errors.push(Some(err));
+                calibrate_for.push(None);
+            }
         }
     }
 
@@ -261,7 +292,11 @@ pub async fn grade_batch(
             failed += usize::from(error.is_some());
             BatchItem {
                 index,
-                grade: grade.map(|g| GradeResponse::new(g, &model)),
+                grade: grade.map(|mut g| {
+                    let calibrated =
+                        calibrate_grade(&model, calibrate_for[index].as_deref(), &mut g);
+                    GradeResponse::new(g, &model, calibrated)
+                }),
                 error,
             }
         })
@@ -326,15 +361,18 @@ fn grade_in_parallel(
     })
 }
 
+/// An item's prepared prompt, its essay, and the registered prompt whose
+/// calibration applies to it (none for an inline prompt or `calibrate: false`).
 async fn resolve_item(
     state: &AppState,
     item: serde_json::Value,
     path: &str,
-) -> Result<(Arc<PreparedPrompt>, String), ApiError> {
+) -> Result<(Arc<PreparedPrompt>, String, Option<String>), ApiError> {
     let request: GradeRequest = super::extract::from_value(item, path)?;
     check_essay(&request.essay, &format!("{path}.essay"))?;
+    let calibrate_for = request.prompt_id.clone().filter(|_| request.calibrate);
     let prompt = resolve_prompt(state, request.prompt_id, request.prompt, path).await?;
-    Ok((prompt, request.essay))
+    Ok((prompt, request.essay, calibrate_for))
 }
 
 fn current_model(state: &AppState) -> Result<Arc<ActiveModel>, ApiError> {

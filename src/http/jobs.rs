@@ -568,7 +568,7 @@ pub async fn job_events(
 /// job's final status, or when the server begins to shut down.
 struct Follower {
     queue: JobQueue,
-    db: sqlx::SqlitePool,
+    db: crate::store::Db,
     id: String,
     live: Option<tokio::sync::watch::Receiver<JobSnapshot>>,
     last: Option<JobSnapshot>,
@@ -653,7 +653,7 @@ pub fn view(row: &JobRow) -> JobView {
             .and_then(|p| serde_json::from_str(p).ok()),
         error: row.error.clone(),
         attempts: row.attempts,
-        cancel_requested: row.cancel_requested,
+        cancel_requested: row.cancel_requested(),
         run_id: row.run_id.clone(),
         model_id: row.model_id.clone(),
         created_at: row.created_at.clone(),

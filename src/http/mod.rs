@@ -13,22 +13,25 @@
 
 use std::sync::Arc;
 
+use crate::store::Db;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
 use axum::middleware;
 use metrics_exporter_prometheus::PrometheusHandle;
-use sqlx::SqlitePool;
 use tower_http::compression::CompressionLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::config::Settings;
 
+pub mod activation_follower;
 pub mod active_model;
 pub mod auth;
+pub mod calibrations;
 pub mod datasets;
 pub mod error;
+pub mod examples;
 pub mod extract;
 pub mod grading;
 pub mod health;
@@ -38,7 +41,10 @@ pub mod models;
 pub mod openapi;
 pub mod pages;
 pub mod prompts;
+pub mod run_plots;
 pub mod runs;
+pub mod scale;
+pub mod train_options;
 
 pub use active_model::{ActiveModel, ModelHandle};
 pub use auth::{AdminAuth, GradingAccess};
@@ -50,7 +56,7 @@ pub use prompts::PromptCache;
 #[derive(Clone)]
 pub struct AppState {
     /// The SQLite pool: every durable read and write goes through `store` with it.
-    pub db: SqlitePool,
+    pub db: Db,
     /// The model grading right now, swapped atomically on activation.
     pub model: ModelHandle,
     /// Registered prompts, prepared once for fast grading.
@@ -66,6 +72,9 @@ pub struct AppState {
     /// Serialises model activations so that the recorded order and the
     /// in-memory swaps agree.
     pub activation_lock: Arc<tokio::sync::Mutex<()>>,
+    /// Serialises calibration refits (examples written, a model activated),
+    /// so an older refit never overwrites a newer one. Grading never takes it.
+    pub calibration_lock: Arc<tokio::sync::Mutex<()>>,
     /// The training-job queue: handlers enqueue and cancel jobs and follow
     /// their live progress through it; its workers run in the background.
     pub jobs: crate::jobs::JobQueue,
@@ -82,10 +91,14 @@ pub fn router(state: AppState) -> Router {
         .merge(auth::router())
         .merge(grading::router())
         .merge(prompts::router())
+        .merge(examples::router())
         .merge(models::router())
         .merge(datasets::router())
         .merge(jobs::router())
         .merge(runs::router())
+        .merge(run_plots::router())
+        .merge(scale::router())
+        .merge(train_options::router())
         .fallback(no_route)
         // Innermost first: the limit must wrap the handlers' body reads.
         .layer(middleware::from_fn_with_state(

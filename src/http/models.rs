@@ -126,8 +126,9 @@ pub struct Activation {
 /// Makes a model version the one that grades, without dropping a request.
 ///
 /// The artifact is loaded and checked before anything changes, so a broken
-/// artifact is refused (422) and the current model stays. Then the activation
-/// is recorded and the in-memory model swapped; requests already grading
+/// artifact is refused (422) and the current model stays. Then every prompt's
+/// calibration is refitted for it from the stored examples, the activation is
+/// recorded and the in-memory model (with its calibrations) swapped; requests already grading
 /// finish on the old model. Activating the previous model is a rollback.
 #[utoipa::path(
     post,
@@ -158,7 +159,12 @@ pub async fn activate_model(
             what: "model",
             id: id.clone(),
         })?;
-    let loaded = load_off_executor(record, artifact).await?;
+    let loaded = std::sync::Arc::new(load_off_executor(record, artifact).await?);
+    // Every prompt's calibration is refitted for the new model before it
+    // serves; grading goes on with the old model and its calibrations
+    // meanwhile. Examples written during the refit wait for it (the lock).
+    let _calibrating = state.calibration_lock.lock().await;
+    super::calibrations::load_all(&state.db, &state.prompts, &loaded).await?;
     let activation = store::models::activate_model(&state.db, &id)
         .await?
         .ok_or_else(|| ApiError::NotFound {

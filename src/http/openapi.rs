@@ -12,7 +12,10 @@ use utoipa::{Modify, OpenApi};
 use utoipa_swagger_ui::SwaggerUi;
 
 use super::AppState;
-use super::{auth, datasets, error, grading, health, jobs, metrics, models, prompts, runs};
+use super::{
+    auth, datasets, error, grading, health, jobs, metrics, models, prompts, run_plots, runs, scale,
+    train_options,
+};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -24,10 +27,12 @@ use super::{auth, datasets, error, grading, health, jobs, metrics, models, promp
         health::health,
         health::ready,
         metrics::render_metrics,
+        auth::session_status,
         auth::create_session,
         auth::delete_session,
         grading::grade_essay,
         grading::grade_batch,
+        scale::get_scale,
         prompts::create_prompt,
         prompts::list_prompts,
         prompts::get_prompt,
@@ -45,9 +50,12 @@ use super::{auth, datasets, error, grading, health, jobs, metrics, models, promp
         jobs::get_job,
         jobs::cancel_job,
         jobs::job_events,
+        train_options::get_train_options,
         runs::get_run,
         runs::get_run_metrics,
         runs::get_run_curves,
+        run_plots::list_run_plots,
+        run_plots::get_run_plot,
     ),
     components(schemas(error::ErrorBody, error::ErrorDetail)),
     modifiers(&SecuritySchemes),
@@ -84,7 +92,9 @@ impl Modify for SecuritySchemes {
 
 /// The whole OpenAPI document.
 pub fn document() -> utoipa::openapi::OpenApi {
-    ApiDoc::openapi()
+    let mut doc = ApiDoc::openapi();
+    doc.merge(super::examples::ExamplesApi::openapi());
+    doc
 }
 
 /// `GET /api/openapi.json` and the Swagger UI under `/docs`.

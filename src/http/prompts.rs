@@ -82,7 +82,7 @@ impl PromptCache {
     /// cached); `None` when no such prompt is registered.
     pub async fn get(
         &self,
-        pool: &sqlx::SqlitePool,
+        pool: &crate::store::Db,
         id: &str,
     ) -> Result<Option<Arc<CachedPrompt>>, ApiError> {
         if let Some(hit) = self.cached(id) {
@@ -97,7 +97,7 @@ impl PromptCache {
     }
 
     /// Loads and prepares every stored prompt (at start-up).
-    pub async fn warm(&self, pool: &sqlx::SqlitePool) -> Result<usize, ApiError> {
+    pub async fn warm(&self, pool: &crate::store::Db) -> Result<usize, ApiError> {
         let records = store::prompts::all_prompts(pool).await?;
         let n = records.len();
         for record in records {

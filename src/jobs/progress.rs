@@ -31,6 +31,10 @@ pub struct JobProgress {
     pub val_loss: Option<f64>,
     /// Estimated seconds left, from the time taken so far.
     pub eta_s: Option<f64>,
+    /// The share of the whole job done, 0 to 1 (what a progress bar shows;
+    /// absent from progress stored before it was added).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fraction_done: Option<f64>,
     /// A sweep's run being cross-validated, by its position in the sweep:
     /// the grid's cells by index, then the baselines, the feature sets and
     /// the feature-subset sizes.
@@ -83,6 +87,7 @@ impl EpochReport {
             train_loss: finite(p.train_loss),
             val_loss: p.val_loss.and_then(finite),
             eta_s,
+            fraction_done: Some(done),
             cell: self.cell,
             phase: self.phase.map(str::to_owned),
         }

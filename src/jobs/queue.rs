@@ -38,8 +38,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use crate::store::Db;
 use serde::Serialize;
-use sqlx::SqlitePool;
 use tokio::sync::{Notify, mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
@@ -145,7 +145,7 @@ pub struct JobQueue {
 
 struct Inner {
     /// Where the jobs live.
-    pool: SqlitePool,
+    pool: Db,
     /// Who this process is in `jobs.claimed_by`: host, process id and a
     /// random suffix, so two processes on one machine are told apart.
     holder: String,
@@ -182,7 +182,7 @@ impl std::fmt::Debug for JobQueue {
 
 impl JobQueue {
     /// A queue over `pool`; no worker runs until [`start`](Self::start).
-    pub fn new(pool: SqlitePool, settings: QueueSettings, executor: Arc<dyn Executor>) -> Self {
+    pub fn new(pool: Db, settings: QueueSettings, executor: Arc<dyn Executor>) -> Self {
         Self {
             inner: Arc::new(Inner {
                 pool,
@@ -353,7 +353,7 @@ impl JobQueue {
         let Claim { job, lease } = claim;
         let started = Instant::now();
         let id = job.id.clone();
-        let cancel = Arc::new(AtomicBool::new(job.cancel_requested));
+        let cancel = Arc::new(AtomicBool::new(job.cancel_requested()));
         let (live_tx, _) = watch::channel(JobSnapshot {
             status: JobStatus::Running,
             progress: None,
@@ -517,6 +517,7 @@ impl JobQueue {
                 // Done: nothing is left, whatever the last estimate said.
                 progress: latest.map(|p| JobProgress {
                     eta_s: Some(0.0),
+                    fraction_done: Some(1.0),
                     ..p
                 }),
                 output: Some(output),
@@ -957,7 +958,7 @@ mod tests {
 
     /// Claims the next job as a process that is not `queue`, with a lease
     /// of `lease` from now.
-    async fn claim_elsewhere(pool: &SqlitePool, lease: Duration) -> Claim {
+    async fn claim_elsewhere(pool: &Db, lease: Duration) -> Claim {
         let now = time::OffsetDateTime::now_utc();
         let (now, expires_at) = (store::format_time(now), store::format_time(now + lease));
         let terms = LeaseTerms {
@@ -970,7 +971,7 @@ mod tests {
             .expect("a queued job")
     }
 
-    async fn setup(executor: Arc<FakeExecutor>) -> (tempfile::TempDir, SqlitePool, JobQueue) {
+    async fn setup(executor: Arc<FakeExecutor>) -> (tempfile::TempDir, Db, JobQueue) {
         let (pool, dir) = crate::store::test_db::fresh().await;
         insert_dataset(&pool, &sample_dataset("d1", 5))
             .await
@@ -996,7 +997,7 @@ mod tests {
         id
     }
 
-    async fn wait_for(pool: &SqlitePool, id: &str, done: impl Fn(&JobRow) -> bool) -> JobRow {
+    async fn wait_for(pool: &Db, id: &str, done: impl Fn(&JobRow) -> bool) -> JobRow {
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
             let row = store::jobs::get_job(pool, id).await.unwrap().unwrap();

@@ -2,10 +2,10 @@
 //! generated admin token and the hashes of live session cookies. Hashing and
 //! comparison are done by `http::auth`; this file only stores digests.
 
-use sqlx::SqlitePool;
+use super::Db;
 
 /// The stored admin token digest (hex SHA-256), if a token was generated.
-pub async fn admin_token_digest(pool: &SqlitePool) -> Result<Option<String>, sqlx::Error> {
+pub async fn admin_token_digest(pool: &Db) -> Result<Option<String>, sqlx::Error> {
     let row: Option<(String,)> =
         sqlx::query_as("SELECT token_sha256 FROM admin_credentials WHERE id = 1")
             .fetch_optional(pool)
@@ -16,12 +16,9 @@ pub async fn admin_token_digest(pool: &SqlitePool) -> Result<Option<String>, sql
 /// Stores the digest of a newly generated admin token unless one exists.
 /// Returns whether this call stored it: when two processes start on the same
 /// empty database at once, exactly one wins and the other must re-read.
-pub async fn store_admin_token_digest(
-    pool: &SqlitePool,
-    digest: &str,
-) -> Result<bool, sqlx::Error> {
+pub async fn store_admin_token_digest(pool: &Db, digest: &str) -> Result<bool, sqlx::Error> {
     let done = sqlx::query(
-        "INSERT INTO admin_credentials (id, token_sha256, created_at) VALUES (1, ?, ?) \
+        "INSERT INTO admin_credentials (id, token_sha256, created_at) VALUES (1, $1, $2) \
          ON CONFLICT (id) DO NOTHING",
     )
     .bind(digest)
@@ -32,13 +29,9 @@ pub async fn store_admin_token_digest(
 }
 
 /// Records a session (by the digest of its cookie value) valid until `expires_at`.
-pub async fn insert_session(
-    pool: &SqlitePool,
-    digest: &str,
-    expires_at: &str,
-) -> Result<(), sqlx::Error> {
+pub async fn insert_session(pool: &Db, digest: &str, expires_at: &str) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "INSERT INTO admin_sessions (token_sha256, created_at, expires_at) VALUES (?, ?, ?)",
+        "INSERT INTO admin_sessions (token_sha256, created_at, expires_at) VALUES ($1, $2, $3)",
     )
     .bind(digest)
     .bind(super::now())
@@ -49,9 +42,9 @@ pub async fn insert_session(
 }
 
 /// Whether a session with this digest exists and has not expired.
-pub async fn session_is_live(pool: &SqlitePool, digest: &str) -> Result<bool, sqlx::Error> {
+pub async fn session_is_live(pool: &Db, digest: &str) -> Result<bool, sqlx::Error> {
     let row: Option<(String,)> = sqlx::query_as(
-        "SELECT token_sha256 FROM admin_sessions WHERE token_sha256 = ? AND expires_at > ?",
+        "SELECT token_sha256 FROM admin_sessions WHERE token_sha256 = $1 AND expires_at > $2",
     )
     .bind(digest)
     .bind(super::now())
@@ -61,8 +54,8 @@ pub async fn session_is_live(pool: &SqlitePool, digest: &str) -> Result<bool, sq
 }
 
 /// Deletes one session (logging out); deleting an unknown one is not an error.
-pub async fn delete_session(pool: &SqlitePool, digest: &str) -> Result<(), sqlx::Error> {
-    sqlx::query("DELETE FROM admin_sessions WHERE token_sha256 = ?")
+pub async fn delete_session(pool: &Db, digest: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM admin_sessions WHERE token_sha256 = $1")
         .bind(digest)
         .execute(pool)
         .await?;
@@ -71,8 +64,8 @@ pub async fn delete_session(pool: &SqlitePool, digest: &str) -> Result<(), sqlx:
 
 /// Deletes expired sessions; returns how many. Called when a session is
 /// created, which keeps the table small without a timer.
-pub async fn delete_expired_sessions(pool: &SqlitePool) -> Result<u64, sqlx::Error> {
-    let done = sqlx::query("DELETE FROM admin_sessions WHERE expires_at <= ?")
+pub async fn delete_expired_sessions(pool: &Db) -> Result<u64, sqlx::Error> {
+    let done = sqlx::query("DELETE FROM admin_sessions WHERE expires_at <= $1")
         .bind(super::now())
         .execute(pool)
         .await?;

@@ -4,7 +4,7 @@
 //! `training`'s job and HTTP concerns are `http::datasets`'s; this file only
 //! moves rows in and out, each multi-row write in one transaction.
 
-use sqlx::SqlitePool;
+use super::Db;
 
 /// One dataset's summary row (never the essays themselves).
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -99,14 +99,11 @@ pub enum DeleteOutcome {
 
 /// Stores a dataset, its prompts and its essays in one transaction, so a
 /// failed upload leaves nothing behind.
-pub async fn insert_dataset(
-    pool: &SqlitePool,
-    new: &NewDataset,
-) -> Result<DatasetRow, sqlx::Error> {
+pub async fn insert_dataset(pool: &Db, new: &NewDataset) -> Result<DatasetRow, sqlx::Error> {
     let mut tx = pool.begin().await?;
     sqlx::query(
         "INSERT INTO datasets (id, name, layout, targets, score_grid, row_count, prompt_count, problems, created_at) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
     )
     .bind(&new.id)
     .bind(&new.name)
@@ -121,7 +118,7 @@ pub async fn insert_dataset(
     .await?;
     for prompt in &new.prompts {
         sqlx::query(
-            "INSERT INTO dataset_prompts (dataset_id, prompt_id, title, question, text) VALUES (?, ?, ?, ?, ?)",
+            "INSERT INTO dataset_prompts (dataset_id, prompt_id, title, question, text) VALUES ($1, $2, $3, $4, $5)",
         )
         .bind(&new.id)
         .bind(&prompt.prompt_id)
@@ -133,7 +130,7 @@ pub async fn insert_dataset(
     }
     for (row_no, essay) in new.essays.iter().enumerate() {
         sqlx::query(
-            "INSERT INTO dataset_essays (dataset_id, row_no, essay_id, prompt_id, text, targets) VALUES (?, ?, ?, ?, ?, ?)",
+            "INSERT INTO dataset_essays (dataset_id, row_no, essay_id, prompt_id, text, targets) VALUES ($1, $2, $3, $4, $5, $6)",
         )
         .bind(&new.id)
         .bind(row_no as i64)
@@ -151,7 +148,7 @@ pub async fn insert_dataset(
 }
 
 /// The live (not deleted) datasets, newest first.
-pub async fn list_datasets(pool: &SqlitePool) -> Result<Vec<DatasetRow>, sqlx::Error> {
+pub async fn list_datasets(pool: &Db) -> Result<Vec<DatasetRow>, sqlx::Error> {
     sqlx::query_as::<_, DatasetRow>(
         "SELECT id, name, layout, targets, score_grid, row_count, prompt_count, problems, created_at, deleted_at \
          FROM datasets WHERE deleted_at IS NULL ORDER BY created_at DESC, id",
@@ -161,10 +158,10 @@ pub async fn list_datasets(pool: &SqlitePool) -> Result<Vec<DatasetRow>, sqlx::E
 }
 
 /// One dataset's summary, including a tombstone (check `deleted_at`).
-pub async fn get_dataset(pool: &SqlitePool, id: &str) -> Result<Option<DatasetRow>, sqlx::Error> {
+pub async fn get_dataset(pool: &Db, id: &str) -> Result<Option<DatasetRow>, sqlx::Error> {
     sqlx::query_as::<_, DatasetRow>(
         "SELECT id, name, layout, targets, score_grid, row_count, prompt_count, problems, created_at, deleted_at \
-         FROM datasets WHERE id = ?",
+         FROM datasets WHERE id = $1",
     )
     .bind(id)
     .fetch_optional(pool)
@@ -173,18 +170,18 @@ pub async fn get_dataset(pool: &SqlitePool, id: &str) -> Result<Option<DatasetRo
 
 /// The prompts and essays (in file order) of a dataset.
 pub async fn load_dataset_rows(
-    pool: &SqlitePool,
+    pool: &Db,
     id: &str,
 ) -> Result<(Vec<PromptRow>, Vec<EssayRow>), sqlx::Error> {
     let mut conn = pool.acquire().await?;
     let prompts = sqlx::query_as::<_, PromptRow>(
-        "SELECT prompt_id, title, question, text FROM dataset_prompts WHERE dataset_id = ? ORDER BY prompt_id",
+        "SELECT prompt_id, title, question, text FROM dataset_prompts WHERE dataset_id = $1 ORDER BY prompt_id",
     )
     .bind(id)
     .fetch_all(&mut *conn)
     .await?;
     let essays = sqlx::query_as::<_, EssayRow>(
-        "SELECT essay_id, prompt_id, text, targets FROM dataset_essays WHERE dataset_id = ? ORDER BY row_no",
+        "SELECT essay_id, prompt_id, text, targets FROM dataset_essays WHERE dataset_id = $1 ORDER BY row_no",
     )
     .bind(id)
     .fetch_all(&mut *conn)
@@ -194,13 +191,13 @@ pub async fn load_dataset_rows(
 
 /// Each prompt of a dataset as (id, title, number of essays), by id.
 pub async fn prompt_summaries(
-    pool: &SqlitePool,
+    pool: &Db,
     id: &str,
 ) -> Result<Vec<(String, String, i64)>, sqlx::Error> {
     sqlx::query_as(
         "SELECT p.prompt_id, p.title, COUNT(e.row_no) FROM dataset_prompts p \
          LEFT JOIN dataset_essays e ON e.dataset_id = p.dataset_id AND e.prompt_id = p.prompt_id \
-         WHERE p.dataset_id = ? GROUP BY p.prompt_id, p.title ORDER BY p.prompt_id",
+         WHERE p.dataset_id = $1 GROUP BY p.prompt_id, p.title ORDER BY p.prompt_id",
     )
     .bind(id)
     .fetch_all(pool)
@@ -211,22 +208,25 @@ pub async fn prompt_summaries(
 /// finished jobs used keeps its summary row as a tombstone so runs and models
 /// still name what they were trained on; one nothing used is removed
 /// entirely. All in one transaction, so a job cannot be queued in between.
-pub async fn delete_dataset(
-    pool: &SqlitePool,
-    id: &str,
-    now: &str,
-) -> Result<DeleteOutcome, sqlx::Error> {
-    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
-    let live: Option<(String,)> =
-        sqlx::query_as("SELECT id FROM datasets WHERE id = ? AND deleted_at IS NULL")
-            .bind(id)
-            .fetch_optional(&mut *tx)
-            .await?;
+pub async fn delete_dataset(pool: &Db, id: &str, now: &str) -> Result<DeleteOutcome, sqlx::Error> {
+    let mut tx = super::begin_write(pool).await?;
+    // PostgreSQL: the row lock conflicts with the key-share lock a job insert
+    // takes through its foreign key, so no job is queued on it meanwhile.
+    let sql = match super::backend(pool) {
+        super::Backend::Sqlite => "SELECT id FROM datasets WHERE id = $1 AND deleted_at IS NULL",
+        super::Backend::Postgres => {
+            "SELECT id FROM datasets WHERE id = $1 AND deleted_at IS NULL FOR UPDATE"
+        }
+    };
+    let live: Option<(String,)> = sqlx::query_as(sql)
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?;
     if live.is_none() {
         return Ok(DeleteOutcome::NotFound);
     }
     let active: Vec<(String,)> = sqlx::query_as(
-        "SELECT id FROM jobs WHERE dataset_id = ? AND status IN ('queued', 'running') ORDER BY created_at",
+        "SELECT id FROM jobs WHERE dataset_id = $1 AND status IN ('queued', 'running') ORDER BY created_at",
     )
     .bind(id)
     .fetch_all(&mut *tx)
@@ -236,20 +236,20 @@ pub async fn delete_dataset(
             job_ids: active.into_iter().map(|(id,)| id).collect(),
         });
     }
-    let (used,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM jobs WHERE dataset_id = ?")
+    let (used,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM jobs WHERE dataset_id = $1")
         .bind(id)
         .fetch_one(&mut *tx)
         .await?;
     let outcome = if used > 0 {
-        sqlx::query("DELETE FROM dataset_essays WHERE dataset_id = ?")
+        sqlx::query("DELETE FROM dataset_essays WHERE dataset_id = $1")
             .bind(id)
             .execute(&mut *tx)
             .await?;
-        sqlx::query("DELETE FROM dataset_prompts WHERE dataset_id = ?")
+        sqlx::query("DELETE FROM dataset_prompts WHERE dataset_id = $1")
             .bind(id)
             .execute(&mut *tx)
             .await?;
-        sqlx::query("UPDATE datasets SET deleted_at = ? WHERE id = ?")
+        sqlx::query("UPDATE datasets SET deleted_at = $1 WHERE id = $2")
             .bind(now)
             .bind(id)
             .execute(&mut *tx)
@@ -257,7 +257,7 @@ pub async fn delete_dataset(
         DeleteOutcome::Tombstoned
     } else {
         // The prompts and essays go with it through ON DELETE CASCADE.
-        sqlx::query("DELETE FROM datasets WHERE id = ?")
+        sqlx::query("DELETE FROM datasets WHERE id = $1")
             .bind(id)
             .execute(&mut *tx)
             .await?;

@@ -6,7 +6,7 @@
 //! other's outcome (see migration 0004). The worker
 //! loop and the training itself live in `crate::jobs`.
 
-use sqlx::{SqliteConnection, SqlitePool};
+use super::{Db, DbConnection};
 
 /// One job as stored.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -23,8 +23,10 @@ pub struct JobRow {
     pub status: String,
     /// How many times a worker has claimed it without finishing it cleanly.
     pub attempts: i64,
-    /// Whether a cancel was requested while it ran.
-    pub cancel_requested: bool,
+    /// 1 when a cancel was requested while it ran (an integer, which both
+    /// engines store alike); see [`JobRow::cancel_requested`].
+    #[sqlx(rename = "cancel_requested")]
+    pub cancel_flag: i64,
     /// Latest progress, JSON.
     pub progress: Option<String>,
     /// Why it failed.
@@ -48,6 +50,13 @@ pub struct JobRow {
     pub lease_expires_at: Option<String>,
     /// Which process holds (or last held) the job.
     pub claimed_by: Option<String>,
+}
+
+impl JobRow {
+    /// Whether a cancel was requested while it ran.
+    pub fn cancel_requested(&self) -> bool {
+        self.cancel_flag != 0
+    }
 }
 
 /// A job to queue, together with its run.
@@ -134,10 +143,10 @@ pub enum Heartbeat {
 }
 
 /// Queues a job and creates its run, in one transaction.
-pub async fn insert_job(pool: &SqlitePool, new: &NewJob) -> Result<JobRow, sqlx::Error> {
+pub async fn insert_job(pool: &Db, new: &NewJob) -> Result<JobRow, sqlx::Error> {
     let mut tx = pool.begin().await?;
     sqlx::query(
-        "INSERT INTO runs (id, job_id, kind, dataset_id, config, status, created_at) VALUES (?, ?, ?, ?, ?, 'queued', ?)",
+        "INSERT INTO runs (id, job_id, kind, dataset_id, config, status, created_at) VALUES ($1, $2, $3, $4, $5, 'queued', $6)",
     )
     .bind(&new.run_id)
     .bind(&new.id)
@@ -149,7 +158,7 @@ pub async fn insert_job(pool: &SqlitePool, new: &NewJob) -> Result<JobRow, sqlx:
     .await?;
     let job = sqlx::query_as::<_, JobRow>(
         "INSERT INTO jobs (id, kind, dataset_id, config, status, run_id, created_at) \
-         VALUES (?, ?, ?, ?, 'queued', ?, ?) RETURNING *",
+         VALUES ($1, $2, $3, $4, 'queued', $5, $6) RETURNING *",
     )
     .bind(&new.id)
     .bind(&new.kind)
@@ -164,16 +173,16 @@ pub async fn insert_job(pool: &SqlitePool, new: &NewJob) -> Result<JobRow, sqlx:
 }
 
 /// One job.
-pub async fn get_job(pool: &SqlitePool, id: &str) -> Result<Option<JobRow>, sqlx::Error> {
-    sqlx::query_as::<_, JobRow>("SELECT * FROM jobs WHERE id = ?")
+pub async fn get_job(pool: &Db, id: &str) -> Result<Option<JobRow>, sqlx::Error> {
+    sqlx::query_as::<_, JobRow>("SELECT * FROM jobs WHERE id = $1")
         .bind(id)
         .fetch_optional(pool)
         .await
 }
 
 /// The newest jobs first, at most `limit`.
-pub async fn list_jobs(pool: &SqlitePool, limit: i64) -> Result<Vec<JobRow>, sqlx::Error> {
-    sqlx::query_as::<_, JobRow>("SELECT * FROM jobs ORDER BY created_at DESC, id DESC LIMIT ?")
+pub async fn list_jobs(pool: &Db, limit: i64) -> Result<Vec<JobRow>, sqlx::Error> {
+    sqlx::query_as::<_, JobRow>("SELECT * FROM jobs ORDER BY created_at DESC, id DESC LIMIT $1")
         .bind(limit)
         .fetch_all(pool)
         .await
@@ -220,32 +229,46 @@ pub struct LeaseTerms<'a> {
 /// can be writing them: the job was queued, so the last holder's lease had
 /// lapsed (or it gave the job back), and its writes are guarded by its token.
 pub async fn claim_next_job(
-    pool: &SqlitePool,
+    pool: &Db,
     holder: &str,
     terms: LeaseTerms<'_>,
 ) -> Result<Option<Claim>, sqlx::Error> {
     let token = super::new_id();
     let mut tx = pool.begin().await?;
-    let job = sqlx::query_as::<_, JobRow>(
-        "UPDATE jobs SET status = 'running', attempts = attempts + 1, started_at = ?1, heartbeat_at = ?1, \
-                progress = NULL, error = NULL, lease_token = ?2, lease_expires_at = ?3, claimed_by = ?4 \
-         WHERE id = (SELECT id FROM jobs WHERE status = 'queued' ORDER BY created_at, id LIMIT 1) \
-           AND status = 'queued' \
-         RETURNING *",
-    )
-    .bind(terms.now)
-    .bind(&token)
-    .bind(terms.expires_at)
-    .bind(holder)
-    .fetch_optional(&mut *tx)
-    .await?;
+    // PostgreSQL: SKIP LOCKED lets concurrent claimers pass over a row
+    // another transaction is claiming instead of queueing behind it; the
+    // outer `status = 'queued'` re-check makes a lost race match no row.
+    let sql = match super::backend(pool) {
+        super::Backend::Sqlite => {
+            "UPDATE jobs SET status = 'running', attempts = attempts + 1, started_at = $1, heartbeat_at = $1, \
+                    progress = NULL, error = NULL, lease_token = $2, lease_expires_at = $3, claimed_by = $4 \
+             WHERE id = (SELECT id FROM jobs WHERE status = 'queued' ORDER BY created_at, id LIMIT 1) \
+               AND status = 'queued' \
+             RETURNING *"
+        }
+        super::Backend::Postgres => {
+            "UPDATE jobs SET status = 'running', attempts = attempts + 1, started_at = $1, heartbeat_at = $1, \
+                    progress = NULL, error = NULL, lease_token = $2, lease_expires_at = $3, claimed_by = $4 \
+             WHERE id = (SELECT id FROM jobs WHERE status = 'queued' ORDER BY created_at, id LIMIT 1 \
+                         FOR UPDATE SKIP LOCKED) \
+               AND status = 'queued' \
+             RETURNING *"
+        }
+    };
+    let job = sqlx::query_as::<_, JobRow>(sql)
+        .bind(terms.now)
+        .bind(&token)
+        .bind(terms.expires_at)
+        .bind(holder)
+        .fetch_optional(&mut *tx)
+        .await?;
     if let Some(job) = &job {
-        sqlx::query("DELETE FROM run_metrics WHERE run_id = ?")
+        sqlx::query("DELETE FROM run_metrics WHERE run_id = $1")
             .bind(&job.run_id)
             .execute(&mut *tx)
             .await?;
         sqlx::query(
-            "UPDATE runs SET status = 'running', started_at = ?, metrics = NULL WHERE id = ?",
+            "UPDATE runs SET status = 'running', started_at = $1, metrics = NULL WHERE id = $2",
         )
         .bind(terms.now)
         .bind(&job.run_id)
@@ -271,7 +294,7 @@ pub async fn claim_next_job(
 /// row lock (PostgreSQL), so recovery cannot requeue the job, nor a new claim
 /// clear its metrics, between the check and the inserts.
 pub async fn renew_lease(
-    pool: &SqlitePool,
+    pool: &Db,
     lease: &Lease,
     terms: LeaseTerms<'_>,
     progress: Option<&str>,
@@ -279,9 +302,9 @@ pub async fn renew_lease(
     points: &[super::runs::MetricPoint],
 ) -> Result<Heartbeat, sqlx::Error> {
     let mut tx = pool.begin().await?;
-    let row: Option<(bool,)> = sqlx::query_as(
-        "UPDATE jobs SET heartbeat_at = ?, lease_expires_at = ?, progress = COALESCE(?, progress) \
-         WHERE id = ? AND lease_token = ? AND status = 'running' RETURNING cancel_requested",
+    let row: Option<(i64,)> = sqlx::query_as(
+        "UPDATE jobs SET heartbeat_at = $1, lease_expires_at = $2, progress = COALESCE($3, progress) \
+         WHERE id = $4 AND lease_token = $5 AND status = 'running' RETURNING cancel_requested",
     )
     .bind(terms.now)
     .bind(terms.expires_at)
@@ -290,19 +313,21 @@ pub async fn renew_lease(
     .bind(&lease.token)
     .fetch_optional(&mut *tx)
     .await?;
-    let Some((cancel_requested,)) = row else {
+    let Some((cancel_flag,)) = row else {
         return Ok(Heartbeat::Lost);
     };
     super::runs::append_metrics_in(&mut tx, run_id, points).await?;
     tx.commit().await?;
-    Ok(Heartbeat::Running { cancel_requested })
+    Ok(Heartbeat::Running {
+        cancel_requested: cancel_flag != 0,
+    })
 }
 
 /// Gives a running job its final status, and its run its final metrics and
 /// timings, in one transaction. Returns false (and changes nothing) when the
 /// lease is no longer held.
 pub async fn finish_job(
-    pool: &SqlitePool,
+    pool: &Db,
     lease: &Lease,
     end: &JobEnd,
     progress: Option<&str>,
@@ -319,7 +344,7 @@ pub async fn finish_job(
 /// model a train job produced commits together with its success. When it
 /// returns false the caller must roll back: the lease was lost.
 pub async fn finish_job_in(
-    conn: &mut SqliteConnection,
+    conn: &mut DbConnection,
     lease: &Lease,
     end: &JobEnd,
     progress: Option<&str>,
@@ -334,9 +359,9 @@ pub async fn finish_job_in(
         JobEnd::Cancelled => ("cancelled", None, None, None),
     };
     let run: Option<(String,)> = sqlx::query_as(
-        "UPDATE jobs SET status = ?, error = ?, model_id = ?, finished_at = ?, heartbeat_at = ?, \
-                progress = COALESCE(?, progress), lease_token = NULL, lease_expires_at = NULL \
-         WHERE id = ? AND lease_token = ? AND status = 'running' RETURNING run_id",
+        "UPDATE jobs SET status = $1, error = $2, model_id = $3, finished_at = $4, heartbeat_at = $5, \
+                progress = COALESCE($6, progress), lease_token = NULL, lease_expires_at = NULL \
+         WHERE id = $7 AND lease_token = $8 AND status = 'running' RETURNING run_id",
     )
     .bind(status)
     .bind(&error)
@@ -352,7 +377,7 @@ pub async fn finish_job_in(
         return Ok(false);
     };
     sqlx::query(
-        "UPDATE runs SET status = ?, metrics = ?, timings = ?, finished_at = ? WHERE id = ?",
+        "UPDATE runs SET status = $1, metrics = $2, timings = $3, finished_at = $4 WHERE id = $5",
     )
     .bind(status)
     .bind(&metrics)
@@ -368,20 +393,20 @@ pub async fn finish_job_in(
 /// down, when the lease is still held. The attempt is given back: the job
 /// did nothing wrong, and only attempts that died (a crash, kill -9) should
 /// count towards failing it.
-pub async fn requeue_for_shutdown(pool: &SqlitePool, lease: &Lease) -> Result<bool, sqlx::Error> {
+pub async fn requeue_for_shutdown(pool: &Db, lease: &Lease) -> Result<bool, sqlx::Error> {
     let mut tx = pool.begin().await?;
     let run: Option<(String,)> = sqlx::query_as(
         "UPDATE jobs SET status = 'queued', attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END, \
                 cancel_requested = 0, progress = NULL, lease_token = NULL, lease_expires_at = NULL, \
                 claimed_by = NULL \
-         WHERE id = ? AND lease_token = ? AND status = 'running' RETURNING run_id",
+         WHERE id = $1 AND lease_token = $2 AND status = 'running' RETURNING run_id",
     )
     .bind(&lease.job_id)
     .bind(&lease.token)
     .fetch_optional(&mut *tx)
     .await?;
     if let Some((run_id,)) = &run {
-        sqlx::query("UPDATE runs SET status = 'queued' WHERE id = ?")
+        sqlx::query("UPDATE runs SET status = 'queued' WHERE id = $1")
             .bind(run_id)
             .execute(&mut *tx)
             .await?;
@@ -398,23 +423,23 @@ pub async fn requeue_for_shutdown(pool: &SqlitePool, lease: &Lease) -> Result<bo
 /// reason. A job whose cancel was requested is cancelled rather than rerun.
 /// A running row without a lease (from before leases) counts as lapsed.
 pub async fn recover_expired_leases(
-    pool: &SqlitePool,
+    pool: &Db,
     max_attempts: i64,
     now: &str,
 ) -> Result<Recovery, sqlx::Error> {
     let mut tx = pool.begin().await?;
     let cancelled: Vec<(String, String)> = sqlx::query_as(
-        "UPDATE jobs SET status = 'cancelled', finished_at = ?, lease_token = NULL, lease_expires_at = NULL \
-         WHERE status = 'running' AND (lease_expires_at IS NULL OR lease_expires_at < ?) AND cancel_requested = 1 RETURNING id, run_id",
+        "UPDATE jobs SET status = 'cancelled', finished_at = $1, lease_token = NULL, lease_expires_at = NULL \
+         WHERE status = 'running' AND (lease_expires_at IS NULL OR lease_expires_at < $2) AND cancel_requested = 1 RETURNING id, run_id",
     )
     .bind(now)
     .bind(now)
     .fetch_all(&mut *tx)
     .await?;
     let failed: Vec<(String, String)> = sqlx::query_as(
-        "UPDATE jobs SET status = 'failed', finished_at = ?, lease_token = NULL, lease_expires_at = NULL, \
-                error = 'the worker running this job stopped (its lease lapsed) ' || attempts || ' times; giving up after ' || ? || ' attempts' \
-         WHERE status = 'running' AND (lease_expires_at IS NULL OR lease_expires_at < ?) AND attempts >= ? RETURNING id, run_id",
+        "UPDATE jobs SET status = 'failed', finished_at = $1, lease_token = NULL, lease_expires_at = NULL, \
+                error = 'the worker running this job stopped (its lease lapsed) ' || attempts || ' times; giving up after ' || $2 || ' attempts' \
+         WHERE status = 'running' AND (lease_expires_at IS NULL OR lease_expires_at < $3) AND attempts >= $4 RETURNING id, run_id",
     )
     .bind(now)
     .bind(max_attempts.to_string())
@@ -425,7 +450,7 @@ pub async fn recover_expired_leases(
     let requeued: Vec<(String, String)> = sqlx::query_as(
         "UPDATE jobs SET status = 'queued', progress = NULL, lease_token = NULL, lease_expires_at = NULL, \
                 claimed_by = NULL \
-         WHERE status = 'running' AND (lease_expires_at IS NULL OR lease_expires_at < ?) RETURNING id, run_id",
+         WHERE status = 'running' AND (lease_expires_at IS NULL OR lease_expires_at < $1) RETURNING id, run_id",
     )
     .bind(now)
     .fetch_all(&mut *tx)
@@ -436,7 +461,7 @@ pub async fn recover_expired_leases(
         (&requeued, "queued"),
     ] {
         for (_, run_id) in runs {
-            sqlx::query("UPDATE runs SET status = ? WHERE id = ?")
+            sqlx::query("UPDATE runs SET status = $1 WHERE id = $2")
                 .bind(status)
                 .bind(run_id)
                 .execute(&mut *tx)
@@ -452,26 +477,25 @@ pub async fn recover_expired_leases(
 }
 
 /// Cancels a queued job at once, or asks its worker to stop a running one.
-pub async fn request_cancel(
-    pool: &SqlitePool,
-    id: &str,
-    now: &str,
-) -> Result<CancelOutcome, sqlx::Error> {
-    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
-    let status: Option<(String, String)> =
-        sqlx::query_as("SELECT status, run_id FROM jobs WHERE id = ?")
-            .bind(id)
-            .fetch_optional(&mut *tx)
-            .await?;
+pub async fn request_cancel(pool: &Db, id: &str, now: &str) -> Result<CancelOutcome, sqlx::Error> {
+    let mut tx = super::begin_write(pool).await?;
+    let sql = match super::backend(pool) {
+        super::Backend::Sqlite => "SELECT status, run_id FROM jobs WHERE id = $1",
+        super::Backend::Postgres => "SELECT status, run_id FROM jobs WHERE id = $1 FOR UPDATE",
+    };
+    let status: Option<(String, String)> = sqlx::query_as(sql)
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?;
     let outcome = match status {
         None => CancelOutcome::NotFound,
         Some((status, run_id)) if status == "queued" => {
-            sqlx::query("UPDATE jobs SET status = 'cancelled', finished_at = ? WHERE id = ?")
+            sqlx::query("UPDATE jobs SET status = 'cancelled', finished_at = $1 WHERE id = $2")
                 .bind(now)
                 .bind(id)
                 .execute(&mut *tx)
                 .await?;
-            sqlx::query("UPDATE runs SET status = 'cancelled', finished_at = ? WHERE id = ?")
+            sqlx::query("UPDATE runs SET status = 'cancelled', finished_at = $1 WHERE id = $2")
                 .bind(now)
                 .bind(&run_id)
                 .execute(&mut *tx)
@@ -479,7 +503,7 @@ pub async fn request_cancel(
             CancelOutcome::Cancelled
         }
         Some((status, _)) if status == "running" => {
-            sqlx::query("UPDATE jobs SET cancel_requested = 1 WHERE id = ?")
+            sqlx::query("UPDATE jobs SET cancel_requested = 1 WHERE id = $1")
                 .bind(id)
                 .execute(&mut *tx)
                 .await?;
@@ -492,7 +516,7 @@ pub async fn request_cancel(
 }
 
 /// How many jobs are in each status, for the `/metrics` gauges.
-pub async fn count_jobs_by_status(pool: &SqlitePool) -> Result<Vec<(String, i64)>, sqlx::Error> {
+pub async fn count_jobs_by_status(pool: &Db) -> Result<Vec<(String, i64)>, sqlx::Error> {
     sqlx::query_as("SELECT status, COUNT(*) FROM jobs GROUP BY status ORDER BY status")
         .fetch_all(pool)
         .await
@@ -517,7 +541,7 @@ mod tests {
         }
     }
 
-    async fn claim(pool: &SqlitePool, holder: &str, terms: LeaseTerms<'_>) -> Option<Claim> {
+    async fn claim(pool: &Db, holder: &str, terms: LeaseTerms<'_>) -> Option<Claim> {
         claim_next_job(pool, holder, terms).await.unwrap()
     }
 
@@ -530,7 +554,7 @@ mod tests {
         }
     }
 
-    async fn queue(pool: &SqlitePool, id: &str, created_at: &str) -> JobRow {
+    async fn queue(pool: &Db, id: &str, created_at: &str) -> JobRow {
         insert_job(
             pool,
             &NewJob {
@@ -547,7 +571,7 @@ mod tests {
         .unwrap()
     }
 
-    async fn pool_with_dataset() -> (tempfile::TempDir, SqlitePool) {
+    async fn pool_with_dataset() -> (tempfile::TempDir, Db) {
         let (pool, dir) = crate::store::test_db::fresh().await;
         insert_dataset(&pool, &sample_dataset("d1", 2))
             .await

@@ -6,7 +6,7 @@
 //! The job queue registers the models its train jobs produce through
 //! [`register_model`] (or [`insert_model`] inside its own transaction).
 
-use sqlx::{SqliteConnection, SqlitePool};
+use super::{Db, DbConnection};
 
 /// What a new model version is made of.
 #[derive(Debug, Clone)]
@@ -114,13 +114,14 @@ macro_rules! select_model {
 /// registrations cannot take the same number (SQLite runs one writer at a
 /// time; the UNIQUE constraint guards the rule everywhere else).
 pub async fn insert_model(
-    conn: &mut SqliteConnection,
+    conn: &mut DbConnection,
     new: &NewModel<'_>,
 ) -> Result<ModelRecord, sqlx::Error> {
     let id = super::new_id();
+    super::serialize_numbering(conn, super::Numbering::ModelVersions).await?;
     sqlx::query(
         "INSERT INTO models (id, version, artifact, metrics, run_id, dataset_id, source, created_at) \
-         SELECT ?, COALESCE(MAX(version), 0) + 1, ?, ?, ?, ?, ?, ? FROM models",
+         SELECT $1, COALESCE(MAX(version), 0) + 1, $2, $3, $4, $5, $6, $7 FROM models",
     )
     .bind(&id)
     .bind(new.artifact)
@@ -131,7 +132,7 @@ pub async fn insert_model(
     .bind(super::now())
     .execute(&mut *conn)
     .await?;
-    let row = sqlx::query_as::<_, ModelRow>(select_model!("WHERE m.id = ?"))
+    let row = sqlx::query_as::<_, ModelRow>(select_model!("WHERE m.id = $1"))
         .bind(&id)
         .fetch_one(&mut *conn)
         .await?;
@@ -139,10 +140,7 @@ pub async fn insert_model(
 }
 
 /// Registers a new model version in its own transaction (not activated).
-pub async fn register_model(
-    pool: &SqlitePool,
-    new: &NewModel<'_>,
-) -> Result<ModelRecord, sqlx::Error> {
+pub async fn register_model(pool: &Db, new: &NewModel<'_>) -> Result<ModelRecord, sqlx::Error> {
     let mut tx = pool.begin().await?;
     let record = insert_model(&mut tx, new).await?;
     tx.commit().await?;
@@ -155,15 +153,17 @@ pub async fn register_model(
 /// both register: the first statement is a write, so the transactions run one
 /// after the other and the second finds the table no longer empty.
 pub async fn register_first_model(
-    pool: &SqlitePool,
+    pool: &Db,
     new: &NewModel<'_>,
 ) -> Result<Option<ModelRecord>, sqlx::Error> {
     let mut tx = pool.begin().await?;
     let id = super::new_id();
     let now = super::now();
+    super::serialize_numbering(&mut tx, super::Numbering::ModelVersions).await?;
+    super::serialize_numbering(&mut tx, super::Numbering::Activations).await?;
     let inserted = sqlx::query(
         "INSERT INTO models (id, version, artifact, metrics, run_id, dataset_id, source, created_at) \
-         SELECT ?, 1, ?, ?, ?, ?, ?, ? WHERE NOT EXISTS (SELECT 1 FROM models)",
+         SELECT $1, 1, $2, $3, $4, $5, $6, $7 WHERE NOT EXISTS (SELECT 1 FROM models)",
     )
     .bind(&id)
     .bind(new.artifact)
@@ -179,13 +179,13 @@ pub async fn register_first_model(
     }
     sqlx::query(
         "INSERT INTO model_activations (seq, model_id, previous_model_id, activated_at) \
-         SELECT COALESCE(MAX(seq), 0) + 1, ?, NULL, ? FROM model_activations",
+         SELECT COALESCE(MAX(seq), 0) + 1, $1, NULL, $2 FROM model_activations",
     )
     .bind(&id)
     .bind(&now)
     .execute(&mut *tx)
     .await?;
-    let row = sqlx::query_as::<_, ModelRow>(select_model!("WHERE m.id = ?"))
+    let row = sqlx::query_as::<_, ModelRow>(select_model!("WHERE m.id = $1"))
         .bind(&id)
         .fetch_one(&mut *tx)
         .await?;
@@ -194,7 +194,7 @@ pub async fn register_first_model(
 }
 
 /// Every model version, newest first.
-pub async fn list_models(pool: &SqlitePool) -> Result<Vec<ModelRecord>, sqlx::Error> {
+pub async fn list_models(pool: &Db) -> Result<Vec<ModelRecord>, sqlx::Error> {
     let rows = sqlx::query_as::<_, ModelRow>(select_model!("ORDER BY m.version DESC"))
         .fetch_all(pool)
         .await?;
@@ -202,8 +202,8 @@ pub async fn list_models(pool: &SqlitePool) -> Result<Vec<ModelRecord>, sqlx::Er
 }
 
 /// One model version by id.
-pub async fn get_model(pool: &SqlitePool, id: &str) -> Result<Option<ModelRecord>, sqlx::Error> {
-    let row = sqlx::query_as::<_, ModelRow>(select_model!("WHERE m.id = ?"))
+pub async fn get_model(pool: &Db, id: &str) -> Result<Option<ModelRecord>, sqlx::Error> {
+    let row = sqlx::query_as::<_, ModelRow>(select_model!("WHERE m.id = $1"))
         .bind(id)
         .fetch_optional(pool)
         .await?;
@@ -211,18 +211,26 @@ pub async fn get_model(pool: &SqlitePool, id: &str) -> Result<Option<ModelRecord
 }
 
 /// The artifact bytes of one model version.
-pub async fn model_artifact(pool: &SqlitePool, id: &str) -> Result<Option<Vec<u8>>, sqlx::Error> {
-    let row: Option<(Vec<u8>,)> = sqlx::query_as("SELECT artifact FROM models WHERE id = ?")
+pub async fn model_artifact(pool: &Db, id: &str) -> Result<Option<Vec<u8>>, sqlx::Error> {
+    let row: Option<(Vec<u8>,)> = sqlx::query_as("SELECT artifact FROM models WHERE id = $1")
         .bind(id)
         .fetch_optional(pool)
         .await?;
     Ok(row.map(|(a,)| a))
 }
 
+/// The id of the active model (the newest activation), if any: what every
+/// replica polls to follow activations made elsewhere. One indexed row.
+pub async fn active_model_id(pool: &Db) -> Result<Option<String>, sqlx::Error> {
+    let row: Option<(String,)> =
+        sqlx::query_as("SELECT model_id FROM model_activations ORDER BY seq DESC LIMIT 1")
+            .fetch_optional(pool)
+            .await?;
+    Ok(row.map(|(id,)| id))
+}
+
 /// The active model with its artifact, if any model was ever activated.
-pub async fn active_model(
-    pool: &SqlitePool,
-) -> Result<Option<(ModelRecord, Vec<u8>)>, sqlx::Error> {
+pub async fn active_model(pool: &Db) -> Result<Option<(ModelRecord, Vec<u8>)>, sqlx::Error> {
     let Some((id,)): Option<(String,)> =
         sqlx::query_as("SELECT model_id FROM model_activations ORDER BY seq DESC LIMIT 1")
             .fetch_optional(pool)
@@ -242,29 +250,69 @@ pub async fn active_model(
 /// model only after this commits, so the database never names a model the
 /// service could not load.
 pub async fn activate_model(
-    pool: &SqlitePool,
+    pool: &Db,
     model_id: &str,
 ) -> Result<Option<ActivationRecord>, sqlx::Error> {
     let mut tx = pool.begin().await?;
+    super::serialize_numbering(&mut tx, super::Numbering::Activations).await?;
     // One statement reads the current head and appends after it, so the
     // transaction takes the write lock at once (no read-then-upgrade).
     let inserted = sqlx::query_as::<_, ActivationRecord>(
         "INSERT INTO model_activations (seq, model_id, previous_model_id, activated_at) \
          SELECT (SELECT COALESCE(MAX(seq), 0) + 1 FROM model_activations), m.id, \
-                (SELECT a.model_id FROM model_activations a ORDER BY a.seq DESC LIMIT 1), ? \
-         FROM models m WHERE m.id = ? \
+                (SELECT a.model_id FROM model_activations a ORDER BY a.seq DESC LIMIT 1), $1 \
+         FROM models m WHERE m.id = $2 \
          RETURNING seq, model_id, previous_model_id, activated_at",
     )
     .bind(super::now())
     .bind(model_id)
     .fetch_optional(&mut *tx)
     .await?;
+    // PostgreSQL delivers the notification at commit, to every replica
+    // listening (`activation_listener`); SQLite replicas rely on their poll.
+    if inserted.is_some() && super::backend(pool) == super::Backend::Postgres {
+        sqlx::query("SELECT pg_notify($1, $2)")
+            .bind(ACTIVATION_CHANNEL)
+            .bind(model_id)
+            .execute(&mut *tx)
+            .await?;
+    }
     tx.commit().await?;
     Ok(inserted)
 }
 
+/// The PostgreSQL notification channel of activations; the payload is the
+/// activated model's id.
+pub const ACTIVATION_CHANNEL: &str = "essay_grader_activations";
+
+/// A connection that hears every activation the moment it commits (LISTEN on
+/// [`ACTIVATION_CHANNEL`]), on PostgreSQL; `None` on SQLite, which has no
+/// notifications. `PgListener::recv` reconnects by itself after a dropped
+/// connection; notifications sent meanwhile are lost, so callers keep a
+/// slower poll as well.
+pub async fn activation_listener(pool: &Db) -> Result<Option<ActivationListener>, sqlx::Error> {
+    if super::backend(pool) != super::Backend::Postgres {
+        return Ok(None);
+    }
+    let url = pool.connect_options().database_url.to_string();
+    let mut listener = sqlx::postgres::PgListener::connect(&url).await?;
+    listener.listen(ACTIVATION_CHANNEL).await?;
+    Ok(Some(ActivationListener(listener)))
+}
+
+/// See [`activation_listener`].
+pub struct ActivationListener(sqlx::postgres::PgListener);
+
+impl ActivationListener {
+    /// Waits for the next activation; its payload (the model id) is not
+    /// needed, the caller re-reads the active model.
+    pub async fn next(&mut self) -> Result<(), sqlx::Error> {
+        self.0.recv().await.map(|_| ())
+    }
+}
+
 /// The activation history, newest first.
-pub async fn activation_history(pool: &SqlitePool) -> Result<Vec<ActivationRecord>, sqlx::Error> {
+pub async fn activation_history(pool: &Db) -> Result<Vec<ActivationRecord>, sqlx::Error> {
     sqlx::query_as::<_, ActivationRecord>(
         "SELECT seq, model_id, previous_model_id, activated_at FROM model_activations ORDER BY seq DESC",
     )
@@ -273,7 +321,7 @@ pub async fn activation_history(pool: &SqlitePool) -> Result<Vec<ActivationRecor
 }
 
 /// How many model versions exist (zero on a fresh database).
-pub async fn count_models(pool: &SqlitePool) -> Result<i64, sqlx::Error> {
+pub async fn count_models(pool: &Db) -> Result<i64, sqlx::Error> {
     let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM models")
         .fetch_one(pool)
         .await?;

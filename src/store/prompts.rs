@@ -2,7 +2,7 @@
 //! times. Their prepared form is cached in memory by `http::prompts`; this
 //! file only stores and reads the text.
 
-use sqlx::SqlitePool;
+use super::Db;
 
 /// A registered prompt as stored.
 #[derive(
@@ -24,14 +24,14 @@ pub struct PromptRecord {
 /// Inserts a prompt. Returns `Ok(None)` when the id is already taken, so the
 /// caller can answer 409 without a race between a check and the insert.
 pub async fn insert_prompt(
-    pool: &SqlitePool,
+    pool: &Db,
     id: &str,
     title: &str,
     question: &str,
     text: &str,
 ) -> Result<Option<PromptRecord>, sqlx::Error> {
     sqlx::query_as::<_, PromptRecord>(
-        "INSERT INTO prompts (id, title, question, text, created_at) VALUES (?, ?, ?, ?, ?) \
+        "INSERT INTO prompts (id, title, question, text, created_at) VALUES ($1, $2, $3, $4, $5) \
          ON CONFLICT (id) DO NOTHING \
          RETURNING id, title, question, text, created_at",
     )
@@ -45,9 +45,9 @@ pub async fn insert_prompt(
 }
 
 /// One prompt by id.
-pub async fn get_prompt(pool: &SqlitePool, id: &str) -> Result<Option<PromptRecord>, sqlx::Error> {
+pub async fn get_prompt(pool: &Db, id: &str) -> Result<Option<PromptRecord>, sqlx::Error> {
     sqlx::query_as::<_, PromptRecord>(
-        "SELECT id, title, question, text, created_at FROM prompts WHERE id = ?",
+        "SELECT id, title, question, text, created_at FROM prompts WHERE id = $1",
     )
     .bind(id)
     .fetch_optional(pool)
@@ -57,13 +57,13 @@ pub async fn get_prompt(pool: &SqlitePool, id: &str) -> Result<Option<PromptReco
 /// A page of prompts, oldest first (registration order is stable, so paging
 /// by offset does not skip rows).
 pub async fn list_prompts(
-    pool: &SqlitePool,
+    pool: &Db,
     limit: i64,
     offset: i64,
 ) -> Result<Vec<PromptRecord>, sqlx::Error> {
     sqlx::query_as::<_, PromptRecord>(
         "SELECT id, title, question, text, created_at FROM prompts \
-         ORDER BY created_at, id LIMIT ? OFFSET ?",
+         ORDER BY created_at, id LIMIT $1 OFFSET $2",
     )
     .bind(limit)
     .bind(offset)
@@ -72,7 +72,7 @@ pub async fn list_prompts(
 }
 
 /// Every prompt, to warm the in-memory cache at start-up.
-pub async fn all_prompts(pool: &SqlitePool) -> Result<Vec<PromptRecord>, sqlx::Error> {
+pub async fn all_prompts(pool: &Db) -> Result<Vec<PromptRecord>, sqlx::Error> {
     sqlx::query_as::<_, PromptRecord>(
         "SELECT id, title, question, text, created_at FROM prompts ORDER BY created_at, id",
     )

@@ -4,7 +4,7 @@
 //! created with their job (`store::jobs::insert_job`) and closed with it
 //! (`store::jobs::finish_job`); this file appends and reads the history.
 
-use sqlx::{SqliteConnection, SqlitePool};
+use super::{Db, DbConnection};
 
 /// One run as stored.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -47,8 +47,8 @@ pub struct MetricPoint {
 }
 
 /// One run.
-pub async fn get_run(pool: &SqlitePool, id: &str) -> Result<Option<RunRow>, sqlx::Error> {
-    sqlx::query_as::<_, RunRow>("SELECT * FROM runs WHERE id = ?")
+pub async fn get_run(pool: &Db, id: &str) -> Result<Option<RunRow>, sqlx::Error> {
+    sqlx::query_as::<_, RunRow>("SELECT * FROM runs WHERE id = $1")
         .bind(id)
         .fetch_optional(pool)
         .await
@@ -58,7 +58,7 @@ pub async fn get_run(pool: &SqlitePool, id: &str) -> Result<Option<RunRow>, sqlx
 /// are skipped: SQL REAL cannot hold NaN, and a diverged loss is reported as
 /// the job's error instead.
 pub async fn append_metrics(
-    pool: &SqlitePool,
+    pool: &Db,
     run_id: &str,
     points: &[MetricPoint],
 ) -> Result<(), sqlx::Error> {
@@ -72,13 +72,13 @@ pub async fn append_metrics(
 
 /// [`append_metrics`] inside the caller's transaction.
 pub async fn append_metrics_in(
-    conn: &mut SqliteConnection,
+    conn: &mut DbConnection,
     run_id: &str,
     points: &[MetricPoint],
 ) -> Result<(), sqlx::Error> {
     for point in points.iter().filter(|p| p.value.is_finite()) {
         sqlx::query(
-            "INSERT INTO run_metrics (run_id, name, step, value, timestamp) VALUES (?, ?, ?, ?, ?)",
+            "INSERT INTO run_metrics (run_id, name, step, value, timestamp) VALUES ($1, $2, $3, $4, $5)",
         )
         .bind(run_id)
         .bind(&point.name)
@@ -92,16 +92,21 @@ pub async fn append_metrics_in(
 }
 
 /// A run's whole history, ordered by name then step.
-pub async fn list_metrics(
-    pool: &SqlitePool,
-    run_id: &str,
-) -> Result<Vec<MetricPoint>, sqlx::Error> {
-    sqlx::query_as::<_, MetricPoint>(
-        "SELECT name, step, value, timestamp FROM run_metrics WHERE run_id = ? ORDER BY name, step, rowid",
-    )
-    .bind(run_id)
-    .fetch_all(pool)
-    .await
+pub async fn list_metrics(pool: &Db, run_id: &str) -> Result<Vec<MetricPoint>, sqlx::Error> {
+    // Samples of equal name and step keep their insertion order: SQLite's
+    // implicit rowid, PostgreSQL's `seq` column (migration 0002).
+    let sql = match super::backend(pool) {
+        super::Backend::Sqlite => {
+            "SELECT name, step, value, timestamp FROM run_metrics WHERE run_id = $1 ORDER BY name, step, rowid"
+        }
+        super::Backend::Postgres => {
+            "SELECT name, step, value, timestamp FROM run_metrics WHERE run_id = $1 ORDER BY name, step, seq"
+        }
+    };
+    sqlx::query_as::<_, MetricPoint>(sql)
+        .bind(run_id)
+        .fetch_all(pool)
+        .await
 }
 
 #[cfg(test)]
@@ -119,7 +124,7 @@ mod tests {
         }
     }
 
-    async fn pool_with_run() -> (tempfile::TempDir, SqlitePool) {
+    async fn pool_with_run() -> (tempfile::TempDir, Db) {
         let (pool, dir) = crate::store::test_db::fresh().await;
         insert_dataset(&pool, &sample_dataset("d1", 2))
             .await

@@ -1,6 +1,11 @@
 //! Test harness for the API tests: `spawn_app()` starts the real service (the
-//! same `Application` as `main`) on 127.0.0.1:0 with a fresh SQLite file in a
-//! temporary folder, and `TestApp` offers small request helpers.
+//! same `Application` as `main`) on 127.0.0.1:0 with a fresh database, and
+//! `TestApp` offers small request helpers.
+//!
+//! The suite is written once and compiled twice: `tests/api/main.rs` sets
+//! `crate::BACKEND` to SQLite (a fresh file in a temporary folder per test),
+//! `tests/api_postgres/main.rs` to PostgreSQL (a fresh database per test on
+//! the server `ESSAY_GRADER_TEST_POSTGRES` names; `.ci/run` starts one).
 //!
 //! Set `TEST_LOG=1` to see the service's logs while a test runs.
 
@@ -10,6 +15,53 @@ use essay_grader::config::Settings;
 use essay_grader::startup::{Application, ShutdownHandle};
 use serde_json::Value;
 use tokio::task::JoinHandle;
+
+/// Which database engine a test binary runs the suite on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[allow(dead_code)] // each binary uses one variant
+pub enum Backend {
+    /// A fresh SQLite file per test.
+    Sqlite,
+    /// A fresh database per test on the server of `ESSAY_GRADER_TEST_POSTGRES`.
+    Postgres,
+}
+
+/// The variable naming the PostgreSQL server the Postgres run uses, as a URL
+/// whose user may create databases.
+pub const POSTGRES_URL_VAR: &str = "ESSAY_GRADER_TEST_POSTGRES";
+
+/// A URL for a new, empty database of `crate::BACKEND`: a file in `dir`, or a
+/// database created on the test server for this test alone.
+pub async fn fresh_database_url(dir: &std::path::Path) -> String {
+    match crate::BACKEND {
+        Backend::Sqlite => format!("sqlite://{}", dir.join("essay-grader.db").display()),
+        Backend::Postgres => fresh_postgres_database().await,
+    }
+}
+
+async fn fresh_postgres_database() -> String {
+    use sqlx::Connection;
+    let server = std::env::var(POSTGRES_URL_VAR).unwrap_or_else(|_| {
+        panic!(
+            "{POSTGRES_URL_VAR} is not set: point it at a PostgreSQL server \
+             (postgres://user@host:port/db, a user that may CREATE DATABASE), or run .ci/run, \
+             which starts a throwaway one"
+        )
+    });
+    let name = format!("eg_test_{}", uuid::Uuid::new_v4().simple());
+    let mut admin = sqlx::postgres::PgConnection::connect(&server)
+        .await
+        .unwrap_or_else(|e| panic!("cannot connect to {POSTGRES_URL_VAR}: {e}"));
+    // The name is ours (a UUID), never input: it cannot be bound as a parameter.
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&mut admin)
+        .await
+        .expect("create the test database");
+    admin.close().await.ok();
+    let mut url = url::Url::parse(&server).expect("the server URL parses");
+    url.set_path(&format!("/{name}"));
+    url.to_string()
+}
 
 /// The admin token every test app is started with.
 pub const ADMIN_TOKEN: &str = "test-admin-token";
@@ -36,10 +88,11 @@ pub struct TestApp {
     /// The settings it was started with (reuse them to restart on the same file).
     pub settings: Settings,
     /// The pool of the running app, to arrange or inspect rows directly.
-    pub db: sqlx::SqlitePool,
+    pub db: essay_grader::store::Db,
     /// The app's shared state (model handle, prompt cache, ...).
     pub state: essay_grader::http::AppState,
-    /// The folder holding the database file; deleted when the last clone drops.
+    /// The folder holding the database file (SQLite) or other files of the
+    /// test; deleted when the last clone drops.
     pub dir: Arc<tempfile::TempDir>,
     shutdown: ShutdownHandle,
     server: Option<JoinHandle<anyhow::Result<()>>>,
@@ -56,7 +109,7 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
     let dir = Arc::new(tempfile::tempdir().expect("create a temp dir"));
     let mut settings = Settings {
         addr: "127.0.0.1:0".parse().unwrap(),
-        database: format!("sqlite://{}", dir.path().join("essay-grader.db").display()),
+        database: fresh_database_url(dir.path()).await,
         admin_token: Some(ADMIN_TOKEN.to_owned()),
         ..Settings::default()
     };

@@ -1,13 +1,21 @@
-//! The API tests: one test binary (faster to link than one per file), one
-//! module per resource. Each test starts its own service with `spawn_app()`.
+//! The API tests on SQLite: one test binary (faster to link than one per
+//! file), one module per resource. Each test starts its own service with
+//! `spawn_app()`. `tests/api_postgres/main.rs` runs the same files on
+//! PostgreSQL.
+
+/// The engine this binary runs the suite on.
+pub const BACKEND: helpers::Backend = helpers::Backend::Sqlite;
 
 mod auth;
 mod bad_input;
 mod datasets;
+mod examples;
 mod grading;
 mod health;
 mod helpers;
 mod jobs;
 mod models;
 mod prompts;
+mod replicas;
 mod runs;
+mod shared_database;

@@ -7,7 +7,8 @@ use std::process::{Command, Output};
 use serde_json::Value;
 
 use super::fixtures::{
-    essay, write_essays, write_graded_essays, write_prompts, write_quick_config,
+    ANALYTIC_TARGETS, essay, write_analytic_essays, write_essays, write_graded_essays,
+    write_prompts, write_quick_config,
 };
 
 fn run(args: &[&str]) -> Output {
@@ -392,6 +393,65 @@ fn cv_on_a_score_grid_reports_quadratic_weighted_kappa() {
     assert_regression_metrics(&cv["pooled"], &["Overall"], true);
 }
 
+/// Another rubric through the same binary and the generic column flags:
+/// argumentative essays with no source text, six 1–5 analytic scores on a
+/// grid. With no `--config`, the default config applies its layout rule
+/// (essay features alone when no prompt has a source text), and it must beat
+/// predicting the mean on every target by a wide margin.
+#[test]
+fn the_default_config_learns_an_analytic_rubric_without_a_source_text() {
+    let dir = tempfile::tempdir().unwrap();
+    let essays = write_analytic_essays(dir.path(), 200);
+    let targets = ANALYTIC_TARGETS.join(",");
+    let layout = [
+        "--essays",
+        s(&essays),
+        "--id-col",
+        "text_id",
+        "--text-col",
+        "full_text",
+        "--prompt-col",
+        "task",
+        "--targets",
+        &targets,
+        "--score-grid",
+        "1:5:0.5",
+    ];
+    let cv_of = |kind: &str| {
+        let mut args = vec!["cv"];
+        args.extend(layout);
+        args.extend(["--folds", "4", "--model-kind", kind, "--json"]);
+        ok_json(&args)
+    };
+    let model = cv_of("mlp");
+    let mean = cv_of("mean");
+    let mut sorted = ANALYTIC_TARGETS;
+    sorted.sort_unstable();
+    assert_regression_metrics(&model["pooled"], &sorted, true);
+    for t in ANALYTIC_TARGETS {
+        let rmse = model["pooled"]["targets"][t]["rmse"].as_f64().unwrap();
+        let baseline = mean["pooled"]["targets"][t]["rmse"].as_f64().unwrap();
+        assert!(
+            rmse < 0.6 * baseline,
+            "{t}: RMSE {rmse} against the mean's {baseline}"
+        );
+    }
+
+    let out = dir.path().join("model.json");
+    let mut args = vec!["train"];
+    args.extend(layout);
+    args.extend(["--out", s(&out), "--json"]);
+    ok_json(&args);
+    let trained =
+        essay_grader::grader::GraderModel::from_json(&std::fs::read(&out).unwrap()).unwrap();
+    let essay_features = essay_grader::features::catalogue()
+        .iter()
+        .filter(|d| d.group == essay_grader::features::FeatureGroup::Essay)
+        .count();
+    assert_eq!(trained.feature_names().len(), essay_features);
+    assert!(trained.feature_names().iter().all(|n| n.starts_with("e_")));
+}
+
 #[test]
 fn a_dataset_error_names_the_file_line_and_column() {
     let dir = tempfile::tempdir().unwrap();
@@ -493,8 +553,10 @@ fn the_committed_default_model_loads_and_grades_a_fixture_essay_sanely() {
 
 /// The accuracy claim of the README, checked wherever the CommonLit data is
 /// at hand (.ci/run runs the ignored tests when it is): the default config,
-/// left one prompt out at a time, stays at or under 0.50 pooled MCRMSE and no
-/// held-out prompt diverges. About 30 s in a debug build.
+/// left one prompt out at a time, keeps its pooled MCRMSE (0.4919, seed 42)
+/// and each held-out prompt's figure (0.4690, 0.5411, 0.4617), each with a
+/// margin for seed noise: the spread over five seeds is 0.004 pooled and up
+/// to 0.007 on one prompt (docs/experiments.md). About 30 s in a debug build.
 #[test]
 #[ignore = "needs ../shared/data/commonlit (ESSAY_GRADER_COMMONLIT)"]
 fn the_default_config_keeps_its_leave_one_prompt_out_accuracy_on_commonlit() {
@@ -510,17 +572,57 @@ fn the_default_config_keeps_its_leave_one_prompt_out_accuracy_on_commonlit() {
         "--json",
     ]);
 
+    let ceilings = [("39c16e", 0.477), ("3b9047", 0.549), ("ebad26", 0.470)];
     let folds = cv["folds"].as_array().unwrap();
-    assert_eq!(folds.len(), 3);
-    for fold in folds {
+    assert_eq!(folds.len(), ceilings.len());
+    for (fold, (held_out, ceiling)) in folds.iter().zip(ceilings) {
+        assert_eq!(fold["held_out"], held_out);
         let mcrmse = fold["mcrmse"].as_f64().unwrap();
         assert!(
-            mcrmse < 0.60,
-            "fold {} diverged: {mcrmse}",
-            fold["held_out"]
+            mcrmse <= ceiling,
+            "held-out prompt {held_out}: MCRMSE {mcrmse} is over {ceiling}"
         );
     }
     let pooled = cv["pooled"]["mcrmse"].as_f64().unwrap();
-    assert!(pooled <= 0.50, "pooled MCRMSE {pooled} is over 0.50");
+    assert!(pooled <= 0.497, "pooled MCRMSE {pooled} is over 0.497");
     assert_eq!(cv["pooled"]["n"], 6062);
+}
+
+#[test]
+fn serve_refuses_a_database_url_it_cannot_serve_before_touching_anything() {
+    let dir = tempfile::tempdir().unwrap();
+    let unknown = failure(&[
+        "serve",
+        "--addr",
+        "127.0.0.1:0",
+        "--database",
+        "mysql://grader:hunter2@db/essays",
+    ]);
+    // Port 1 on loopback: nothing listens, so the connection is refused.
+    let target = dir.path().join("essays.db");
+    let postgres_url = format!("postgres://grader:hunter2@127.0.0.1:1/{}", target.display());
+    let unreachable = failure(&[
+        "serve",
+        "--addr",
+        "127.0.0.1:0",
+        "--database",
+        &postgres_url,
+    ]);
+
+    assert!(unknown.contains("unsupported database URL"), "{unknown}");
+    assert!(
+        unknown.contains("sqlite://") && unknown.contains("postgres://"),
+        "{unknown}"
+    );
+    assert!(
+        unreachable.contains("cannot open the database"),
+        "{unreachable}"
+    );
+    for message in [&unknown, &unreachable] {
+        assert!(
+            !message.contains("hunter2"),
+            "the password is shown: {message}"
+        );
+    }
+    assert!(!target.exists(), "a postgres:// URL became a SQLite file");
 }

@@ -129,3 +129,107 @@ pub fn write_quick_config(dir: &Path) -> PathBuf {
     .unwrap();
     path
 }
+
+/// The targets of [`write_analytic_essays`], in column order.
+pub const ANALYTIC_TARGETS: [&str; 6] = [
+    "cohesion",
+    "syntax",
+    "vocabulary",
+    "phraseology",
+    "grammar",
+    "conventions",
+];
+
+/// Sentences of an argumentative essay of our own, on one topic.
+const ARGUMENT: [&str; 6] = [
+    "Students should have a longer lunch break at school",
+    "A short break leaves no time to rest or talk with friends",
+    "Many pupils skip their meal when the line is long",
+    "Teachers also need time to get ready for the next lesson",
+    "Schools could change the timetable at almost no cost",
+    "A calm afternoon helps everyone learn better",
+];
+
+/// Plain words of [`ARGUMENT`] and the rarer words a stronger writer uses.
+const UPGRADES: [(&str, &str); 4] = [
+    ("longer", "extended"),
+    ("short", "perfunctory"),
+    ("skip", "forgo"),
+    ("calm", "tranquil"),
+];
+
+const CONNECTIVES: [&str; 4] = ["However, ", "For example, ", "Therefore, ", "In addition, "];
+
+const MISSPELLINGS: [(&str, &str); 4] = [
+    ("because", "becuase"),
+    ("their", "thier"),
+    ("time", "tyme"),
+    ("school", "skool"),
+];
+
+/// Writes an analytic-rubric CSV in the generic layout (text_id, task,
+/// full_text and six 1–5 scores on a 1:5:0.5 grid), argumentative essays
+/// with no source text and no prompts file, and returns its path. Each score
+/// follows what the essay alone shows: connectives (cohesion), joined
+/// sentences (syntax), rare words (vocabulary), misspellings (conventions),
+/// a lower-case "i" (grammar), and phraseology the mean of vocabulary and
+/// cohesion.
+pub fn write_analytic_essays(dir: &Path, n: usize) -> PathBuf {
+    let mut csv = format!("text_id,task,full_text,{}\n", ANALYTIC_TARGETS.join(","));
+    let mut state = 0x2545_f491_u64;
+    let mut level = || {
+        // A small linear congruential generator: independent-looking levels 0–4.
+        state = state
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        ((state >> 33) % 5) as usize
+    };
+    for i in 0..n {
+        let (connectives, joins, upgrades, slips) = (level(), level(), level(), level());
+        let lower_i = i % 3 == 0;
+        let mut sentences: Vec<String> = (0..6)
+            .map(|k| {
+                let mut s = ARGUMENT[(i + k) % ARGUMENT.len()].to_string();
+                for (plain, rare) in &UPGRADES[..upgrades.min(UPGRADES.len())] {
+                    s = s.replace(plain, rare);
+                }
+                s
+            })
+            .collect();
+        sentences.push(if lower_i {
+            "That is why i think so".into()
+        } else {
+            "That is why I think so".into()
+        });
+        for (k, s) in sentences.iter_mut().take(connectives).enumerate() {
+            let rest = s[..1].to_lowercase() + &s[1..];
+            *s = format!("{}{rest}", CONNECTIVES[k % CONNECTIVES.len()]);
+        }
+        let mut text = String::new();
+        for (k, s) in sentences.iter().enumerate() {
+            // The first `joins` sentences run on into the next with "because".
+            if k < joins {
+                text.push_str(&format!("{s} because "));
+            } else {
+                text.push_str(&format!("{s}. "));
+            }
+        }
+        for (right, wrong) in &MISSPELLINGS[..slips.min(MISSPELLINGS.len())] {
+            text = text.replacen(right, wrong, 1);
+        }
+        let grid = |x: f64| (x * 2.0).round() / 2.0;
+        let cohesion = 1.0 + connectives as f64;
+        let syntax = 1.0 + joins as f64;
+        let vocabulary = 1.0 + upgrades as f64;
+        let conventions = 5.0 - slips as f64;
+        let grammar = if lower_i { 2.5 } else { 4.5 };
+        let phraseology = grid((vocabulary + cohesion) / 2.0);
+        csv.push_str(&format!(
+            "a{i:03},argument,{},{cohesion},{syntax},{vocabulary},{phraseology},{grammar},{conventions}\n",
+            quote(text.trim())
+        ));
+    }
+    let path = dir.join("analytic.csv");
+    std::fs::write(&path, csv).unwrap();
+    path
+}
