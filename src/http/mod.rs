@@ -2,7 +2,7 @@
 //! one module per resource, each exposing `router()`.
 //!
 //! Cross-cutting behaviour is applied here, once, for every route (outermost
-//! first): request tracing, the JSON shape for bare error responses, request
+//! first): request tracing, the security headers, the JSON shape for bare error responses, request
 //! metrics, compression, the timeout, and the per-route body-size limit.
 //! Handlers parse bodies with [`extract::Json`] and fail with
 //! [`error::ApiError`]; admin routes take an [`auth::AdminAuth`] argument.
@@ -44,6 +44,7 @@ pub mod prompts;
 pub mod run_plots;
 pub mod runs;
 pub mod scale;
+pub mod security_headers;
 pub mod train_options;
 
 pub use active_model::{ActiveModel, ModelHandle};
@@ -114,6 +115,9 @@ pub fn router(state: AppState) -> Router {
         .layer(CompressionLayer::new())
         .layer(middleware::from_fn(metrics::track_requests))
         .layer(middleware::map_response(error::shape_bare_errors))
+        // Outside the error shaping, so that every answer (404s, 405s,
+        // timeouts) carries them.
+        .layer(middleware::from_fn(security_headers::add_security_headers))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }
