@@ -1,8 +1,7 @@
 //! Building and running the service: `Application::build(Settings)` opens and
 //! migrates the database, settles the admin token, makes sure a model is
-//! active (registering the built-in default model on a fresh database), warms
-//! the prompt cache, loads (or refits) each prompt's calibration for the
-//! active model, and binds the listener; `run_until_stopped` serves until
+//! active (registering the built-in default model on a fresh database), loads
+//! (or refits) each prompt's calibration for the active model, and binds the listener; `run_until_stopped` serves until
 //! SIGINT, SIGTERM or a [`ShutdownHandle`] asks it to stop, then drains.
 //! `main` and the API tests call the same code.
 
@@ -54,6 +53,7 @@ impl ShutdownHandle {
 impl Application {
     /// Opens the database, prepares the state and binds `settings.addr`.
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        settings.check_abuse_limits()?;
         let metrics = http::metrics::prometheus_handle();
         let db = store::open(&settings.database, settings.db_max_connections).await?;
 
@@ -83,11 +83,9 @@ impl Application {
         let model = ModelHandle::default();
         load_active_model(&db, &model, &settings).await?;
 
-        let prompts = PromptCache::default();
-        let warmed = prompts
-            .warm(&db)
-            .await
-            .map_err(|e| anyhow::anyhow!("preparing the registered prompts: {e}"))?;
+        // Registered prompts are prepared on demand (the first grade against
+        // each), so start-up time and memory do not grow with their number.
+        let prompts = PromptCache::new(settings.prompt_cache_bytes);
         if let Some(active) = model.current() {
             let calibrated = http::calibrations::load_all(&db, &prompts, &active)
                 .await
@@ -99,7 +97,7 @@ impl Application {
             .await
             .with_context(|| format!("cannot listen on {}", settings.addr))?;
         let port = listener.local_addr()?.port();
-        tracing::info!(addr = %listener.local_addr()?, prompts = warmed, "essay-grader is listening");
+        tracing::info!(addr = %listener.local_addr()?, "essay-grader is listening");
 
         // Each job trains on one thread, so grading keeps the other cores.
         let jobs = JobQueue::new(
@@ -115,7 +113,9 @@ impl Application {
             db,
             model,
             prompts,
-            inline_prompts: Default::default(),
+            inline_prompts: http::grading::InlinePromptCache::new(
+                settings.inline_prompt_cache_bytes,
+            ),
             settings: Arc::new(settings),
             credentials: Arc::new(credentials),
             metrics,

@@ -28,6 +28,7 @@ use crate::config::Settings;
 pub mod activation_follower;
 pub mod active_model;
 pub mod auth;
+pub mod bounded_cache;
 pub mod calibrations;
 pub mod datasets;
 pub mod error;
