@@ -54,6 +54,9 @@ impl Application {
     /// Opens the database, prepares the state and binds `settings.addr`.
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         settings.check_abuse_limits()?;
+        settings
+            .validate_admission()
+            .map_err(|problems| anyhow::anyhow!("invalid settings: {problems}"))?;
         let metrics = http::metrics::prometheus_handle();
         let db = store::open(&settings.database, settings.db_max_connections).await?;
 
@@ -108,7 +111,20 @@ impl Application {
             },
             Arc::new(TrainingExecutor::new(1)),
         );
+        let rate_limiter = Arc::new(http::rate_limit::RateLimiter::new(
+            settings.rate_limit_per_minute,
+            settings.rate_limit_burst,
+            settings.rate_limit_loopback,
+        ));
+        let throttle = Arc::new(http::throttle::AuthThrottle::new(
+            std::num::NonZeroU32::new(settings.auth_failure_limit)
+                .context("the credential throttle's limit")?,
+            settings.auth_failure_window(),
+        ));
         let state = AppState {
+            rate_limiter,
+            throttle,
+            event_streams: Default::default(),
             jobs,
             db,
             model,
@@ -171,19 +187,23 @@ impl Application {
         let app = http::router(state.clone());
         let stop = shutdown.clone();
         let jobs = state.jobs.clone();
-        let served = axum::serve(listener, app)
-            .with_graceful_shutdown(async move {
-                tokio::select! {
-                    () = stop.triggered() => {}
-                    () = os_signal() => {}
-                }
-                tracing::info!("shutting down: finishing requests in flight");
-                // Running jobs stop at their next epoch and go back in the
-                // queue; job event streams end so they do not hold up the drain.
-                jobs.begin_shutdown();
-            })
-            .await
-            .context("serving HTTP");
+        // The peer address feeds the rate limiter and the credential throttle.
+        let served = axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move {
+            tokio::select! {
+                () = stop.triggered() => {}
+                () = os_signal() => {}
+            }
+            tracing::info!("shutting down: finishing requests in flight");
+            // Running jobs stop at their next epoch and go back in the
+            // queue; job event streams end so they do not hold up the drain.
+            jobs.begin_shutdown();
+        })
+        .await
+        .context("serving HTTP");
         workers.shutdown().await;
         let _ = follower.await;
         served?;

@@ -3,7 +3,8 @@
 //!
 //! Cross-cutting behaviour is applied here, once, for every route (outermost
 //! first): request tracing, the JSON shape for bare error responses, request
-//! metrics, compression, the timeout, and the per-route body-size limit.
+//! metrics, the client's address and its rate limit, compression, the
+//! timeout, and the per-route body-size limit.
 //! Handlers parse bodies with [`extract::Json`] and fail with
 //! [`error::ApiError`]; admin routes take an [`auth::AdminAuth`] argument.
 //!
@@ -30,6 +31,7 @@ pub mod active_model;
 pub mod auth;
 pub mod bounded_cache;
 pub mod calibrations;
+pub mod client;
 pub mod datasets;
 pub mod error;
 pub mod examples;
@@ -42,9 +44,11 @@ pub mod models;
 pub mod openapi;
 pub mod pages;
 pub mod prompts;
+pub mod rate_limit;
 pub mod run_plots;
 pub mod runs;
 pub mod scale;
+pub mod throttle;
 pub mod train_options;
 
 pub use active_model::{ActiveModel, ModelHandle};
@@ -79,6 +83,12 @@ pub struct AppState {
     /// The training-job queue: handlers enqueue and cancel jobs and follow
     /// their live progress through it; its workers run in the background.
     pub jobs: crate::jobs::JobQueue,
+    /// Requests per client over time (429 past the limit).
+    pub rate_limiter: Arc<rate_limit::RateLimiter>,
+    /// Failed sign-ins and unknown bearer / API-key secrets per address.
+    pub throttle: Arc<throttle::AuthThrottle>,
+    /// Live job event streams per admin session, to cap them.
+    pub event_streams: jobs::EventStreamSlots,
 }
 
 /// The whole application: every resource's routes and the shared layers.
@@ -113,6 +123,15 @@ pub fn router(state: AppState) -> Router {
             timeout,
         ))
         .layer(CompressionLayer::new())
+        // Admission: who the client is, then whether it is over its rate.
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            rate_limit::limit_rate,
+        ))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            client::identify_client,
+        ))
         .layer(middleware::from_fn(metrics::track_requests))
         .layer(middleware::map_response(error::shape_bare_errors))
         .layer(TraceLayer::new_for_http())

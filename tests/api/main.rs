@@ -6,6 +6,7 @@
 /// The engine this binary runs the suite on.
 pub const BACKEND: helpers::Backend = helpers::Backend::Sqlite;
 
+mod admission;
 mod auth;
 mod bad_input;
 mod datasets;

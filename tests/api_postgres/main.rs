@@ -10,6 +10,8 @@
 /// The engine this binary runs the suite on.
 pub const BACKEND: helpers::Backend = helpers::Backend::Postgres;
 
+#[path = "../api/admission.rs"]
+mod admission;
 #[path = "../api/auth.rs"]
 mod auth;
 #[path = "../api/bad_input.rs"]
