@@ -9,6 +9,7 @@ pub const BACKEND: helpers::Backend = helpers::Backend::Sqlite;
 mod auth;
 mod bad_input;
 mod datasets;
+mod error_shape;
 mod examples;
 mod grading;
 mod health;
