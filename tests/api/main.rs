@@ -10,6 +10,7 @@ mod admission;
 mod auth;
 mod bad_input;
 mod datasets;
+mod error_shape;
 mod examples;
 mod grading;
 mod health;

@@ -18,6 +18,8 @@ mod auth;
 mod bad_input;
 #[path = "../api/datasets.rs"]
 mod datasets;
+#[path = "../api/error_shape.rs"]
+mod error_shape;
 #[path = "../api/examples.rs"]
 mod examples;
 #[path = "../api/grading.rs"]
