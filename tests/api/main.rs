@@ -10,6 +10,7 @@ mod auth;
 mod bad_input;
 mod datasets;
 mod examples;
+mod faults;
 mod grading;
 mod health;
 mod helpers;

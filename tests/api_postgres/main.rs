@@ -18,6 +18,8 @@ mod bad_input;
 mod datasets;
 #[path = "../api/examples.rs"]
 mod examples;
+#[path = "../api/faults.rs"]
+mod faults;
 #[path = "../api/grading.rs"]
 mod grading;
 #[path = "../api/health.rs"]
