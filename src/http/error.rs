@@ -89,6 +89,17 @@ pub enum ApiError {
         /// Why.
         message: String,
     },
+    /// 503: the database answers but refuses writes (read-only, full, failing
+    /// storage); nothing was changed. Grading and reads go on.
+    #[error(
+        "the database cannot be written right now (it is {}); nothing was changed. \
+         Grading and reading still work; retry later",
+        .kind.describe()
+    )]
+    DatabaseNotWritable {
+        /// Why it refuses writes.
+        kind: crate::store::writability::NotWritable,
+    },
     /// 500: our fault. The cause is logged, never sent.
     #[error("internal error: {0:#}")]
     Internal(anyhow::Error),
@@ -125,7 +136,9 @@ impl ApiError {
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
-            Self::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Unavailable { .. } | Self::DatabaseNotWritable { .. } => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -142,6 +155,7 @@ impl ApiError {
             Self::PayloadTooLarge { .. } => "payload_too_large",
             Self::UnsupportedMediaType { .. } => "unsupported_media_type",
             Self::Unavailable { .. } => "unavailable",
+            Self::DatabaseNotWritable { .. } => "database_not_writable",
             Self::Internal(_) => "internal",
         }
     }
@@ -199,6 +213,16 @@ impl IntoResponse for ApiError {
                 .headers_mut()
                 .insert(header::RETRY_AFTER, retry_after_seconds(*retry_after));
         }
+        if let Self::DatabaseNotWritable { kind } = &self {
+            tracing::warn!(
+                reason = kind.describe(),
+                "a write was refused by the database"
+            );
+            response.headers_mut().insert(
+                header::RETRY_AFTER,
+                HeaderValue::from_static(DATABASE_RETRY_AFTER_SECONDS),
+            );
+        }
         if status == StatusCode::UNAUTHORIZED {
             response
                 .headers_mut()
@@ -214,16 +238,25 @@ pub fn retry_after_seconds(wait: std::time::Duration) -> HeaderValue {
     let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
     HeaderValue::from(seconds.max(1))
 }
+/// The `Retry-After` of a refused write: about two probes of the database
+/// (see `store::writability`), by when a cleared fault shows.
+const DATABASE_RETRY_AFTER_SECONDS: &str = "5";
 
 impl From<sqlx::Error> for ApiError {
     fn from(err: sqlx::Error) -> Self {
-        Self::Internal(anyhow::Error::new(err).context("database query failed"))
+        match crate::store::writability::not_writable(&err) {
+            Some(kind) => Self::DatabaseNotWritable { kind },
+            None => Self::Internal(anyhow::Error::new(err).context("database query failed")),
+        }
     }
 }
 
 impl From<anyhow::Error> for ApiError {
     fn from(err: anyhow::Error) -> Self {
-        Self::Internal(err)
+        match crate::store::writability::not_writable_in_chain(&err) {
+            Some(kind) => Self::DatabaseNotWritable { kind },
+            None => Self::Internal(err),
+        }
     }
 }
 

@@ -67,6 +67,9 @@ pub struct AppState {
     pub db: Db,
     /// The model grading right now, swapped atomically on activation.
     pub model: ModelHandle,
+    /// Whether the database takes writes, by the last write probe (see
+    /// `startup::probe_writes`), for `/ready`.
+    pub db_writes: crate::store::writability::WriteHealth,
     /// Registered prompts, prepared once for fast grading.
     pub prompts: PromptCache,
     /// Prompts sent inline with grading requests, prepared once per distinct text.

@@ -12,6 +12,7 @@ mod bad_input;
 mod datasets;
 mod error_shape;
 mod examples;
+mod faults;
 mod grading;
 mod health;
 mod helpers;

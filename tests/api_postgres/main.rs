@@ -22,6 +22,8 @@ mod datasets;
 mod error_shape;
 #[path = "../api/examples.rs"]
 mod examples;
+#[path = "../api/faults.rs"]
+mod faults;
 #[path = "../api/grading.rs"]
 mod grading;
 #[path = "../api/health.rs"]
