@@ -369,6 +369,7 @@ fn round3(x: f64) -> f64 {
     params(("id" = String, Path, description = "The prompt id")),
     security(("api_key" = []), ("admin" = [])),
     responses(
+        (status = 403, description = "The session cookie came with a write that did not come from this service's pages (no `Sec-Fetch-Site: same-origin` or matching `Origin`)", body = super::error::ErrorBody),
         (status = 201, description = "Stored; the refitted calibration", body = ExamplesAdded),
         (status = 401, description = "No API key or admin credentials", body = ErrorBody),
         (status = 404, description = "No such prompt", body = ErrorBody),
@@ -460,6 +461,7 @@ pub async fn list_examples(
     ),
     security(("api_key" = []), ("admin" = [])),
     responses(
+        (status = 403, description = "The session cookie came with a write that did not come from this service's pages (no `Sec-Fetch-Site: same-origin` or matching `Origin`)", body = super::error::ErrorBody),
         (status = 200, description = "Removed; the refitted calibration", body = ExamplesDeleted),
         (status = 401, description = "No API key or admin credentials", body = ErrorBody),
         (status = 404, description = "No such prompt, or no such example of it", body = ErrorBody),
@@ -495,6 +497,7 @@ pub async fn delete_example(
     params(("id" = String, Path, description = "The prompt id")),
     security(("api_key" = []), ("admin" = [])),
     responses(
+        (status = 403, description = "The session cookie came with a write that did not come from this service's pages (no `Sec-Fetch-Site: same-origin` or matching `Origin`)", body = super::error::ErrorBody),
         (status = 200, description = "Removed", body = ExamplesDeleted),
         (status = 401, description = "No API key or admin credentials", body = ErrorBody),
         (status = 404, description = "No such prompt", body = ErrorBody),
@@ -648,6 +651,7 @@ pub struct DatasetFromExamples {
     request_body = DatasetFromExamples,
     security(("admin" = [])),
     responses(
+        (status = 403, description = "The session cookie came with a write that did not come from this service's pages (no `Sec-Fetch-Site: same-origin` or matching `Origin`)", body = super::error::ErrorBody),
         (status = 201, description = "Stored", body = DatasetView),
         (status = 401, description = "No admin credentials", body = ErrorBody),
         (status = 422, description = "Unknown prompts or datasets, prompts without examples, targets that do not match", body = ErrorBody),

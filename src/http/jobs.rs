@@ -162,6 +162,7 @@ pub struct ListQuery {
     security(("admin" = [])),
     request_body = CreateJob,
     responses(
+        (status = 403, description = "The session cookie came with a write that did not come from this service's pages (no `Sec-Fetch-Site: same-origin` or matching `Origin`)", body = super::error::ErrorBody),
         (status = 202, description = "Queued", body = JobCreated),
         (status = 404, description = "No such dataset", body = super::error::ErrorBody),
         (status = 422, description = "Bad config or grid, or one over the training bounds (`GET /api/v1/train-options`); every field listed", body = super::error::ErrorBody),
@@ -585,6 +586,7 @@ pub async fn get_job(
     security(("admin" = [])),
     params(("id" = String, Path, description = "The job id")),
     responses(
+        (status = 403, description = "The session cookie came with a write that did not come from this service's pages (no `Sec-Fetch-Site: same-origin` or matching `Origin`)", body = super::error::ErrorBody),
         (status = 200, description = "Cancelled (it was queued)", body = JobView),
         (status = 202, description = "Cancel requested (it is running)", body = JobView),
         (status = 404, description = "No such job", body = super::error::ErrorBody),

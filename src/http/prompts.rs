@@ -247,6 +247,7 @@ pub fn chars_over(value: &str, max: usize) -> Option<usize> {
     request_body = CreatePrompt,
     security(("api_key" = []), ("admin" = [])),
     responses(
+        (status = 403, description = "The session cookie came with a write that did not come from this service's pages (no `Sec-Fetch-Site: same-origin` or matching `Origin`)", body = super::error::ErrorBody),
         (status = 201, description = "Registered", body = PromptRecord),
         (status = 401, description = "No API key or admin credentials", body = super::error::ErrorBody),
         (status = 409, description = "The id is taken", body = super::error::ErrorBody),
