@@ -53,12 +53,17 @@ pub struct Settings {
     /// neither it nor --admin-token-file is set, a token is generated on first
     /// start, printed once to stderr, and only its hash is stored. Changing it
     /// ends every admin session.
-    #[arg(long, env = "ESSAY_GRADER_ADMIN_TOKEN", hide_env_values = true)]
+    #[arg(
+        long,
+        env = "ESSAY_GRADER_ADMIN_TOKEN",
+        hide_env_values = true,
+        conflicts_with = "admin_token_file"
+    )]
     pub admin_token: Option<Secret>,
 
     /// A file holding the admin token (e.g. a Docker secret under
     /// /run/secrets/); surrounding whitespace and the trailing newline are
-    /// dropped. Setting both it and a non-blank admin token is refused.
+    /// dropped.
     #[arg(long, env = "ESSAY_GRADER_ADMIN_TOKEN_FILE", value_name = "FILE")]
     pub admin_token_file: Option<PathBuf>,
 
@@ -70,13 +75,13 @@ pub struct Settings {
         long = "api-keys",
         env = "ESSAY_GRADER_API_KEYS",
         value_delimiter = ',',
-        hide_env_values = true
+        hide_env_values = true,
+        conflicts_with = "api_keys_file"
     )]
     pub api_keys: Vec<Secret>,
 
     /// A file holding the API keys, one per line (e.g. a Docker secret);
-    /// blank lines and lines starting with `#` are skipped. Setting both it
-    /// and --api-keys is refused.
+    /// blank lines and lines starting with `#` are skipped.
     #[arg(long, env = "ESSAY_GRADER_API_KEYS_FILE", value_name = "FILE")]
     pub api_keys_file: Option<PathBuf>,
 
@@ -471,6 +476,10 @@ impl Settings {
     }
 }
 
+/// The smallest prompt cache accepted: a prompt of the default largest text
+/// prepares to a few megabytes (see `features::PreparedPrompt::heap_bytes`).
+pub const MIN_PROMPT_CACHE_BYTES: usize = 16 * 1024 * 1024;
+
 /// The fewest characters an admin token or API key may have: 16 random
 /// characters are beyond guessing through a rate-limited API.
 pub const MIN_SECRET_CHARS: usize = 16;
@@ -579,14 +588,6 @@ pub enum SecretsError {
         /// The file.
         path: PathBuf,
     },
-    /// A secret is given both directly and through a file.
-    #[error("{setting} and {file_setting} are both set: keep one")]
-    Twice {
-        /// The direct setting.
-        setting: &'static str,
-        /// The file setting.
-        file_setting: &'static str,
-    },
     /// A secret is too short to resist guessing.
     #[error(
         "{which} is {chars} characters long; it must have at least {MIN_SECRET_CHARS} \
@@ -607,23 +608,6 @@ impl Settings {
     /// A blank admin token counts as unset (`ESSAY_GRADER_ADMIN_TOKEN=` from
     /// a compose file): the stored or a generated token is used then.
     pub fn secrets(&self) -> Result<Secrets, SecretsError> {
-        let direct_token = self
-            .admin_token
-            .as_ref()
-            .is_some_and(|t| !t.expose().trim().is_empty());
-        if direct_token && self.admin_token_file.is_some() {
-            return Err(SecretsError::Twice {
-                setting: "ESSAY_GRADER_ADMIN_TOKEN (--admin-token)",
-                file_setting: "ESSAY_GRADER_ADMIN_TOKEN_FILE (--admin-token-file)",
-            });
-        }
-        let direct_keys = self.api_keys.iter().any(|k| !k.expose().trim().is_empty());
-        if direct_keys && self.api_keys_file.is_some() {
-            return Err(SecretsError::Twice {
-                setting: "ESSAY_GRADER_API_KEYS (--api-keys)",
-                file_setting: "ESSAY_GRADER_API_KEYS_FILE (--api-keys-file)",
-            });
-        }
         let (admin_token, admin_source) = match &self.admin_token_file {
             Some(path) => {
                 let text = read_secret_file("ESSAY_GRADER_ADMIN_TOKEN_FILE", path)?;
@@ -696,10 +680,6 @@ fn check_length(which: String, secret: &str) -> Result<(), SecretsError> {
     }
     Ok(())
 }
-
-/// The smallest prompt cache accepted: a prompt of the default largest text
-/// prepares to a few megabytes (see `features::PreparedPrompt::heap_bytes`).
-pub const MIN_PROMPT_CACHE_BYTES: usize = 16 * 1024 * 1024;
 
 #[cfg(test)]
 mod tests {
@@ -822,11 +802,12 @@ mod tests {
         let settings = Settings {
             admin_token: Some(Secret::new(TOKEN)),
             api_keys: vec![Secret::new(KEY_1)],
+            metrics_token: Some(Secret::new("metrics-token-31337")),
             database: DatabaseUrl::from("postgres://eg:db-password-42@db:5432/eg"),
             ..Settings::default()
         };
         let shown = format!("{settings:?} {settings:#?}");
-        for secret in [TOKEN, KEY_1, "db-password-42"] {
+        for secret in [TOKEN, KEY_1, "db-password-42", "metrics-token-31337"] {
             assert!(!shown.contains(secret), "{secret} in {shown}");
         }
         assert!(shown.contains("<redacted>"), "{shown}");
@@ -857,40 +838,15 @@ mod tests {
     }
 
     #[test]
-    fn a_secret_given_directly_and_as_a_file_is_refused() {
-        let settings = Wrapper::parse_from([
+    fn a_token_and_a_token_file_together_are_refused() {
+        let parsed = Wrapper::try_parse_from([
             "essay-grader",
             "--admin-token",
             TOKEN,
             "--admin-token-file",
             "/run/secrets/admin_token",
-        ])
-        .settings;
-        let err = settings.secrets().unwrap_err().to_string();
-        assert!(err.contains("both set"), "{err}");
-        let settings = Settings {
-            api_keys: vec![Secret::new(KEY_1)],
-            api_keys_file: Some("/run/secrets/api_keys".into()),
-            ..Settings::default()
-        };
-        let err = settings.secrets().unwrap_err().to_string();
-        assert!(err.contains("ESSAY_GRADER_API_KEYS_FILE"), "{err}");
-    }
-
-    #[test]
-    fn a_blank_admin_token_beside_a_token_file_leaves_the_file_in_charge() {
-        let dir = tempfile::tempdir().unwrap();
-        let token_file = dir.path().join("admin_token");
-        std::fs::write(&token_file, TOKEN).unwrap();
-        let settings = Settings {
-            admin_token: Some(Secret::new("")),
-            admin_token_file: Some(token_file),
-            api_keys: vec![Secret::new("")],
-            ..Settings::default()
-        };
-        let secrets = settings.secrets().unwrap();
-        assert_eq!(secrets.admin_token, Some(Secret::new(TOKEN)));
-        assert!(secrets.api_keys.is_empty());
+        ]);
+        assert!(parsed.is_err());
     }
 
     #[test]

@@ -332,29 +332,13 @@ impl FromRequestParts<AppState> for CredentialedAccess {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let (client, presented) = (
-            ClientIp::of(&parts.extensions),
-            presented_secret(&parts.headers),
-        );
-        state.throttle.before_secret(client, presented)?;
-        if presented.is_some_and(|key| state.credentials.is_api_key(key))
-            || is_admin(&parts.method, &parts.headers, state).await?
-        {
-            return Ok(CredentialedAccess);
-        }
-        let how = if state.credentials.api_keys.is_empty() {
-            "the admin token (`Authorization: Bearer <token>`) or an admin session"
-        } else {
-            "an API key (`Authorization: Bearer <key>` or `X-Api-Key: <key>`) or the admin token"
-        };
-        let refusal = ApiError::Unauthorized {
-            message: format!(
-                "changing a prompt's examples changes everyone's grades for it, so it needs {how}"
-            ),
-        };
-        Err(state
-            .throttle
-            .after_refusal(client, presented, &state.credentials, refusal))
+        require_credential(
+            parts,
+            state,
+            "changing a prompt's examples changes everyone's grades for it, so it needs",
+        )
+        .await
+        .map(|()| CredentialedAccess)
     }
 }
 
@@ -368,22 +352,37 @@ impl FromRequestParts<AppState> for PromptWriteAccess {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let presented = bearer(&parts.headers)
-            .or_else(|| parts.headers.get("x-api-key").and_then(|v| v.to_str().ok()));
-        if presented.is_some_and(|key| state.credentials.is_api_key(key))
-            || is_admin(&parts.method, &parts.headers, state).await?
-        {
-            return Ok(PromptWriteAccess);
-        }
-        let how = if state.credentials.api_keys.is_empty() {
-            "the admin token (`Authorization: Bearer <token>`) or an admin session"
-        } else {
-            "an API key (`Authorization: Bearer <key>` or `X-Api-Key: <key>`) or the admin token"
-        };
-        Err(ApiError::Unauthorized {
-            message: format!("registering a prompt needs {how}"),
-        })
+        require_credential(parts, state, "registering a prompt needs")
+            .await
+            .map(|()| PromptWriteAccess)
     }
+}
+
+/// Passes a request that presents an API key or the admin token (or carries
+/// an admin session), through the credential throttle; else 401 whose message
+/// is `needs` followed by the credentials this server accepts.
+async fn require_credential(parts: &Parts, state: &AppState, needs: &str) -> Result<(), ApiError> {
+    let (client, presented) = (
+        ClientIp::of(&parts.extensions),
+        presented_secret(&parts.headers),
+    );
+    state.throttle.before_secret(client, presented)?;
+    if presented.is_some_and(|key| state.credentials.is_api_key(key))
+        || is_admin(&parts.method, &parts.headers, state).await?
+    {
+        return Ok(());
+    }
+    let how = if state.credentials.api_keys.is_empty() {
+        "the admin token (`Authorization: Bearer <token>`) or an admin session"
+    } else {
+        "an API key (`Authorization: Bearer <key>` or `X-Api-Key: <key>`) or the admin token"
+    };
+    let refusal = ApiError::Unauthorized {
+        message: format!("{needs} {how}"),
+    };
+    Err(state
+        .throttle
+        .after_refusal(client, presented, &state.credentials, refusal))
 }
 
 /// The routes of this module.

@@ -162,7 +162,6 @@ pub struct ListQuery {
     security(("admin" = [])),
     request_body = CreateJob,
     responses(
-        (status = 403, description = "The session cookie came with a write that did not come from this service's pages (no `Sec-Fetch-Site: same-origin` or matching `Origin`)", body = super::error::ErrorBody),
         (status = 202, description = "Queued", body = JobCreated),
         (status = 404, description = "No such dataset", body = super::error::ErrorBody),
         (status = 422, description = "Bad config or grid, or one over the training bounds (`GET /api/v1/train-options`); every field listed", body = super::error::ErrorBody),
@@ -287,10 +286,13 @@ impl Drop for EventStreamSlot {
 
 /// Who holds an admin event stream: the admin token, or a session (by its
 /// cookie's digest, never the cookie itself).
-fn stream_holder(headers: &HeaderMap, credentials: &auth::Credentials, behind_tls: bool) -> String {
+fn stream_holder(headers: &HeaderMap, state: &AppState) -> String {
     match auth::presented_secret(headers) {
-        Some(secret) if credentials.is_admin_token(secret) => "admin-token".to_owned(),
-        _ => match auth::session_cookie(headers, auth::session_cookie_name(behind_tls)) {
+        Some(secret) if state.credentials.is_admin_token(secret) => "admin-token".to_owned(),
+        _ => match auth::session_cookie(
+            headers,
+            auth::session_cookie_name(state.settings.behind_tls),
+        ) {
             Some(cookie) => format!("session:{}", hex::encode(auth::digest(cookie))),
             None => "admin-token".to_owned(),
         },
@@ -586,7 +588,6 @@ pub async fn get_job(
     security(("admin" = [])),
     params(("id" = String, Path, description = "The job id")),
     responses(
-        (status = 403, description = "The session cookie came with a write that did not come from this service's pages (no `Sec-Fetch-Site: same-origin` or matching `Origin`)", body = super::error::ErrorBody),
         (status = 200, description = "Cancelled (it was queued)", body = JobView),
         (status = 202, description = "Cancel requested (it is running)", body = JobView),
         (status = 404, description = "No such job", body = super::error::ErrorBody),
@@ -645,10 +646,7 @@ pub async fn job_events(
     let max = state.settings.max_event_streams;
     let slot = state
         .event_streams
-        .take(
-            stream_holder(&headers, &state.credentials, state.settings.behind_tls),
-            max,
-        )
+        .take(stream_holder(&headers, &state), max)
         .map_err(|open| ApiError::TooManyRequests {
             code: "too_many_event_streams",
             message: format!(
