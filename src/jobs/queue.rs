@@ -275,8 +275,12 @@ impl JobQueue {
                 () = tokio::time::sleep(self.inner.settings.recovery_interval) => {}
                 () = stopping(&mut shutdown) => return,
             }
-            if let Err(err) = self.recover_expired_leases().await {
-                tracing::warn!(error = %err, "could not look for lapsed job leases");
+            match self.recover_expired_leases().await {
+                Ok(()) => {}
+                Err(err) if store::writability::not_writable(&err).is_some() => {
+                    tracing::debug!(error = %err, "cannot recover lapsed leases while the database refuses writes")
+                }
+                Err(err) => tracing::warn!(error = %err, "could not look for lapsed job leases"),
             }
         }
     }
@@ -361,6 +365,11 @@ impl JobQueue {
                     continue;
                 }
                 Ok(None) => {}
+                // The write probe logs a database that refuses writes once;
+                // claiming waits for it quietly.
+                Err(err) if store::writability::not_writable(&err).is_some() => {
+                    tracing::debug!(worker, error = %err, "cannot claim a job while the database refuses writes")
+                }
                 Err(err) => tracing::error!(worker, error = %err, "could not claim a job"),
             }
             tokio::select! {
