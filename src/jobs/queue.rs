@@ -986,13 +986,16 @@ mod tests {
         finish: Finish,
         /// Epochs actually run, across all jobs.
         ran: AtomicUsize,
+        /// Jobs started.
+        jobs: AtomicUsize,
     }
 
     #[derive(Clone, Copy)]
     enum Finish {
         Succeed,
         Fail,
-        Panic,
+        /// Panics in the first job it runs, succeeds in the others.
+        PanicOnFirstJob,
     }
 
     impl Executor for FakeExecutor {
@@ -1001,6 +1004,7 @@ mod tests {
             input: &JobInput,
             on_epoch: &mut dyn FnMut(EpochReport) -> ControlFlow<()>,
         ) -> Result<JobOutput, ExecuteError> {
+            let job_number = self.jobs.fetch_add(1, Ordering::SeqCst);
             for epoch in 1..=self.epochs {
                 std::thread::sleep(Duration::from_millis(self.epoch_ms));
                 self.ran.fetch_add(1, Ordering::SeqCst);
@@ -1025,7 +1029,10 @@ mod tests {
                 }
             }
             match self.finish {
-                Finish::Succeed => Ok(JobOutput {
+                Finish::PanicOnFirstJob if job_number == 0 => {
+                    panic!("index out of bounds in a fake layer")
+                }
+                Finish::Succeed | Finish::PanicOnFirstJob => Ok(JobOutput {
                     metrics: serde_json::json!({"mcrmse": 0.5, "essays": input.essays.len()}),
                     points: vec![("fold_1/mcrmse".into(), 0, 0.5)],
                     model: (input.spec.kind() == JobKind::Train).then(|| ModelOutput {
@@ -1038,7 +1045,6 @@ mod tests {
                     fold: "all".into(),
                     message: "the loss became NaN at epoch 2".into(),
                 })),
-                Finish::Panic => panic!("index out of bounds in a fake layer"),
             }
         }
     }
@@ -1049,6 +1055,7 @@ mod tests {
             epoch_ms,
             finish,
             ran: AtomicUsize::new(0),
+            jobs: AtomicUsize::new(0),
         })
     }
 
@@ -1172,12 +1179,12 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_panic_in_training_fails_the_job_and_the_worker_carries_on() {
-        let (_dir, pool, queue) = setup(fake(1, 1, Finish::Panic)).await;
+    async fn a_panic_in_training_fails_the_job_with_its_reason_and_the_next_job_succeeds() {
+        let (_dir, pool, queue) = setup(fake(1, 1, Finish::PanicOnFirstJob)).await;
         let workers = queue.start().await.unwrap();
 
         let first = enqueue(&queue, JobKind::Cv).await;
-        let second = enqueue(&queue, JobKind::Cv).await;
+        let second = enqueue(&queue, JobKind::Train).await;
         let first = wait_for(&pool, &first, is_final).await;
         let second = wait_for(&pool, &second, is_final).await;
         workers.shutdown().await;
@@ -1187,7 +1194,8 @@ mod tests {
             first.error.as_deref(),
             Some("training panicked: index out of bounds in a fake layer")
         );
-        assert_eq!(second.status, "failed");
+        assert_eq!(second.status, "succeeded", "{second:?}");
+        assert!(second.model_id.is_some());
     }
 
     #[tokio::test]
