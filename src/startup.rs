@@ -2,9 +2,8 @@
 //! migrates the database, settles the admin token, makes sure a model is
 //! active (registering the built-in default model on a fresh database;
 //! falling back to an earlier version, or to none, when the active one does
-//! not load), warms
-//! the prompt cache, loads (or refits) each prompt's calibration for the
-//! active model, and binds the listener; `run_until_stopped` serves until
+//! not load), loads (or refits) each prompt's calibration for the active
+//! model, and binds the listener; `run_until_stopped` serves until
 //! SIGINT, SIGTERM or a [`ShutdownHandle`] asks it to stop, then drains.
 //! `main` and the API tests call the same code.
 
@@ -56,6 +55,10 @@ impl ShutdownHandle {
 impl Application {
     /// Opens the database, prepares the state and binds `settings.addr`.
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        settings.check_abuse_limits()?;
+        settings
+            .validate_admission()
+            .map_err(|problems| anyhow::anyhow!("invalid settings: {problems}"))?;
         let metrics = http::metrics::prometheus_handle();
         let db = store::open(&settings.database, settings.db_max_connections).await?;
 
@@ -85,11 +88,9 @@ impl Application {
         let model = ModelHandle::default();
         load_active_model(&db, &model, &settings).await?;
 
-        let prompts = PromptCache::default();
-        let warmed = prompts
-            .warm(&db)
-            .await
-            .map_err(|e| anyhow::anyhow!("preparing the registered prompts: {e}"))?;
+        // Registered prompts are prepared on demand (the first grade against
+        // each), so start-up time and memory do not grow with their number.
+        let prompts = PromptCache::new(settings.prompt_cache_bytes);
         if let Some(active) = model.current() {
             let calibrated = http::calibrations::load_all(&db, &prompts, &active)
                 .await
@@ -101,7 +102,7 @@ impl Application {
             .await
             .with_context(|| format!("cannot listen on {}", settings.addr))?;
         let port = listener.local_addr()?.port();
-        tracing::info!(addr = %listener.local_addr()?, prompts = warmed, "essay-grader is listening");
+        tracing::info!(addr = %listener.local_addr()?, "essay-grader is listening");
 
         // Each job trains on one thread, so grading keeps the other cores.
         let jobs = JobQueue::new(
@@ -112,13 +113,28 @@ impl Application {
             },
             Arc::new(TrainingExecutor::new(1)),
         );
+        let rate_limiter = Arc::new(http::rate_limit::RateLimiter::new(
+            settings.rate_limit_per_minute,
+            settings.rate_limit_burst,
+            settings.rate_limit_loopback,
+        ));
+        let throttle = Arc::new(http::throttle::AuthThrottle::new(
+            std::num::NonZeroU32::new(settings.auth_failure_limit)
+                .context("the credential throttle's limit")?,
+            settings.auth_failure_window(),
+        ));
         let state = AppState {
+            rate_limiter,
+            throttle,
+            event_streams: Default::default(),
             jobs,
             db,
             model,
             db_writes: Default::default(),
             prompts,
-            inline_prompts: Default::default(),
+            inline_prompts: http::grading::InlinePromptCache::new(
+                settings.inline_prompt_cache_bytes,
+            ),
             settings: Arc::new(settings),
             credentials: Arc::new(credentials),
             metrics,
@@ -178,19 +194,23 @@ impl Application {
         let app = http::router(state.clone());
         let stop = shutdown.clone();
         let jobs = state.jobs.clone();
-        let served = axum::serve(listener, app)
-            .with_graceful_shutdown(async move {
-                tokio::select! {
-                    () = stop.triggered() => {}
-                    () = os_signal() => {}
-                }
-                tracing::info!("shutting down: finishing requests in flight");
-                // Running jobs stop at their next epoch and go back in the
-                // queue; job event streams end so they do not hold up the drain.
-                jobs.begin_shutdown();
-            })
-            .await
-            .context("serving HTTP");
+        // The peer address feeds the rate limiter and the credential throttle.
+        let served = axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move {
+            tokio::select! {
+                () = stop.triggered() => {}
+                () = os_signal() => {}
+            }
+            tracing::info!("shutting down: finishing requests in flight");
+            // Running jobs stop at their next epoch and go back in the
+            // queue; job event streams end so they do not hold up the drain.
+            jobs.begin_shutdown();
+        })
+        .await
+        .context("serving HTTP");
         workers.shutdown().await;
         let _ = follower.await;
         let _ = prober.await;

@@ -216,6 +216,8 @@ pub enum Numbering {
     ModelVersions = 1,
     /// `model_activations.seq`.
     Activations = 2,
+    /// The count of queued jobs checked against the queue's cap.
+    QueuedJobs = 3,
 }
 
 /// Makes the rest of the caller's transaction the only one handing out this
