@@ -298,3 +298,27 @@ async fn a_full_database_refuses_inserts_with_503_and_takes_them_again_once_it_h
         201
     );
 }
+
+#[tokio::test]
+async fn the_openapi_document_lists_the_503_of_refused_writes_on_every_writing_route() {
+    let app = spawn_app().await;
+    let doc = json_body(app.get("/api/openapi.json").await).await;
+
+    let mut writing_routes = 0;
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for method in ["post", "put", "patch", "delete"] {
+            let Some(operation) = item.get(method) else {
+                continue;
+            };
+            writing_routes += 1;
+            let refused = &operation["responses"]["503"]["description"];
+            assert!(
+                refused
+                    .as_str()
+                    .is_some_and(|d| d.contains("refuses writes")),
+                "{method} {path}: {refused}"
+            );
+        }
+    }
+    assert!(writing_routes > 5, "{writing_routes}");
+}
