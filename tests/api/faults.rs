@@ -10,7 +10,8 @@ use serde_json::{Value, json};
 
 use crate::grading::{ESSAY, register_bees};
 use crate::helpers::{
-    ADMIN_TOKEN, Backend, TestApp, assert_error, json_body, spawn_app, spawn_app_with,
+    ADMIN_TOKEN, Backend, TestApp, assert_error, json_body, refuse_writes, spawn_app,
+    spawn_app_with,
 };
 
 /// A model artifact as a broken upgrade or a damaged row would leave it.
@@ -174,22 +175,6 @@ async fn wait_for_ready(app: &TestApp, done: impl Fn(&Value) -> bool) -> Value {
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-}
-
-/// Makes the service's database refuse writes, or take them again, without
-/// touching file permissions (CI runs as root, which they do not stop): the
-/// app runs with one pooled connection, and that session is switched to
-/// read-only (`PRAGMA query_only` on SQLite, `default_transaction_read_only`
-/// on PostgreSQL). Writes then fail as on a read-only file or a read-only
-/// server: SQLITE_READONLY, SQLSTATE 25006.
-async fn refuse_writes(app: &TestApp, refuse: bool) {
-    let sql = match (crate::BACKEND, refuse) {
-        (Backend::Sqlite, true) => "PRAGMA query_only = ON",
-        (Backend::Sqlite, false) => "PRAGMA query_only = OFF",
-        (Backend::Postgres, true) => "SET default_transaction_read_only = on",
-        (Backend::Postgres, false) => "SET default_transaction_read_only = off",
-    };
-    sqlx::query(sql).execute(&app.db).await.unwrap();
 }
 
 async fn create_prompt(app: &TestApp, id: &str, text: &str) -> reqwest::Response {
