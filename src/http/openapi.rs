@@ -96,7 +96,48 @@ impl Modify for SecuritySchemes {
 pub fn document() -> utoipa::openapi::OpenApi {
     let mut doc = ApiDoc::openapi();
     doc.merge(super::examples::ExamplesApi::openapi());
+    declare_refused_writes(&mut doc);
     doc
+}
+
+/// Every route that writes (POST, PUT, PATCH, DELETE) answers 503
+/// `database_not_writable` while the database refuses writes (see
+/// `store::writability`); declared here once rather than on each route. A
+/// route that already lists a 503 (no model loaded) gets the cause added to
+/// its description.
+fn declare_refused_writes(doc: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
+    const WHY: &str = "The database refuses writes (read-only, full): nothing was changed; \
+                       retry after `Retry-After` seconds";
+    for item in doc.paths.paths.values_mut() {
+        let writes = [
+            item.post.as_mut(),
+            item.put.as_mut(),
+            item.patch.as_mut(),
+            item.delete.as_mut(),
+        ];
+        for operation in writes.into_iter().flatten() {
+            let responses = &mut operation.responses.responses;
+            match responses.get_mut("503") {
+                Some(RefOr::T(existing)) => {
+                    existing.description = format!("{}; or: {WHY}", existing.description);
+                }
+                Some(RefOr::Ref(_)) => {}
+                None => {
+                    let response = ResponseBuilder::new()
+                        .description(WHY)
+                        .content(
+                            "application/json",
+                            ContentBuilder::new()
+                                .schema(Some(Ref::from_schema_name("ErrorBody")))
+                                .build(),
+                        )
+                        .build();
+                    responses.insert("503".to_owned(), RefOr::T(response));
+                }
+            }
+        }
+    }
 }
 
 /// `GET /api/openapi.json` and the Swagger UI under `/docs`.
