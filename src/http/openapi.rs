@@ -13,6 +13,7 @@
 //! struct is merged in [`document`].
 
 use axum::Router;
+use serde_json::json;
 use utoipa::openapi::content::ContentBuilder;
 use utoipa::openapi::header::HeaderBuilder;
 use utoipa::openapi::link::LinkBuilder;
@@ -32,6 +33,7 @@ use super::{
     auth, datasets, error, grading, health, jobs, metrics, models, prompts, run_plots, runs, scale,
     train_options,
 };
+use crate::config::Settings;
 
 #[derive(OpenApi)]
 #[openapi(
@@ -451,14 +453,155 @@ fn link_name(operation_id: &str) -> String {
         .collect()
 }
 
-/// `GET /api/openapi.json` and the Swagger UI under `/docs`.
-pub fn router() -> Router<AppState> {
-    Router::new().merge(SwaggerUi::new("/docs").url("/api/openapi.json", document()))
+/// `GET /api/openapi.json` (the [`contract`] for these settings) and the
+/// Swagger UI under `/docs`.
+pub fn router(settings: &Settings) -> Router<AppState> {
+    Router::new().merge(
+        SwaggerUi::new("/docs").external_url_unchecked("/api/openapi.json", contract(settings)),
+    )
+}
+
+/// What a field holds when it must contain something besides white space:
+/// a character outside Rust's `char::is_whitespace` set (what `str::trim`
+/// removes), spelled out so that every regex engine reads it the same way.
+pub const NOT_BLANK: &str = "[^\\t\\n\\u000b\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]";
+
+/// A prompt id: 1 to 64 letters, digits, `-` or `_` (see `prompts::id_problem`).
+pub const PROMPT_ID: &str = "^[A-Za-z0-9_-]{1,64}$";
+
+/// Every model kind a cv job takes, as its JSON names it.
+pub const MODEL_KINDS: &[&str] = &[
+    "mlp",
+    "ridge",
+    "logistic",
+    "gbdt",
+    "mean",
+    "blend",
+    "mlp_centred",
+    "blend_centred",
+];
+
+/// The document the server holds itself to: [`document`] plus the rules on
+/// request bodies that the handlers check and the derive macros cannot say
+/// (text that must not be blank, exactly one form of prompt, list sizes, the
+/// configured batch size), and the multipart upload's parts.
+pub fn contract(settings: &Settings) -> serde_json::Value {
+    let mut doc = serde_json::to_value(document()).expect("the OpenAPI document serialises");
+    let schemas = &mut doc["components"]["schemas"];
+    for (schema, property) in [
+        ("GradeRequest", "essay"),
+        ("ExampleInput", "essay"),
+        ("CreatePrompt", "text"),
+        ("DatasetFromExamples", "name"),
+    ] {
+        schemas[schema]["properties"][property]["pattern"] = json!(NOT_BLANK);
+    }
+    // A registered prompt by id, or one given inline: exactly one of them.
+    schemas["GradeRequest"]["oneOf"] = json!([
+        {"required": ["prompt_id"], "properties": {"prompt_id": {"type": "string"}}},
+        {"required": ["prompt"], "properties": {"prompt": {"type": "object"}}},
+    ]);
+    schemas["CreatePrompt"]["properties"]["id"]["pattern"] = json!(PROMPT_ID);
+    // A malformed batch item fails only itself, in its result: the batch
+    // takes any value as an item, and GradeRequest is what grades.
+    let items = &mut schemas["BatchRequest"]["properties"]["items"];
+    items["minItems"] = json!(1);
+    items["maxItems"] = json!(settings.batch_max_items);
+    items["items"] = json!({"anyOf": [{"$ref": "#/components/schemas/GradeRequest"}, {}]});
+    let examples = &mut schemas["AddExamples"]["properties"]["examples"];
+    examples["minItems"] = json!(1);
+    examples["maxItems"] = json!(super::examples::MAX_EXAMPLES_PER_REQUEST);
+    schemas["DatasetFromExamples"]["properties"]["prompt_ids"]["minItems"] = json!(1);
+    let job = &mut schemas["CreateJob"]["properties"];
+    job["model_kind"] = json!({
+        "description": job["model_kind"]["description"],
+        "enum": MODEL_KINDS.iter().map(|k| json!(k)).chain([json!(null)]).collect::<Vec<_>>(),
+    });
+    job["folds"] = json!({
+        "description": job["folds"]["description"],
+        "anyOf": [
+            {"type": "string", "pattern": "^(prompt|\\+?0*([2-9]|[1-9][0-9]+))$"},
+            {"type": "integer", "minimum": 2},
+            {"type": "null"},
+        ],
+    });
+    schemas["DatasetUpload"] = json!({
+        "type": "object",
+        "description": "The parts of a dataset upload.",
+        "required": ["essays"],
+        "properties": {
+            "essays": {"type": "string", "format": "binary", "contentMediaType": "text/csv",
+                "description": "The essays CSV (required): an id, a prompt id, the text and a column per target."},
+            "prompts": {"type": "string", "format": "binary", "contentMediaType": "text/csv",
+                "description": "The prompts CSV (optional): id, title, question and text."},
+            "mapping": {"type": "string", "contentMediaType": "application/json",
+                "description": "The column mapping as JSON (optional; CommonLit's by default)."},
+            "name": {"type": "string", "description": "The dataset's name (optional; the essays file's name by default)."},
+        },
+        "additionalProperties": false,
+    });
+    doc["paths"]["/api/v1/datasets"]["post"]["requestBody"]["content"]["multipart/form-data"]["schema"] =
+        json!({"$ref": "#/components/schemas/DatasetUpload"});
+    doc["paths"]["/api/v1/datasets"]["post"]["requestBody"]["required"] = json!(true);
+    doc
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_model_kinds_are_exactly_those_the_server_takes() {
+        for kind in MODEL_KINDS {
+            serde_json::from_value::<crate::experiments::ModelKind>(json!(kind))
+                .unwrap_or_else(|e| panic!("{kind}: {e}"));
+        }
+        // serde lists every variant when it refuses an unknown one.
+        let refusal = serde_json::from_value::<crate::experiments::ModelKind>(json!("none"))
+            .unwrap_err()
+            .to_string();
+        let listed = refusal.matches('`').count() / 2 - 1;
+        assert_eq!(listed, MODEL_KINDS.len(), "{refusal}");
+    }
+
+    #[test]
+    fn the_blank_pattern_matches_what_trim_removes() {
+        let not_blank = NOT_BLANK;
+        // Every white-space character of Rust appears in the class.
+        for c in (0..=0x3000u32)
+            .filter_map(char::from_u32)
+            .filter(|c| c.is_whitespace())
+        {
+            let escaped = format!("\\u{:04x}", c as u32);
+            let listed = match c {
+                '\t' => not_blank.contains("\\t"),
+                '\n' => not_blank.contains("\\n"),
+                '\u{c}' => not_blank.contains("\\f"),
+                '\r' => not_blank.contains("\\r"),
+                ' ' => not_blank.contains(' '),
+                '\u{2000}'..='\u{200a}' => not_blank.contains("\\u2000-\\u200a"),
+                _ => not_blank.contains(&escaped),
+            };
+            assert!(listed, "{escaped} is white space but not in {not_blank}");
+        }
+    }
+
+    #[test]
+    fn the_contract_says_the_configured_batch_size() {
+        let settings = Settings {
+            batch_max_items: 7,
+            ..Settings::default()
+        };
+        let doc = contract(&settings);
+        let items = &doc["components"]["schemas"]["BatchRequest"]["properties"]["items"];
+        assert_eq!(items["maxItems"], 7);
+        let upload = &doc["paths"]["/api/v1/datasets"]["post"]["requestBody"];
+        assert_eq!(upload["required"], true);
+        assert_eq!(
+            doc["components"]["schemas"]["DatasetUpload"]["required"],
+            json!(["essays"])
+        );
+    }
 
     fn operations(doc: &utoipa::openapi::OpenApi) -> Vec<(String, &str, &Operation)> {
         let mut all = Vec::new();
