@@ -72,11 +72,33 @@ pub enum ApiError {
         /// What content type was expected.
         message: String,
     },
+    /// 429: too many requests of this client, or of this kind (queued
+    /// jobs, event streams); `Retry-After` says when to try again.
+    #[error("{message}")]
+    TooManyRequests {
+        /// Machine-readable reason, e.g. `rate_limited`.
+        code: &'static str,
+        /// What was over which limit, for people.
+        message: String,
+        /// How long to wait; sent as `Retry-After` in whole seconds (at least 1).
+        retry_after: std::time::Duration,
+    },
     /// 503: the service cannot serve this yet (e.g. no model loaded).
     #[error("{message}")]
     Unavailable {
         /// Why.
         message: String,
+    },
+    /// 503: the database answers but refuses writes (read-only, full, failing
+    /// storage); nothing was changed. Grading and reads go on.
+    #[error(
+        "the database cannot be written right now (it is {}); nothing was changed. \
+         Grading and reading still work; retry later",
+        .kind.describe()
+    )]
+    DatabaseNotWritable {
+        /// Why it refuses writes.
+        kind: crate::store::writability::NotWritable,
     },
     /// 500: our fault. The cause is logged, never sent.
     #[error("internal error: {0:#}")]
@@ -113,7 +135,10 @@ impl ApiError {
             Self::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            Self::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::Unavailable { .. } | Self::DatabaseNotWritable { .. } => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -121,7 +146,7 @@ impl ApiError {
     /// The machine-readable code of this error.
     pub fn code(&self) -> &'static str {
         match self {
-            Self::BadRequest { code, .. } => code,
+            Self::BadRequest { code, .. } | Self::TooManyRequests { code, .. } => code,
             Self::Validation { .. } => "invalid_request",
             Self::NotFound { .. } => "not_found",
             Self::NoRoute { .. } => "no_route",
@@ -130,6 +155,7 @@ impl ApiError {
             Self::PayloadTooLarge { .. } => "payload_too_large",
             Self::UnsupportedMediaType { .. } => "unsupported_media_type",
             Self::Unavailable { .. } => "unavailable",
+            Self::DatabaseNotWritable { .. } => "database_not_writable",
             Self::Internal(_) => "internal",
         }
     }
@@ -182,6 +208,21 @@ impl IntoResponse for ApiError {
             tracing::error!(error = format!("{cause:#}"), "request failed");
         }
         let mut response = (status, axum::Json(self.body())).into_response();
+        if let Self::TooManyRequests { retry_after, .. } = &self {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, retry_after_seconds(*retry_after));
+        }
+        if let Self::DatabaseNotWritable { kind } = &self {
+            tracing::warn!(
+                reason = kind.describe(),
+                "a write was refused by the database"
+            );
+            response.headers_mut().insert(
+                header::RETRY_AFTER,
+                HeaderValue::from_static(DATABASE_RETRY_AFTER_SECONDS),
+            );
+        }
         if status == StatusCode::UNAUTHORIZED {
             response
                 .headers_mut()
@@ -191,15 +232,31 @@ impl IntoResponse for ApiError {
     }
 }
 
+/// `Retry-After` in whole seconds, rounded up, at least 1 (0 would invite
+/// an immediate retry that fails again).
+pub fn retry_after_seconds(wait: std::time::Duration) -> HeaderValue {
+    let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+    HeaderValue::from(seconds.max(1))
+}
+/// The `Retry-After` of a refused write: about two probes of the database
+/// (see `store::writability`), by when a cleared fault shows.
+const DATABASE_RETRY_AFTER_SECONDS: &str = "5";
+
 impl From<sqlx::Error> for ApiError {
     fn from(err: sqlx::Error) -> Self {
-        Self::Internal(anyhow::Error::new(err).context("database query failed"))
+        match crate::store::writability::not_writable(&err) {
+            Some(kind) => Self::DatabaseNotWritable { kind },
+            None => Self::Internal(anyhow::Error::new(err).context("database query failed")),
+        }
     }
 }
 
 impl From<anyhow::Error> for ApiError {
     fn from(err: anyhow::Error) -> Self {
-        Self::Internal(err)
+        match crate::store::writability::not_writable_in_chain(&err) {
+            Some(kind) => Self::DatabaseNotWritable { kind },
+            None => Self::Internal(err),
+        }
     }
 }
 
@@ -291,6 +348,21 @@ mod tests {
         let body = serde_json::to_string(&err.body()).unwrap();
         assert!(!body.contains("secret"));
         assert_eq!(err.status_code(), StatusCode::INTERNAL_SERVER_ERROR);
+    }
+
+    #[test]
+    fn too_many_requests_carries_retry_after_in_whole_seconds_rounded_up() {
+        let err = ApiError::TooManyRequests {
+            code: "rate_limited",
+            message: "slow down".to_owned(),
+            retry_after: std::time::Duration::from_millis(1200),
+        };
+
+        let response = err.into_response();
+
+        assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(response.headers()[header::RETRY_AFTER], "2");
+        assert_eq!(retry_after_seconds(std::time::Duration::ZERO), "1");
     }
 
     #[test]
