@@ -158,6 +158,18 @@ const UNPROCESSABLE: SharedError = SharedError {
     description: "The request parses, but fields are invalid; `fields` names each one \
                   (a JSON path in the body, or a query or path parameter's name)",
 };
+const TOO_MANY_REQUESTS: SharedError = SharedError {
+    status: "429",
+    name: "TooManyRequests",
+    description: "Over this client's rate limit (or a cap of this kind of request); \
+                  `Retry-After` says when to try again",
+};
+const WRITE_UNAVAILABLE: SharedError = SharedError {
+    status: "503",
+    name: "Unavailable",
+    description: "The service cannot do this now: the database refuses writes (read-only, \
+                  full), or the work queue is full; `Retry-After` says when to try again",
+};
 const INTERNAL: SharedError = SharedError {
     status: "500",
     name: "Internal",
@@ -170,7 +182,10 @@ const INTERNAL: SharedError = SharedError {
 /// - a path parameter: 400 (not UTF-8);
 /// - a query parameter: 422;
 /// - credentials it cannot do without: 401, with `WWW-Authenticate`;
-/// - every route: 408 (the request timeout) and 500.
+/// - a method that writes (POST, PUT, PATCH, DELETE): 503 with `Retry-After`
+///   (the database refuses writes);
+/// - every route: 408 (the request timeout), 429 with `Retry-After` (the
+///   rate limit) and 500.
 struct SharedResponses;
 
 impl Modify for SharedResponses {
@@ -183,6 +198,8 @@ impl Modify for SharedResponses {
             &PAYLOAD_TOO_LARGE,
             &UNSUPPORTED_MEDIA_TYPE,
             &UNPROCESSABLE,
+            &TOO_MANY_REQUESTS,
+            &WRITE_UNAVAILABLE,
             &INTERNAL,
         ] {
             components
@@ -191,14 +208,17 @@ impl Modify for SharedResponses {
         }
         for item in openapi.paths.paths.values_mut() {
             let operations = [
-                &mut item.get,
-                &mut item.put,
-                &mut item.post,
-                &mut item.delete,
-                &mut item.patch,
+                (&mut item.get, false),
+                (&mut item.put, true),
+                (&mut item.post, true),
+                (&mut item.delete, true),
+                (&mut item.patch, true),
             ];
-            for operation in operations.into_iter().flatten() {
-                for shared in shared_errors_of(operation) {
+            for (operation, writes) in operations {
+                let Some(operation) = operation else {
+                    continue;
+                };
+                for shared in shared_errors_of(operation, writes) {
                     operation
                         .responses
                         .responses
@@ -211,8 +231,11 @@ impl Modify for SharedResponses {
 }
 
 /// The shared error statuses `operation` can answer.
-fn shared_errors_of(operation: &Operation) -> Vec<&'static SharedError> {
-    let mut errors = vec![&REQUEST_TIMEOUT, &INTERNAL];
+fn shared_errors_of(operation: &Operation, writes: bool) -> Vec<&'static SharedError> {
+    let mut errors = vec![&REQUEST_TIMEOUT, &TOO_MANY_REQUESTS, &INTERNAL];
+    if writes {
+        errors.push(&WRITE_UNAVAILABLE);
+    }
     let has_param = |place: ParameterIn| {
         operation.parameters.iter().flatten().any(|p| match p {
             RefOr::T(p) => p.parameter_in == place,
@@ -261,12 +284,17 @@ fn error_response(shared: &SharedError) -> Response {
                 .schema(Some(Ref::from_schema_name("ErrorBody")))
                 .build(),
         );
-    if shared.status == UNAUTHORIZED.status {
+    let header = match shared.status {
+        "401" => Some(("WWW-Authenticate", "`Bearer`")),
+        "429" | "503" => Some(("Retry-After", "Seconds to wait before trying again")),
+        _ => None,
+    };
+    if let Some((name, description)) = header {
         response = response.header(
-            "WWW-Authenticate",
+            name,
             HeaderBuilder::new()
                 .schema(Some(ObjectBuilder::new().schema_type(Type::String)))
-                .description(Some("`Bearer`"))
+                .description(Some(description))
                 .build(),
         );
     }
@@ -484,7 +512,7 @@ pub const MODEL_KINDS: &[&str] = &[
 /// The document the server holds itself to: [`document`] plus the rules on
 /// request bodies that the handlers check and the derive macros cannot say
 /// (text that must not be blank, exactly one form of prompt, list sizes, the
-/// configured batch size), and the multipart upload's parts.
+/// configured batch size and length caps), and the multipart upload's parts.
 pub fn contract(settings: &Settings) -> serde_json::Value {
     let mut doc = serde_json::to_value(document()).expect("the OpenAPI document serialises");
     let schemas = &mut doc["components"]["schemas"];
@@ -495,6 +523,27 @@ pub fn contract(settings: &Settings) -> serde_json::Value {
         ("DatasetFromExamples", "name"),
     ] {
         schemas[schema]["properties"][property]["pattern"] = json!(NOT_BLANK);
+    }
+    // The configured length caps, in characters (JSON Schema's maxLength
+    // counts code points, as `chars_over` does).
+    for (schema, property, max) in [
+        ("GradeRequest", "essay", settings.essay_max_chars),
+        ("CreatePrompt", "title", settings.prompt_title_max_chars),
+        (
+            "CreatePrompt",
+            "question",
+            settings.prompt_question_max_chars,
+        ),
+        ("CreatePrompt", "text", settings.prompt_text_max_chars),
+        ("InlinePrompt", "title", settings.prompt_title_max_chars),
+        (
+            "InlinePrompt",
+            "question",
+            settings.prompt_question_max_chars,
+        ),
+        ("InlinePrompt", "text", settings.prompt_text_max_chars),
+    ] {
+        schemas[schema]["properties"][property]["maxLength"] = json!(max);
     }
     // A registered prompt by id, or one given inline: exactly one of them.
     schemas["GradeRequest"]["oneOf"] = json!([
@@ -595,6 +644,8 @@ mod tests {
         let doc = contract(&settings);
         let items = &doc["components"]["schemas"]["BatchRequest"]["properties"]["items"];
         assert_eq!(items["maxItems"], 7);
+        let essay = &doc["components"]["schemas"]["GradeRequest"]["properties"]["essay"];
+        assert_eq!(essay["maxLength"], settings.essay_max_chars);
         let upload = &doc["paths"]["/api/v1/datasets"]["post"]["requestBody"];
         assert_eq!(upload["required"], true);
         assert_eq!(
@@ -659,9 +710,9 @@ mod tests {
     }
 
     #[test]
-    fn every_operation_documents_timeouts_and_server_errors() {
+    fn every_operation_documents_timeouts_rate_limits_and_server_errors() {
         for (path, method, operation) in operations(&document()) {
-            for status in ["408", "500"] {
+            for status in ["408", "429", "500"] {
                 assert!(
                     statuses(operation).contains(&status),
                     "{method} {path} lacks {status}"
@@ -715,6 +766,18 @@ mod tests {
                         parameter.name
                     );
                 }
+            }
+        }
+    }
+
+    #[test]
+    fn every_write_documents_a_refused_write() {
+        for (path, method, operation) in operations(&document()) {
+            if method != "get" {
+                assert!(
+                    statuses(operation).contains(&"503"),
+                    "{method} {path} lacks 503"
+                );
             }
         }
     }
