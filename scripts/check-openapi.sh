@@ -5,8 +5,7 @@
 # check against it; fails on any failure. .ci/run calls it.
 #
 # Usage: scripts/check-openapi.sh [SERVER_BINARY]
-#   SERVER_BINARY  default: target/release/essay-grader if built, else
-#                  target/debug/essay-grader (built when missing).
+#   SERVER_BINARY  default: target/debug/essay-grader, built first.
 # Environment:
 #   CONTRACT_VENV         where the Python tools live (default target/contract-venv)
 #   CONTRACT_MAX_EXAMPLES examples per operation (default 30)
@@ -16,12 +15,10 @@ cd "$(dirname "$0")/.."
 
 binary="${1:-}"
 if [ -z "$binary" ]; then
-  if [ -x target/release/essay-grader ]; then
-    binary=target/release/essay-grader
-  else
-    cargo build --locked --bin essay-grader
-    binary=target/debug/essay-grader
-  fi
+  # The debug build, brought up to date (a no-op after `cargo test`): a
+  # release binary lying around may be older than the code.
+  cargo build --locked --bin essay-grader
+  binary=target/debug/essay-grader
 fi
 
 venv="${CONTRACT_VENV:-target/contract-venv}"
