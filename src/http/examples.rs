@@ -225,11 +225,14 @@ pub struct ExampleList {
 
 /// Paging of `GET /api/v1/prompts/{id}/examples`.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ExamplePage {
     /// At most this many examples (1 to 1000, default 100).
+    #[param(minimum = 1, maximum = 1000, nullable = false)]
     pub limit: Option<i64>,
     /// Skip this many first (default 0).
+    #[param(minimum = 0, nullable = false)]
     pub offset: Option<i64>,
 }
 
