@@ -208,11 +208,13 @@ impl Modify for SharedResponses {
                 .responses
                 .insert(shared.name.to_owned(), RefOr::T(error_response(shared)));
         }
-        for item in openapi.paths.paths.values_mut() {
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            // Grading is a POST that never writes to the database.
+            let grading = path.starts_with("/api/v1/grade");
             let operations = [
                 (&mut item.get, false),
                 (&mut item.put, true),
-                (&mut item.post, true),
+                (&mut item.post, !grading),
                 (&mut item.delete, true),
                 (&mut item.patch, true),
             ];
@@ -221,11 +223,22 @@ impl Modify for SharedResponses {
                     continue;
                 };
                 for shared in shared_errors_of(operation, writes) {
-                    operation
-                        .responses
-                        .responses
-                        .entry(shared.status.to_owned())
-                        .or_insert_with(|| RefOr::Ref(Ref::from_response_name(shared.name)));
+                    let responses = &mut operation.responses.responses;
+                    match responses.get_mut(shared.status) {
+                        None => {
+                            responses.insert(
+                                shared.status.to_owned(),
+                                RefOr::Ref(Ref::from_response_name(shared.name)),
+                            );
+                        }
+                        // A route's own 503 (say, no model loaded) keeps its
+                        // words, and a write adds the shared causes to them.
+                        Some(RefOr::T(own)) if shared.status == "503" => {
+                            own.description =
+                                format!("{}; or: {}", own.description, shared.description);
+                        }
+                        Some(_) => {}
+                    }
                 }
             }
         }
