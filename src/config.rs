@@ -311,9 +311,12 @@ impl Settings {
         if self
             .metrics_token
             .as_deref()
-            .is_some_and(|t| t.trim().is_empty())
+            .is_some_and(|t| t.trim().chars().count() < 16)
         {
-            problems.push("ESSAY_GRADER_METRICS_TOKEN is set but blank".to_owned());
+            problems.push(
+                "ESSAY_GRADER_METRICS_TOKEN must be at least 16 characters (a short token can be guessed)"
+                    .to_owned(),
+            );
         }
         if problems.is_empty() {
             Ok(())

@@ -127,6 +127,11 @@ impl Application {
             rate_limiter,
             throttle,
             event_streams: Default::default(),
+            metrics_token: settings
+                .metrics_token
+                .as_deref()
+                .map(str::trim)
+                .map(auth::digest),
             jobs,
             db,
             model,
