@@ -100,6 +100,60 @@ pub struct Settings {
     #[arg(long, env = "ESSAY_GRADER_LOG", default_value = "info,sqlx=warn")]
     pub log: String,
 
+    // -- abuse limits (limits): prompts, essays, caches, grading CPU --
+    /// Most prompts the service registers; a registration beyond it is
+    /// refused with 422 until a prompt is removed.
+    #[arg(long, env = "ESSAY_GRADER_MAX_PROMPTS", default_value_t = 1000)]
+    pub max_prompts: usize,
+
+    /// Longest prompt title, in characters (registered and inline prompts).
+    #[arg(
+        long,
+        env = "ESSAY_GRADER_PROMPT_TITLE_MAX_CHARS",
+        default_value_t = 300
+    )]
+    pub prompt_title_max_chars: usize,
+
+    /// Longest prompt question, in characters (registered and inline prompts).
+    #[arg(
+        long,
+        env = "ESSAY_GRADER_PROMPT_QUESTION_MAX_CHARS",
+        default_value_t = 2_000
+    )]
+    pub prompt_question_max_chars: usize,
+
+    /// Longest prompt text, in characters (registered and inline prompts).
+    #[arg(
+        long,
+        env = "ESSAY_GRADER_PROMPT_TEXT_MAX_CHARS",
+        default_value_t = 40_000
+    )]
+    pub prompt_text_max_chars: usize,
+
+    /// Longest essay, in characters (single and batch grading).
+    #[arg(long, env = "ESSAY_GRADER_ESSAY_MAX_CHARS", default_value_t = 20_000)]
+    pub essay_max_chars: usize,
+
+    /// Memory the prepared registered prompts may take, in bytes (estimated
+    /// from their tables). The least recently used are dropped beyond it and
+    /// prepared again from the database when next graded against.
+    #[arg(long, env = "ESSAY_GRADER_PROMPT_CACHE_BYTES", default_value_t = 256 * 1024 * 1024)]
+    pub prompt_cache_bytes: usize,
+
+    /// Memory the prepared inline prompts may take, in bytes (least recently
+    /// used dropped first).
+    #[arg(long, env = "ESSAY_GRADER_INLINE_PROMPT_CACHE_BYTES", default_value_t = 64 * 1024 * 1024)]
+    pub inline_prompt_cache_bytes: usize,
+
+    /// Grading requests that may use the CPU at once (single essays, batches,
+    /// prompt preparation); 0 means one per core.
+    #[arg(long, env = "ESSAY_GRADER_GRADING_SLOTS", default_value_t = 0)]
+    pub grading_slots: usize,
+
+    /// Grading requests that may wait for a slot; beyond it the service
+    /// answers 503 with `Retry-After` instead of stacking up work.
+    #[arg(long, env = "ESSAY_GRADER_GRADING_QUEUE", default_value_t = 256)]
+    pub grading_queue: usize,
     // -- admission control: rate limits, credential throttling, admin limits, metrics (admission) --
     /// Requests per minute one client may make in the long run (an API key,
     /// the admin token, or else an IP address); 0 turns rate limiting off.
@@ -216,6 +270,15 @@ impl Default for Settings {
             db_max_connections: 8,
             log_json: false,
             log: "info,sqlx=warn".to_owned(),
+            max_prompts: 1000,
+            prompt_title_max_chars: 300,
+            prompt_question_max_chars: 2_000,
+            prompt_text_max_chars: 40_000,
+            essay_max_chars: 20_000,
+            prompt_cache_bytes: 256 * 1024 * 1024,
+            inline_prompt_cache_bytes: 64 * 1024 * 1024,
+            grading_slots: 0,
+            grading_queue: 256,
             rate_limit_per_minute: 600,
             rate_limit_burst: 100,
             rate_limit_loopback: false,
@@ -249,6 +312,66 @@ impl Settings {
     /// How long an admin session lasts.
     pub fn session_lifetime(&self) -> Duration {
         Duration::from_secs(self.session_hours * 3600)
+    }
+
+    /// CPU slots for grading: `grading_slots`, or one per core when 0.
+    pub fn grading_cpu_slots(&self) -> usize {
+        match self.grading_slots {
+            0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+            n => n,
+        }
+    }
+
+    /// Checks the abuse limits at start-up, naming every setting that makes
+    /// no sense (a zero cap would refuse everything; a cache smaller than the
+    /// largest prompt could hold none).
+    pub fn check_abuse_limits(&self) -> anyhow::Result<()> {
+        let mut problems = Vec::new();
+        for (name, value) in [
+            ("ESSAY_GRADER_MAX_PROMPTS", self.max_prompts),
+            (
+                "ESSAY_GRADER_PROMPT_TITLE_MAX_CHARS",
+                self.prompt_title_max_chars,
+            ),
+            (
+                "ESSAY_GRADER_PROMPT_QUESTION_MAX_CHARS",
+                self.prompt_question_max_chars,
+            ),
+            (
+                "ESSAY_GRADER_PROMPT_TEXT_MAX_CHARS",
+                self.prompt_text_max_chars,
+            ),
+            ("ESSAY_GRADER_ESSAY_MAX_CHARS", self.essay_max_chars),
+        ] {
+            if value == 0 {
+                problems.push(format!("{name} must be at least 1"));
+            }
+        }
+        for (name, value) in [
+            ("ESSAY_GRADER_PROMPT_CACHE_BYTES", self.prompt_cache_bytes),
+            (
+                "ESSAY_GRADER_INLINE_PROMPT_CACHE_BYTES",
+                self.inline_prompt_cache_bytes,
+            ),
+        ] {
+            if value < MIN_PROMPT_CACHE_BYTES {
+                problems.push(format!(
+                    "{name} is {value}; it must be at least {MIN_PROMPT_CACHE_BYTES} (16 MiB) \
+                     to hold a prompt of the largest allowed size"
+                ));
+            }
+        }
+        if self.grading_slots > 1024 {
+            problems.push(format!(
+                "ESSAY_GRADER_GRADING_SLOTS is {}; at most 1024",
+                self.grading_slots
+            ));
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            anyhow::bail!("invalid limits: {}", problems.join("; "))
+        }
     }
 
     /// The upper bounds on a job's training config.
@@ -326,6 +449,10 @@ impl Settings {
     }
 }
 
+/// The smallest prompt cache accepted: a prompt of the default largest text
+/// prepares to a few megabytes (see `features::PreparedPrompt::heap_bytes`).
+pub const MIN_PROMPT_CACHE_BYTES: usize = 16 * 1024 * 1024;
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -356,6 +483,36 @@ mod tests {
         assert!(parsed.is_err());
         let parsed = Wrapper::parse_from(["essay-grader", "--job-lease-secs", "5"]).settings;
         assert_eq!(parsed.job_lease(), Duration::from_secs(5));
+    }
+
+    #[test]
+    fn zero_caps_and_tiny_caches_are_refused_at_start_up() {
+        assert!(Settings::default().check_abuse_limits().is_ok());
+        let settings = Settings {
+            essay_max_chars: 0,
+            prompt_cache_bytes: 1024,
+            ..Settings::default()
+        };
+        let problem = settings.check_abuse_limits().unwrap_err().to_string();
+        assert!(
+            problem.contains("ESSAY_GRADER_ESSAY_MAX_CHARS"),
+            "{problem}"
+        );
+        assert!(
+            problem.contains("ESSAY_GRADER_PROMPT_CACHE_BYTES"),
+            "{problem}"
+        );
+    }
+
+    #[test]
+    fn grading_slots_default_to_one_per_core() {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        assert_eq!(Settings::default().grading_cpu_slots(), cores);
+        let two = Settings {
+            grading_slots: 2,
+            ..Settings::default()
+        };
+        assert_eq!(two.grading_cpu_slots(), 2);
     }
 
     #[test]

@@ -9,6 +9,8 @@
 //!   `Authorization: Bearer <admin token>` or a live session cookie.
 //! - [`GradingAccess`]: an extractor for grading and prompts; open unless API
 //!   keys are configured, then needs a key (or admin credentials).
+//! - [`PromptWriteAccess`]: an extractor for registering prompts; always
+//!   needs a key or admin credentials (only the admin when there are no keys).
 //! - [`CredentialedAccess`]: an extractor for a prompt's examples; always
 //!   needs a key or admin credentials (only the admin when there are no keys).
 //! - `POST /api/v1/session` / `DELETE /api/v1/session`: exchange the admin token
@@ -249,6 +251,34 @@ impl FromRequestParts<AppState> for CredentialedAccess {
         Err(state
             .throttle
             .after_refusal(client, presented, &state.credentials, refusal))
+    }
+}
+
+/// Permission to register, change or delete prompts: the admin token or
+/// session, or one of the API keys, even where grading is open. A prompt
+/// costs a row and prepared memory, so anonymous clients may not add them.
+#[derive(Debug, Clone, Copy)]
+pub struct PromptWriteAccess;
+
+impl FromRequestParts<AppState> for PromptWriteAccess {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let presented = bearer(&parts.headers)
+            .or_else(|| parts.headers.get("x-api-key").and_then(|v| v.to_str().ok()));
+        if presented.is_some_and(|key| state.credentials.is_api_key(key))
+            || is_admin(&parts.headers, state).await?
+        {
+            return Ok(PromptWriteAccess);
+        }
+        let how = if state.credentials.api_keys.is_empty() {
+            "the admin token (`Authorization: Bearer <token>`) or an admin session"
+        } else {
+            "an API key (`Authorization: Bearer <key>` or `X-Api-Key: <key>`) or the admin token"
+        };
+        Err(ApiError::Unauthorized {
+            message: format!("registering a prompt needs {how}"),
+        })
     }
 }
 

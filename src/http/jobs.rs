@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::routing::{get, post};
@@ -22,7 +22,7 @@ use serde_json::Value;
 use super::AppState;
 use super::auth::{self, AdminAuth};
 use super::error::ApiError;
-use super::extract::Json;
+use super::extract::{Json, Path, Query};
 use super::paging::{Page, PageQuery};
 use crate::experiments::ModelKind;
 use crate::experiments::sweep::SweepGrid;
@@ -530,7 +530,7 @@ fn check_dataset(spec: &JobSpec, dataset: &DatasetRow) -> Result<(), ApiError> {
 pub async fn list_jobs(
     _admin: AdminAuth,
     State(state): State<AppState>,
-    query: Result<Query<PageQuery>, axum::extract::rejection::QueryRejection>,
+    Query(query): Query<PageQuery>,
 ) -> Result<Json<JobList>, ApiError> {
     let page = Page::from_query(query)?;
     let jobs = store::jobs::list_jobs(&state.db, page.limit, page.offset)

@@ -2,8 +2,7 @@
 //! versions, and the activation history. All routes need admin credentials.
 
 use axum::Router;
-use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -12,7 +11,7 @@ use super::AppState;
 use super::active_model::ActiveModel;
 use super::auth::AdminAuth;
 use super::error::ApiError;
-use super::extract::Json;
+use super::extract::{Json, Path, Query};
 use super::paging::{Page, PageQuery};
 use crate::store::{
     self,
@@ -53,7 +52,7 @@ pub struct ModelList {
 pub async fn list_models(
     _admin: AdminAuth,
     State(state): State<AppState>,
-    query: Result<Query<PageQuery>, QueryRejection>,
+    Query(query): Query<PageQuery>,
 ) -> Result<Json<ModelList>, ApiError> {
     let page = Page::from_query(query)?;
     Ok(Json(ModelList {
@@ -221,7 +220,7 @@ pub struct ActivationList {
 pub async fn list_activations(
     _admin: AdminAuth,
     State(state): State<AppState>,
-    query: Result<Query<PageQuery>, QueryRejection>,
+    Query(query): Query<PageQuery>,
 ) -> Result<Json<ActivationList>, ApiError> {
     let page = Page::from_query(query)?;
     Ok(Json(ActivationList {

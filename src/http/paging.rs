@@ -1,13 +1,12 @@
 //! Page size and position of the admin list endpoints (`?limit=&offset=`),
-//! checked once at the edge into a [`Page`]: `limit` from 1 to
+//! read by `extract::Query` (a parameter that is not a number is a 422
+//! naming it) and checked once at the edge into a [`Page`]: `limit` from 1 to
 //! [`MAX_PAGE_SIZE`] (default [`DEFAULT_PAGE_SIZE`]), `offset` 0 or more. A
 //! value out of range is a 422 naming the parameter, so no request can ask
 //! the database for an unbounded list.
 
 use std::collections::BTreeMap;
 
-use axum::extract::Query;
-use axum::extract::rejection::QueryRejection;
 use serde::Deserialize;
 
 use super::error::ApiError;
@@ -42,8 +41,7 @@ pub struct Page {
 
 impl Page {
     /// Checks a list endpoint's query, every bad parameter reported together.
-    pub fn from_query(query: Result<Query<PageQuery>, QueryRejection>) -> Result<Page, ApiError> {
-        let Query(query) = query?;
+    pub fn from_query(query: PageQuery) -> Result<Page, ApiError> {
         let limit = query.limit.unwrap_or(DEFAULT_PAGE_SIZE);
         let offset = query.offset.unwrap_or(0);
         let mut problems = BTreeMap::new();
@@ -72,7 +70,7 @@ mod tests {
     use super::*;
 
     fn page(limit: Option<i64>, offset: Option<i64>) -> Result<Page, ApiError> {
-        Page::from_query(Ok(Query(PageQuery { limit, offset })))
+        Page::from_query(PageQuery { limit, offset })
     }
 
     #[test]

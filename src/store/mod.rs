@@ -25,6 +25,7 @@ pub mod jobs;
 pub mod models;
 pub mod prompts;
 pub mod runs;
+pub mod writability;
 
 /// The database handle every store function takes: a pool of sqlx's `Any`
 /// driver, which speaks SQLite or PostgreSQL depending on the URL it was

@@ -426,6 +426,7 @@ async fn every_admin_list_refuses_a_page_size_out_of_range_naming_the_parameter(
         "/api/v1/models",
         "/api/v1/models/activations",
         "/api/v1/datasets",
+        "/api/v1/prompts",
     ] {
         for query in ["limit=0", "limit=1001", "offset=-1"] {
             let body = assert_error(

@@ -18,8 +18,12 @@ mod auth;
 mod bad_input;
 #[path = "../api/datasets.rs"]
 mod datasets;
+#[path = "../api/error_shape.rs"]
+mod error_shape;
 #[path = "../api/examples.rs"]
 mod examples;
+#[path = "../api/faults.rs"]
+mod faults;
 #[path = "../api/grading.rs"]
 mod grading;
 #[path = "../api/health.rs"]
