@@ -482,6 +482,15 @@ export function createSection(root, admin) {
       streams.delete(job.id);
       await refreshJobs();
     });
+    // A stream the server refused (429: the session's streams are all open
+    // elsewhere) is not retried by the browser: poll instead, which tries
+    // the stream again on each refresh.
+    source.addEventListener("error", () => {
+      if (source.readyState !== EventSource.CLOSED) return;
+      streams.delete(job.id);
+      clearTimeout(pollTimer);
+      pollTimer = setTimeout(refreshJobs, 3000);
+    });
   }
 
   function stopFollowing() {
