@@ -264,7 +264,7 @@ pub struct Settings {
 
     /// When set, `GET /metrics` needs `Authorization: Bearer <this token>`.
     #[arg(long, env = "ESSAY_GRADER_METRICS_TOKEN", hide_env_values = true)]
-    pub metrics_token: Option<String>,
+    pub metrics_token: Option<Secret>,
 }
 
 /// A trusted proxy: an address (`10.0.0.2`) or a network (`10.0.0.0/8`).
@@ -463,13 +463,12 @@ impl Settings {
         }
         if self
             .metrics_token
-            .as_deref()
-            .is_some_and(|t| t.trim().chars().count() < 16)
+            .as_ref()
+            .is_some_and(|t| t.expose().trim().chars().count() < MIN_SECRET_CHARS)
         {
-            problems.push(
-                "ESSAY_GRADER_METRICS_TOKEN must be at least 16 characters (a short token can be guessed)"
-                    .to_owned(),
-            );
+            problems.push(format!(
+                "ESSAY_GRADER_METRICS_TOKEN must be at least {MIN_SECRET_CHARS} characters (a short token can be guessed)"
+            ));
         }
         if problems.is_empty() {
             Ok(())

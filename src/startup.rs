@@ -137,9 +137,8 @@ impl Application {
             event_streams: Default::default(),
             metrics_token: settings
                 .metrics_token
-                .as_deref()
-                .map(str::trim)
-                .map(auth::digest),
+                .as_ref()
+                .map(|token| auth::digest(token.expose().trim())),
             jobs,
             db,
             model,

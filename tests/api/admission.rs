@@ -486,7 +486,8 @@ async fn metrics_labels_take_only_known_methods_and_route_templates() {
 #[tokio::test]
 async fn with_a_metrics_token_metrics_need_it() {
     let token = "metrics-scraper-token-0001";
-    let app = spawn_app_with(|s| s.metrics_token = Some(token.to_owned())).await;
+    let app =
+        spawn_app_with(|s| s.metrics_token = Some(essay_grader::config::Secret::new(token))).await;
 
     assert_error(app.get("/metrics").await, 401, "unauthorized").await;
     let wrong = app
@@ -514,9 +515,9 @@ async fn a_short_metrics_token_stops_the_start() {
     let dir = std::sync::Arc::new(tempfile::tempdir().unwrap());
     let settings = essay_grader::config::Settings {
         addr: "127.0.0.1:0".parse().unwrap(),
-        database: crate::helpers::fresh_database_url(dir.path()).await,
-        admin_token: Some(ADMIN_TOKEN.to_owned()),
-        metrics_token: Some("short".to_owned()),
+        database: crate::helpers::fresh_database_url(dir.path()).await.into(),
+        admin_token: Some(essay_grader::config::Secret::new(ADMIN_TOKEN)),
+        metrics_token: Some(essay_grader::config::Secret::new("short")),
         ..Default::default()
     };
 
