@@ -804,11 +804,12 @@ mod tests {
         let settings = Settings {
             admin_token: Some(Secret::new(TOKEN)),
             api_keys: vec![Secret::new(KEY_1)],
+            metrics_token: Some(Secret::new("metrics-token-31337")),
             database: DatabaseUrl::from("postgres://eg:db-password-42@db:5432/eg"),
             ..Settings::default()
         };
         let shown = format!("{settings:?} {settings:#?}");
-        for secret in [TOKEN, KEY_1, "db-password-42"] {
+        for secret in [TOKEN, KEY_1, "db-password-42", "metrics-token-31337"] {
             assert!(!shown.contains(secret), "{secret} in {shown}");
         }
         assert!(shown.contains("<redacted>"), "{shown}");

@@ -23,10 +23,10 @@ pub const DEFAULT_PAGE_SIZE: i64 = 100;
 #[serde(deny_unknown_fields)]
 pub struct PageQuery {
     /// At most this many items (1 to 1000, default 100).
-    #[param(minimum = 1, maximum = 1000)]
+    #[param(minimum = 1, maximum = 1000, nullable = false)]
     pub limit: Option<i64>,
     /// Skip this many items first (0 or more, default 0).
-    #[param(minimum = 0)]
+    #[param(minimum = 0, nullable = false)]
     pub offset: Option<i64>,
 }
 
