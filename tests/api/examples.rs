@@ -699,7 +699,7 @@ async fn register_pollination(app: &TestApp) {
     let prompt =
         json!({"id": "pollination", "title": "Why Bees Matter", "text": crate::grading::SOURCE});
     assert_eq!(
-        app.post_json("/api/v1/prompts", &prompt)
+        app.admin_post_json("/api/v1/prompts", &prompt)
             .await
             .status()
             .as_u16(),
@@ -789,7 +789,7 @@ async fn a_dataset_from_examples_refuses_unknown_or_empty_prompts_and_datasets()
     register_bees(&app).await;
     let other = json!({"id": "quiet", "title": "Quiet", "text": "Nothing graded here yet."});
     assert_eq!(
-        app.post_json("/api/v1/prompts", &other)
+        app.admin_post_json("/api/v1/prompts", &other)
             .await
             .status()
             .as_u16(),

@@ -214,6 +214,24 @@ impl TestApp {
     }
 }
 
+impl TestApp {
+    /// POST raw bytes declared as JSON, with the admin token.
+    pub async fn admin_post_raw(
+        &self,
+        path: &str,
+        body: impl Into<reqwest::Body>,
+    ) -> reqwest::Response {
+        self.client
+            .post(self.url(path))
+            .bearer_auth(ADMIN_TOKEN)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .expect("POST")
+    }
+}
+
 impl Drop for TestApp {
     fn drop(&mut self) {
         // Stop serving when a test ends without calling stop().
