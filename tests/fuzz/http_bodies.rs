@@ -10,7 +10,7 @@ use std::sync::LazyLock;
 use axum::Router;
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode, header};
-use essay_grader::config::Settings;
+use essay_grader::config::{Secret, Settings};
 use essay_grader::http::error::ErrorBody;
 use essay_grader::startup::Application;
 use proptest::prelude::*;
@@ -45,8 +45,8 @@ static HARNESS: LazyLock<Harness> = LazyLock::new(|| {
     let dir = tempfile::tempdir().expect("a temporary folder");
     let settings = Settings {
         addr: "127.0.0.1:0".parse().unwrap(),
-        database: format!("sqlite://{}", dir.path().join("fuzz.db").display()),
-        admin_token: Some(ADMIN_TOKEN.to_owned()),
+        database: format!("sqlite://{}", dir.path().join("fuzz.db").display()).into(),
+        admin_token: Some(Secret::new(ADMIN_TOKEN)),
         ..Settings::default()
     };
     let app = runtime
