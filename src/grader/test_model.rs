@@ -20,3 +20,16 @@ pub(super) fn trained() -> (Dataset, GraderModel) {
     let outcome = train(&ds, &config, &mut |_| Control::Continue).unwrap();
     (ds, outcome.model)
 }
+
+/// [`trained`] blended with 20 trees of depth 2 per target.
+pub(super) fn trained_blend() -> (Dataset, GraderModel) {
+    let ds = tiny_dataset(20);
+    let config = TrainConfig::from_json_value(json!({
+        "network": {"layers": [{"units": 8, "activation": "relu"}]},
+        "epochs": 20, "ensemble": 2, "batch_size": 16,
+        "trees": {"iterations": 20, "max_depth": 2, "min_leaf_weight": 3.0}
+    }))
+    .unwrap();
+    let outcome = train(&ds, &config, &mut |_| Control::Continue).unwrap();
+    (ds, outcome.model)
+}
