@@ -167,7 +167,8 @@ mod tests {
     fn quick_config() -> ValidTrainConfig {
         TrainConfig::from_json_value(json!({
             "network": {"layers": [{"units": 8, "activation": "relu"}]},
-            "epochs": 15, "ensemble": 2, "early_stopping": null, "batch_size": 16
+            "epochs": 15, "ensemble": 2, "early_stopping": null, "batch_size": 16,
+            "trees": null
         }))
         .unwrap()
     }

@@ -9,12 +9,13 @@ use crate::training::{Dataset, TrainConfig};
 
 use super::{GraderModel, train};
 
-/// A two-member model of one hidden layer, trained on 60 essays of 3 prompts.
+/// A two-member network of one hidden layer (no trees), trained on 60
+/// essays of 3 prompts.
 pub(super) fn trained() -> (Dataset, GraderModel) {
     let ds = tiny_dataset(20);
     let config = TrainConfig::from_json_value(json!({
         "network": {"layers": [{"units": 8, "activation": "relu"}]},
-        "epochs": 20, "ensemble": 2, "batch_size": 16
+        "epochs": 20, "ensemble": 2, "batch_size": 16, "trees": null
     }))
     .unwrap();
     let outcome = train(&ds, &config, &mut |_| Control::Continue).unwrap();
