@@ -125,7 +125,7 @@ export function promptPicker(fieldset, { onChange } = {}) {
       }
       if (result.body && result.body.error) result.body.error.fields = mapped;
       showErrors(fieldset, result, {
-        unauthorized: "Saving a prompt needs an API key on this server: enter it under “API key” below.",
+        unauthorized: "Saving a prompt needs an API key (enter it under “API key” below) or an admin signed in on /admin.",
       });
       if (result.status === 409) {
         saveErrors.replaceChildren(el("p", {}, `The name “${body.id}” is taken. Choose another, or leave it empty.`));

@@ -238,6 +238,41 @@ impl PreparedPrompt {
         }
     }
 
+    /// An estimate of the memory this prepared prompt holds, in bytes: its
+    /// own size plus the capacity of every string, vector, table and array
+    /// it owns (a hash table entry counted as its key, its value and one
+    /// control byte). The service's prompt caches are bounded by this sum.
+    pub fn heap_bytes(&self) -> usize {
+        use std::mem::size_of;
+        let set = |s: &HashSet64| s.capacity() * (size_of::<u64>() + 1);
+        let fourgrams: usize = self.fourgrams.capacity()
+            * (size_of::<u64>() + size_of::<Vec<u32>>() + 1)
+            + self
+                .fourgrams
+                .values()
+                .map(|v| v.capacity() * size_of::<u32>())
+                .sum::<usize>();
+        size_of::<Self>()
+            + self.prompt.title.capacity()
+            + self.prompt.question.capacity()
+            + self.prompt.text.capacity()
+            + self.stems.capacity() * size_of::<u64>()
+            + set(&self.unigrams)
+            + set(&self.content_stems)
+            + set(&self.bigrams)
+            + set(&self.trigrams)
+            + fourgrams
+            + set(&self.eightgrams)
+            + set(&self.known_words)
+            + self.tfidf.heap_bytes()
+            + self.keywords.capacity() * size_of::<u64>()
+            + set(&self.question_stems)
+            + set(&self.title_stems)
+            + self.sentence_meanings.len() * size_of::<f32>()
+            + self.keyword_vectors.len() * size_of::<f32>()
+            + self.keyword_has_vector.capacity()
+    }
+
     /// The prompt this was prepared from.
     pub fn prompt(&self) -> &Prompt {
         &self.prompt
@@ -283,6 +318,23 @@ mod tests {
     #[test]
     fn prepared_prompt_is_send_and_sync() {
         assert_send_sync::<PreparedPrompt>();
+    }
+
+    #[test]
+    fn a_longer_prompt_is_estimated_to_hold_more_memory() {
+        let sentence = "The river carried the silt of distant mountains to the delta. ";
+        let prompt = |sentences: usize| {
+            PreparedPrompt::new(&Prompt {
+                title: "Rivers".to_owned(),
+                question: "Summarise the text.".to_owned(),
+                text: sentence.repeat(sentences),
+            })
+        };
+        let (short, long) = (prompt(2), prompt(200));
+        assert!(short.heap_bytes() >= std::mem::size_of::<PreparedPrompt>());
+        // The text alone is counted, and the tables come on top of it.
+        assert!(long.heap_bytes() > long.prompt().text.len());
+        assert!(long.heap_bytes() > short.heap_bytes());
     }
 
     #[test]

@@ -122,6 +122,18 @@ impl TfidfIndex {
         }
     }
 
+    /// An estimate of the heap memory of the index, in bytes (each table
+    /// entry as its key, its value and one control byte).
+    pub fn heap_bytes(&self) -> usize {
+        use std::mem::size_of;
+        let entry = |value: usize| size_of::<u64>() + value + 1;
+        self.idf.capacity() * entry(size_of::<f32>())
+            + self.whole.capacity() * entry(size_of::<f32>())
+            + self.posting_ranges.capacity() * entry(size_of::<(u32, u32)>())
+            + self.postings.capacity() * size_of::<(u32, f32)>()
+            + self.sentence_norms.capacity() * size_of::<f32>()
+    }
+
     /// Number of prompt sentences indexed.
     pub fn sentence_count(&self) -> usize {
         self.sentence_norms.len()

@@ -13,8 +13,8 @@
 //! CPU work of up to a second and goes to blocking threads, split across the
 //! cores.
 
-use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Mutex};
+use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Instant;
 
 use axum::Router;
@@ -25,9 +25,11 @@ use serde::{Deserialize, Serialize};
 use super::AppState;
 use super::active_model::ActiveModel;
 use super::auth::GradingAccess;
+use super::bounded_cache::BoundedCache;
 use super::calibrations::{CalibrationNote, calibrate_grade};
 use super::error::{ApiError, ErrorBody};
 use super::extract::Json;
+use super::prompts::{chars_over, prompt_size_problems};
 use crate::features::{PreparedPrompt, Prompt};
 use crate::grader::{ByTarget, ConceptEffect, Explain, Grade, Warning};
 
@@ -155,7 +157,7 @@ pub async fn grade_essay(
 ) -> Result<Json<GradeResponse>, ApiError> {
     let started = Instant::now();
     let model = current_model(&state)?;
-    let essay = check_essay(&request.essay, "essay")?;
+    let essay = check_essay(&state, &request.essay, "essay")?;
     let calibrate_for = request.prompt_id.clone().filter(|_| request.calibrate);
     let prompt = resolve_prompt(&state, request.prompt_id, request.prompt, "").await?;
     let mut grade = model.grader.grade(&prompt, essay);
@@ -369,7 +371,7 @@ async fn resolve_item(
     path: &str,
 ) -> Result<(Arc<PreparedPrompt>, String, Option<String>), ApiError> {
     let request: GradeRequest = super::extract::from_value(item, path)?;
-    check_essay(&request.essay, &format!("{path}.essay"))?;
+    check_essay(state, &request.essay, &format!("{path}.essay"))?;
     let calibrate_for = request.prompt_id.clone().filter(|_| request.calibrate);
     let prompt = resolve_prompt(state, request.prompt_id, request.prompt, path).await?;
     Ok((prompt, request.essay, calibrate_for))
@@ -377,17 +379,24 @@ async fn resolve_item(
 
 fn current_model(state: &AppState) -> Result<Arc<ActiveModel>, ApiError> {
     state.model.current().ok_or_else(|| ApiError::Unavailable {
-        message: "no model is loaded yet; activate one with POST /api/v1/models/{id}/activate"
-            .to_owned(),
+        message: state.model.why_unavailable(),
     })
 }
 
-/// The essay, if it has something besides white space.
-fn check_essay<'a>(essay: &'a str, field: &str) -> Result<&'a str, ApiError> {
+/// The essay, if it has something besides white space and is at most
+/// `--essay-max-chars` characters long.
+fn check_essay<'a>(state: &AppState, essay: &'a str, field: &str) -> Result<&'a str, ApiError> {
     if essay.trim().is_empty() {
         return Err(ApiError::field(
             field,
             "must not be empty or only white space",
+        ));
+    }
+    let max = state.settings.essay_max_chars;
+    if let Some(n) = chars_over(essay, max) {
+        return Err(ApiError::field(
+            field,
+            format!("is {n} characters long; at most {max} are allowed"),
         ));
     }
     Ok(essay)
@@ -412,7 +421,19 @@ async fn resolve_prompt(
             Some(cached) => Ok(cached.prepared.clone()),
             None => Err(ApiError::NotFound { what: "prompt", id }),
         },
-        (None, Some(prompt)) => Ok(state.inline_prompts.prepare(prompt).await?),
+        (None, Some(prompt)) => {
+            let problems = prompt_size_problems(
+                &state.settings,
+                &at("prompt"),
+                &prompt.title,
+                &prompt.question,
+                &prompt.text,
+            );
+            if !problems.is_empty() {
+                return Err(ApiError::fields(problems));
+            }
+            Ok(state.inline_prompts.prepare(prompt).await?)
+        }
         (Some(_), Some(_)) => Err(ApiError::fields(BTreeMap::from([
             (
                 at("prompt_id"),
@@ -430,19 +451,35 @@ async fn resolve_prompt(
     }
 }
 
-/// Prepared inline prompts, keyed by a digest of their text. Bounded: when
-/// full it is cleared, which is crude but keeps memory fixed without an LRU
-/// dependency, and a teacher's next request simply prepares the prompt again.
-#[derive(Debug, Clone, Default)]
+/// Prepared inline prompts, keyed by a digest of their text, at most
+/// `--inline-prompt-cache-bytes` of them (least recently used dropped first):
+/// a teacher pastes the same prompt again and again, and a dropped one is
+/// simply prepared again.
+#[derive(Debug, Clone)]
 pub struct InlinePromptCache {
     /// SHA-256 of (title, question, text) -> the prepared prompt.
-    entries: Arc<Mutex<HashMap<[u8; 32], Arc<PreparedPrompt>>>>,
+    entries: Arc<BoundedCache<[u8; 32], PreparedPrompt>>,
 }
 
-/// Inline prompts kept prepared at most.
-const INLINE_PROMPT_CACHE: usize = 64;
+impl Default for InlinePromptCache {
+    fn default() -> Self {
+        Self::new(crate::config::Settings::default().inline_prompt_cache_bytes)
+    }
+}
 
 impl InlinePromptCache {
+    /// An empty cache holding at most `budget` bytes of prepared prompts.
+    pub fn new(budget: usize) -> Self {
+        Self {
+            entries: Arc::new(BoundedCache::new("inline", budget)),
+        }
+    }
+
+    /// The estimated memory of the cached prompts, in bytes.
+    pub fn bytes(&self) -> usize {
+        self.entries.bytes()
+    }
+
     /// The prepared form of an inline prompt, from the cache or computed on a
     /// blocking thread (the source text can run to thousands of words).
     pub async fn prepare(&self, prompt: InlinePrompt) -> Result<Arc<PreparedPrompt>, ApiError> {
@@ -455,13 +492,8 @@ impl InlinePromptCache {
         }
         let mut key = [0u8; 32];
         key.copy_from_slice(&hasher.finalize());
-        if let Some(hit) = self
-            .entries
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(&key)
-        {
-            return Ok(hit.clone());
+        if let Some(hit) = self.entries.get(&key) {
+            return Ok(hit);
         }
         let prepared = tokio::task::spawn_blocking(move || {
             Arc::new(PreparedPrompt::new(&Prompt {
@@ -474,11 +506,8 @@ impl InlinePromptCache {
         .map_err(|e| {
             ApiError::Internal(anyhow::Error::new(e).context("preparing an inline prompt"))
         })?;
-        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        if entries.len() >= INLINE_PROMPT_CACHE {
-            entries.clear();
-        }
-        entries.insert(key, prepared.clone());
+        let bytes = prepared.heap_bytes();
+        self.entries.insert(key, prepared.clone(), bytes);
         Ok(prepared)
     }
 }

@@ -3,21 +3,21 @@
 //! form, so that grading against a registered prompt costs only the essay's
 //! time.
 
-use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::get;
 
 use super::AppState;
-use super::auth::GradingAccess;
+use super::auth::{GradingAccess, PromptWriteAccess};
+use super::bounded_cache::BoundedCache;
 use super::error::ApiError;
-use super::extract::Json;
+use super::extract::{Json, Path, Query};
 use crate::features::{PreparedPrompt, Prompt};
-use crate::store::{self, prompts::PromptRecord};
+use crate::store::{self, prompts::PromptInsert, prompts::PromptRecord};
 
 /// A registered prompt with everything grading needs, computed once.
 pub struct CachedPrompt {
@@ -38,6 +38,23 @@ impl std::fmt::Debug for CachedPrompt {
 }
 
 impl CachedPrompt {
+    /// The estimated memory of this entry: the prepared form and the record.
+    pub fn heap_bytes(&self) -> usize {
+        let record = &self.record;
+        std::mem::size_of::<Self>()
+            + self.prepared.heap_bytes()
+            + [
+                &record.id,
+                &record.title,
+                &record.question,
+                &record.text,
+                &record.created_at,
+            ]
+            .iter()
+            .map(|s| s.capacity())
+            .sum::<usize>()
+    }
+
     /// Prepares a stored prompt for grading (CPU work proportional to the
     /// prompt's length: call it off the async executor).
     pub fn new(record: PromptRecord) -> Self {
@@ -50,32 +67,49 @@ impl CachedPrompt {
     }
 }
 
-/// Prepared prompts by id. Filled at start-up from the database and on each
-/// registration; a miss falls back to the database (another replica may have
-/// registered the prompt), so the cache is only ever an accelerator.
-#[derive(Debug, Clone, Default)]
+/// Prepared prompts by id, at most `--prompt-cache-bytes` of them (by
+/// [`PreparedPrompt::heap_bytes`]), the least recently graded against dropped
+/// first. Filled on registration and on demand: a miss prepares the prompt
+/// again from the database (it may have been dropped, or registered through
+/// another replica), so the cache is only ever an accelerator and start-up
+/// prepares nothing.
+#[derive(Debug, Clone)]
 pub struct PromptCache {
-    /// Prompt id -> its prepared form. Entries are never removed: prompts
-    /// cannot be deleted, and they are few.
-    entries: Arc<RwLock<HashMap<String, Arc<CachedPrompt>>>>,
+    /// Prompt id -> its prepared form.
+    entries: Arc<BoundedCache<String, CachedPrompt>>,
+}
+
+impl Default for PromptCache {
+    fn default() -> Self {
+        Self::new(crate::config::Settings::default().prompt_cache_bytes)
+    }
 }
 
 impl PromptCache {
-    /// The cached prompt, without touching the database.
-    pub fn cached(&self, id: &str) -> Option<Arc<CachedPrompt>> {
-        self.entries
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(id)
-            .cloned()
+    /// An empty cache holding at most `budget` bytes of prepared prompts.
+    pub fn new(budget: usize) -> Self {
+        Self {
+            entries: Arc::new(BoundedCache::new("registered", budget)),
+        }
     }
 
-    /// Adds (or replaces) a prepared prompt.
+    /// The cached prompt, without touching the database.
+    pub fn cached(&self, id: &str) -> Option<Arc<CachedPrompt>> {
+        self.entries.get(id)
+    }
+
+    /// Adds (or replaces) a prepared prompt, dropping the least recently used
+    /// ones if the budget needs it.
     pub fn insert(&self, prompt: Arc<CachedPrompt>) {
-        self.entries
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(prompt.record.id.clone(), prompt);
+        let bytes = prompt.heap_bytes();
+        let id = prompt.record.id.clone();
+        if !self.entries.insert(id, prompt, bytes) {
+            tracing::warn!(
+                bytes,
+                budget = self.entries.budget(),
+                "a prepared prompt is larger than the whole prompt cache; it is not cached"
+            );
+        }
     }
 
     /// The prompt by id: from the cache, else from the database (then
@@ -96,24 +130,19 @@ impl PromptCache {
         Ok(Some(prepared))
     }
 
-    /// Loads and prepares every stored prompt (at start-up).
-    pub async fn warm(&self, pool: &crate::store::Db) -> Result<usize, ApiError> {
-        let records = store::prompts::all_prompts(pool).await?;
-        let n = records.len();
-        for record in records {
-            self.insert(Arc::new(prepare(record).await?));
-        }
-        Ok(n)
-    }
-
     /// How many prompts are cached.
     pub fn len(&self) -> usize {
-        self.entries.read().unwrap_or_else(|e| e.into_inner()).len()
+        self.entries.len()
     }
 
     /// Whether no prompt is cached.
     pub fn is_empty(&self) -> bool {
-        self.len() == 0
+        self.entries.is_empty()
+    }
+
+    /// The estimated memory of the cached prompts, in bytes.
+    pub fn bytes(&self) -> usize {
+        self.entries.bytes()
     }
 }
 
@@ -163,24 +192,81 @@ pub fn id_problem(id: &str) -> Option<&'static str> {
     }
 }
 
-/// Registers a prompt, prepares it, and caches it.
+/// The size caps of a prompt's parts: the problems of `title`, `question`
+/// and `text` (under `path`, e.g. `items[3].prompt`), by JSON path. The same
+/// caps apply to registered and inline prompts.
+pub fn prompt_size_problems(
+    settings: &crate::config::Settings,
+    path: &str,
+    title: &str,
+    question: &str,
+    text: &str,
+) -> BTreeMap<String, String> {
+    let at = |field: &str| {
+        if path.is_empty() {
+            field.to_owned()
+        } else {
+            format!("{path}.{field}")
+        }
+    };
+    [
+        ("title", title, settings.prompt_title_max_chars),
+        ("question", question, settings.prompt_question_max_chars),
+        ("text", text, settings.prompt_text_max_chars),
+    ]
+    .into_iter()
+    .filter_map(|(field, value, max)| {
+        chars_over(value, max).map(|n| {
+            (
+                at(field),
+                format!("is {n} characters long; at most {max} are allowed"),
+            )
+        })
+    })
+    .collect()
+}
+
+/// The length of `value` in characters when it is over `max`.
+pub fn chars_over(value: &str, max: usize) -> Option<usize> {
+    // A string has at least as many bytes as characters: most values are
+    // decided without counting.
+    if value.len() <= max {
+        return None;
+    }
+    let n = value.chars().count();
+    (n > max).then_some(n)
+}
+
+/// Registers a prompt, prepares it, and caches it. Needs the admin token or
+/// an API key: every prompt costs memory and a row, so anonymous clients may
+/// not add them.
 #[utoipa::path(
     post,
     path = "/api/v1/prompts",
     tag = "prompts",
     request_body = CreatePrompt,
+    security(("api_key" = []), ("admin" = [])),
     responses(
         (status = 201, description = "Registered", body = PromptRecord),
+        (status = 401, description = "No API key or admin credentials", body = super::error::ErrorBody),
         (status = 409, description = "The id is taken", body = super::error::ErrorBody),
-        (status = 422, description = "Invalid fields", body = super::error::ErrorBody),
+        (status = 413, description = "Body over the single-essay limit", body = super::error::ErrorBody),
+        (status = 422, description = "Invalid fields: a bad id, an empty text, a part over its \
+            length cap, or the service already holds `--max-prompts` prompts", body = super::error::ErrorBody),
     )
 )]
 pub async fn create_prompt(
-    _access: GradingAccess,
+    _access: PromptWriteAccess,
     State(state): State<AppState>,
     Json(request): Json<CreatePrompt>,
 ) -> Result<(StatusCode, Json<PromptRecord>), ApiError> {
-    let mut problems = std::collections::BTreeMap::new();
+    let mut problems = prompt_size_problems(
+        &state.settings,
+        "",
+        &request.title,
+        &request.question,
+        &request.text,
+    );
     if let Some(id) = &request.id
         && let Some(problem) = id_problem(id)
     {
@@ -193,18 +279,32 @@ pub async fn create_prompt(
         return Err(ApiError::fields(problems));
     }
     let id = request.id.unwrap_or_else(store::new_id);
-    let Some(record) = store::prompts::insert_prompt(
+    let max = state.settings.max_prompts;
+    let record = match store::prompts::insert_prompt_within(
         &state.db,
         &id,
         &request.title,
         &request.question,
         &request.text,
+        i64::try_from(max).unwrap_or(i64::MAX),
     )
     .await?
-    else {
-        return Err(ApiError::Conflict {
-            message: format!("a prompt with id {id:?} is already registered"),
-        });
+    {
+        PromptInsert::Inserted(record) => record,
+        PromptInsert::IdTaken => {
+            return Err(ApiError::Conflict {
+                message: format!("a prompt with id {id:?} is already registered"),
+            });
+        }
+        PromptInsert::Full => {
+            return Err(ApiError::field(
+                "body",
+                format!(
+                    "the service already holds {max} prompts, the most it takes \
+                     (ESSAY_GRADER_MAX_PROMPTS)"
+                ),
+            ));
+        }
     };
     state
         .prompts
@@ -243,9 +343,8 @@ pub struct PromptList {
 pub async fn list_prompts(
     _access: GradingAccess,
     State(state): State<AppState>,
-    params: Result<Query<ListParams>, QueryRejection>,
+    Query(params): Query<ListParams>,
 ) -> Result<Json<PromptList>, ApiError> {
-    let Query(params) = params?;
     let limit = params.limit.unwrap_or(100);
     let offset = params.offset.unwrap_or(0);
     let mut problems = std::collections::BTreeMap::new();
@@ -293,6 +392,104 @@ pub async fn get_prompt(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Text of exactly `chars` characters in sentences of made-up words,
+    /// nearly all distinct, which makes the prepared tables as large as text
+    /// of that length can make them.
+    fn varied_text(chars: usize) -> String {
+        const SYLLABLES: [&str; 16] = [
+            "ka", "lo", "mi", "ne", "su", "ta", "ri", "vo", "pe", "da", "go", "hu", "ba", "ze",
+            "fi", "wu",
+        ];
+        let mut text = String::new();
+        let mut n: u32 = 1;
+        while text.len() < chars {
+            let mut k = n;
+            for _ in 0..4 {
+                text.push_str(SYLLABLES[(k % 16) as usize]);
+                k /= 16;
+            }
+            text.push_str(if n % 12 == 0 { ". " } else { " " });
+            n += 1;
+        }
+        text.truncate(chars);
+        text
+    }
+
+    #[test]
+    fn the_largest_prompt_allowed_by_default_fits_in_the_smallest_cache_allowed() {
+        let settings = crate::config::Settings::default();
+        let record = PromptRecord {
+            id: "p".to_owned(),
+            title: "t".repeat(settings.prompt_title_max_chars),
+            question: varied_text(settings.prompt_question_max_chars),
+            text: varied_text(settings.prompt_text_max_chars),
+            created_at: "2026-12-02T00:00:00Z".to_owned(),
+        };
+        let bytes = CachedPrompt::new(record).heap_bytes();
+        eprintln!("largest default prompt: {bytes} bytes prepared");
+        assert!(bytes < crate::config::MIN_PROMPT_CACHE_BYTES, "{bytes}");
+    }
+
+    #[test]
+    fn a_prompt_over_its_caps_is_refused_part_by_part_with_its_path() {
+        let settings = crate::config::Settings {
+            prompt_title_max_chars: 3,
+            prompt_text_max_chars: 5,
+            ..crate::config::Settings::default()
+        };
+        let problems = prompt_size_problems(&settings, "items[2].prompt", "éééé", "q", "12345");
+        assert_eq!(
+            problems.keys().collect::<Vec<_>>(),
+            ["items[2].prompt.title"]
+        );
+        assert!(problems["items[2].prompt.title"].contains("4 characters"));
+        let problems = prompt_size_problems(&settings, "", "abc", "q", "123456");
+        assert_eq!(problems.keys().collect::<Vec<_>>(), ["text"]);
+    }
+
+    #[test]
+    fn length_caps_count_characters_not_bytes() {
+        assert_eq!(chars_over("ééé", 3), None);
+        assert_eq!(chars_over("éééé", 3), Some(4));
+        assert_eq!(chars_over("abc", 3), None);
+    }
+
+    #[test]
+    fn a_registered_prompt_evicted_from_a_small_cache_is_prepared_again_from_the_database() {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let (pool, _dir) = crate::store::test_db::fresh().await;
+            let text = varied_text(4_000);
+            for id in ["a", "b", "c"] {
+                store::prompts::insert_prompt(&pool, id, "T", "Q", &text)
+                    .await
+                    .unwrap();
+            }
+            let one = CachedPrompt::new(
+                store::prompts::get_prompt(&pool, "a")
+                    .await
+                    .unwrap()
+                    .unwrap(),
+            )
+            .heap_bytes();
+            // Room for two prompts, not three.
+            let cache = PromptCache::new(one * 5 / 2);
+            for id in ["a", "b", "c"] {
+                assert!(cache.get(&pool, id).await.unwrap().is_some());
+            }
+            assert_eq!(cache.len(), 2);
+            assert!(cache.bytes() <= one * 5 / 2);
+            assert!(cache.cached("a").is_none(), "the least recently used went");
+            let again = cache.get(&pool, "a").await.unwrap().unwrap();
+            assert_eq!(again.record.text, text);
+            assert!(cache.cached("a").is_some());
+            assert!(cache.get(&pool, "nope").await.unwrap().is_none());
+        });
+    }
 
     #[test]
     fn prompt_ids_are_short_and_url_safe() {

@@ -44,6 +44,59 @@ pub async fn insert_prompt(
     .await
 }
 
+/// What [`insert_prompt_within`] did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PromptInsert {
+    /// The prompt is registered.
+    Inserted(PromptRecord),
+    /// A prompt with this id exists already; nothing was written.
+    IdTaken,
+    /// The table already holds the most prompts allowed; nothing was written.
+    Full,
+}
+
+/// Inserts a prompt unless its id is taken or the table already holds
+/// `max_prompts`. The count and the insert are one statement, so on SQLite
+/// (one writer at a time) concurrent registrations cannot pass the cap; on
+/// PostgreSQL at READ COMMITTED concurrent ones may pass it by at most their
+/// number.
+pub async fn insert_prompt_within(
+    pool: &Db,
+    id: &str,
+    title: &str,
+    question: &str,
+    text: &str,
+    max_prompts: i64,
+) -> Result<PromptInsert, sqlx::Error> {
+    let inserted = sqlx::query_as::<_, PromptRecord>(
+        "INSERT INTO prompts (id, title, question, text, created_at) \
+         SELECT $1, $2, $3, $4, $5 WHERE (SELECT COUNT(*) FROM prompts) < $6 \
+         ON CONFLICT (id) DO NOTHING \
+         RETURNING id, title, question, text, created_at",
+    )
+    .bind(id)
+    .bind(title)
+    .bind(question)
+    .bind(text)
+    .bind(super::now())
+    .bind(max_prompts)
+    .fetch_optional(pool)
+    .await?;
+    Ok(match inserted {
+        Some(record) => PromptInsert::Inserted(record),
+        None if get_prompt(pool, id).await?.is_some() => PromptInsert::IdTaken,
+        None => PromptInsert::Full,
+    })
+}
+
+/// How many prompts are registered.
+pub async fn count_prompts(pool: &Db) -> Result<i64, sqlx::Error> {
+    let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM prompts")
+        .fetch_one(pool)
+        .await?;
+    Ok(n)
+}
+
 /// One prompt by id.
 pub async fn get_prompt(pool: &Db, id: &str) -> Result<Option<PromptRecord>, sqlx::Error> {
     sqlx::query_as::<_, PromptRecord>(
@@ -96,6 +149,20 @@ mod tests {
         assert!(second.is_none());
         let stored = get_prompt(&pool, "p1").await.unwrap().unwrap();
         assert_eq!(stored.title, "T");
+    }
+
+    #[tokio::test]
+    async fn a_full_table_takes_no_new_prompt_but_still_reports_a_taken_id() {
+        let (pool, _dir) = test_db::fresh().await;
+        let first = insert_prompt_within(&pool, "a", "T", "Q", "X", 2).await;
+        assert!(matches!(first, Ok(PromptInsert::Inserted(_))));
+        let second = insert_prompt_within(&pool, "b", "T", "Q", "X", 2).await;
+        assert!(matches!(second, Ok(PromptInsert::Inserted(_))));
+        let third = insert_prompt_within(&pool, "c", "T", "Q", "X", 2).await;
+        assert_eq!(third.unwrap(), PromptInsert::Full);
+        let again = insert_prompt_within(&pool, "a", "T", "Q", "X", 5).await;
+        assert_eq!(again.unwrap(), PromptInsert::IdTaken);
+        assert_eq!(count_prompts(&pool).await.unwrap(), 2);
     }
 
     #[tokio::test]

@@ -9,7 +9,7 @@ use crate::helpers::{assert_error, spawn_app, spawn_app_with};
 async fn malformed_json_is_a_400() {
     let app = spawn_app().await;
     let body = assert_error(
-        app.post_raw("/api/v1/prompts", "{\"text\": ").await,
+        app.admin_post_raw("/api/v1/prompts", "{\"text\": ").await,
         400,
         "malformed_json",
     )
@@ -27,7 +27,7 @@ async fn invalid_utf8_is_a_400() {
     let app = spawn_app().await;
     let bytes: Vec<u8> = b"{\"text\": \"caf\xe9\"}".to_vec();
     assert_error(
-        app.post_raw("/api/v1/prompts", bytes).await,
+        app.admin_post_raw("/api/v1/prompts", bytes).await,
         400,
         "invalid_utf8",
     )
@@ -38,7 +38,8 @@ async fn invalid_utf8_is_a_400() {
 async fn a_wrong_type_names_the_field() {
     let app = spawn_app().await;
     let body = assert_error(
-        app.post_json("/api/v1/prompts", &json!({"text": 42})).await,
+        app.admin_post_json("/api/v1/prompts", &json!({"text": 42}))
+            .await,
         422,
         "invalid_request",
     )
@@ -55,7 +56,7 @@ async fn a_wrong_type_names_the_field() {
 async fn a_missing_field_names_the_field() {
     let app = spawn_app().await;
     let body = assert_error(
-        app.post_json("/api/v1/prompts", &json!({"title": "T"}))
+        app.admin_post_json("/api/v1/prompts", &json!({"title": "T"}))
             .await,
         422,
         "invalid_request",
@@ -73,7 +74,7 @@ async fn a_missing_field_names_the_field() {
 async fn an_unknown_field_names_the_field() {
     let app = spawn_app().await;
     let body = assert_error(
-        app.post_json("/api/v1/prompts", &json!({"text": "T", "colour": "red"}))
+        app.admin_post_json("/api/v1/prompts", &json!({"text": "T", "colour": "red"}))
             .await,
         422,
         "invalid_request",
@@ -88,6 +89,7 @@ async fn a_body_that_is_not_declared_as_json_is_a_415() {
     let response = app
         .client
         .post(app.url("/api/v1/prompts"))
+        .bearer_auth(crate::helpers::ADMIN_TOKEN)
         .header("content-type", "text/plain")
         .body("{\"text\": \"T\"}")
         .send()
@@ -101,7 +103,7 @@ async fn an_oversized_body_is_refused_with_413_before_it_is_read() {
     let app = spawn_app_with(|s| s.grade_body_limit = 1024).await;
     let text = "x".repeat(4096);
     let body = assert_error(
-        app.post_json("/api/v1/prompts", &json!({"text": text}))
+        app.admin_post_json("/api/v1/prompts", &json!({"text": text}))
             .await,
         413,
         "payload_too_large",
@@ -120,6 +122,7 @@ async fn an_oversized_chunked_body_is_cut_off_with_413() {
     let response = app
         .client
         .post(app.url("/api/v1/prompts"))
+        .bearer_auth(crate::helpers::ADMIN_TOKEN)
         .header("content-type", "application/json")
         .body(reqwest::Body::wrap_stream(stream))
         .send()
@@ -132,7 +135,7 @@ async fn an_oversized_chunked_body_is_cut_off_with_413() {
 async fn an_empty_body_is_a_400() {
     let app = spawn_app().await;
     assert_error(
-        app.post_raw("/api/v1/prompts", "").await,
+        app.admin_post_raw("/api/v1/prompts", "").await,
         400,
         "malformed_json",
     )

@@ -7,6 +7,7 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
+use essay_grader::config::Secret;
 use essay_grader::store::models::{NewModel, register_model};
 use reqwest::multipart::{Form, Part};
 use serde_json::{Value, json};
@@ -478,12 +479,12 @@ async fn writing_examples_needs_the_admin_token_when_there_are_no_api_keys() {
 
 #[tokio::test]
 async fn with_api_keys_a_key_may_write_examples_and_read_the_calibration() {
-    let app = spawn_app_with(|s| s.api_keys = vec!["teacher-key".to_owned()]).await;
+    let app = spawn_app_with(|s| s.api_keys = vec![Secret::new("teacher-key-0123456789")]).await;
     let prompt = json!({"id": "bees", "title": "Why Bees Matter", "text": crate::grading::SOURCE});
     let registered = app
         .client
         .post(app.url("/api/v1/prompts"))
-        .bearer_auth("teacher-key")
+        .bearer_auth("teacher-key-0123456789")
         .json(&prompt)
         .send()
         .await
@@ -496,7 +497,7 @@ async fn with_api_keys_a_key_may_write_examples_and_read_the_calibration() {
     let by_key = app
         .client
         .post(app.url(&path))
-        .header("x-api-key", "teacher-key")
+        .header("x-api-key", "teacher-key-0123456789")
         .json(&body)
         .send()
         .await
@@ -520,7 +521,7 @@ async fn with_api_keys_a_key_may_write_examples_and_read_the_calibration() {
     let shown = app
         .client
         .get(app.url("/api/v1/prompts/bees/calibration"))
-        .bearer_auth("teacher-key")
+        .bearer_auth("teacher-key-0123456789")
         .send()
         .await
         .unwrap();
@@ -699,7 +700,7 @@ async fn register_pollination(app: &TestApp) {
     let prompt =
         json!({"id": "pollination", "title": "Why Bees Matter", "text": crate::grading::SOURCE});
     assert_eq!(
-        app.post_json("/api/v1/prompts", &prompt)
+        app.admin_post_json("/api/v1/prompts", &prompt)
             .await
             .status()
             .as_u16(),
@@ -789,7 +790,7 @@ async fn a_dataset_from_examples_refuses_unknown_or_empty_prompts_and_datasets()
     register_bees(&app).await;
     let other = json!({"id": "quiet", "title": "Quiet", "text": "Nothing graded here yet."});
     assert_eq!(
-        app.post_json("/api/v1/prompts", &other)
+        app.admin_post_json("/api/v1/prompts", &other)
             .await
             .status()
             .as_u16(),

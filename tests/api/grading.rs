@@ -1,6 +1,7 @@
 //! POST /api/v1/grade and POST /api/v1/grade/batch with the built-in default
 //! model. The prompt and essays here were written for these tests.
 
+use essay_grader::config::Secret;
 use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, assert_error, json_body, spawn_app, spawn_app_with};
@@ -18,7 +19,7 @@ native flowers so bees have food between crops.";
 
 pub async fn register_bees(app: &TestApp) {
     let response = app
-        .post_json(
+        .admin_post_json(
             "/api/v1/prompts",
             &json!({"id": "bees", "title": "Why Bees Matter",
                     "question": "Summarise the reasons the author gives for protecting bees.",
@@ -230,7 +231,7 @@ async fn grade_refuses_invalid_utf8_with_400() {
 
 #[tokio::test]
 async fn grade_needs_an_api_key_when_keys_are_configured() {
-    let app = spawn_app_with(|s| s.api_keys = vec!["teacher-key".to_owned()]).await;
+    let app = spawn_app_with(|s| s.api_keys = vec![Secret::new("teacher-key-0123456789")]).await;
     let request = json!({"prompt": {"text": SOURCE}, "essay": ESSAY});
     assert_error(
         app.post_json("/api/v1/grade", &request).await,
@@ -241,7 +242,7 @@ async fn grade_needs_an_api_key_when_keys_are_configured() {
     let response = app
         .client
         .post(app.url("/api/v1/grade"))
-        .header("x-api-key", "teacher-key")
+        .header("x-api-key", "teacher-key-0123456789")
         .json(&request)
         .send()
         .await
@@ -511,4 +512,75 @@ async fn grading_is_counted_in_the_metrics() {
     assert!(text.contains("grading_duration_seconds_bucket"), "{text}");
     assert!(text.contains("model_active_version"), "{text}");
     assert!(text.contains("graded_essays_total"), "{text}");
+}
+
+#[tokio::test]
+async fn an_essay_over_its_length_cap_is_refused_alone_and_inside_a_batch() {
+    let app = spawn_app_with(|s| s.essay_max_chars = 400).await;
+    register_bees(&app).await;
+    let long = "word ".repeat(100); // 500 characters
+    let body = assert_error(
+        app.post_json(
+            "/api/v1/grade",
+            &json!({"prompt_id": "bees", "essay": long}),
+        )
+        .await,
+        422,
+        "invalid_request",
+    )
+    .await;
+    assert!(
+        body["error"]["fields"]["essay"]
+            .as_str()
+            .unwrap()
+            .contains("at most 400"),
+        "{body}"
+    );
+
+    let batch = json_body(
+        app.post_json(
+            "/api/v1/grade/batch",
+            &json!({"items": [
+                {"prompt_id": "bees", "essay": ESSAY},
+                {"prompt_id": "bees", "essay": long},
+            ]}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(
+        (batch["graded"].clone(), batch["failed"].clone()),
+        (json!(1), json!(1))
+    );
+    let error = &batch["results"][1]["error"];
+    assert!(error["fields"]["items[1].essay"].is_string(), "{batch}");
+    assert!(batch["results"][0]["grade"].is_object());
+}
+
+#[tokio::test]
+async fn an_inline_prompt_over_its_length_cap_is_refused_with_its_path() {
+    let app = spawn_app_with(|s| s.prompt_text_max_chars = 100).await;
+    let prompt = json!({"title": "Why Bees Matter", "text": SOURCE});
+    let body = assert_error(
+        app.post_json("/api/v1/grade", &json!({"prompt": prompt, "essay": ESSAY}))
+            .await,
+        422,
+        "invalid_request",
+    )
+    .await;
+    assert!(body["error"]["fields"]["prompt.text"].is_string(), "{body}");
+
+    let batch = json_body(
+        app.post_json(
+            "/api/v1/grade/batch",
+            &json!({"items": [{"prompt": prompt, "essay": ESSAY}]}),
+        )
+        .await,
+    )
+    .await;
+    let error = &batch["results"][0]["error"];
+    assert!(
+        error["fields"]["items[0].prompt.text"].is_string(),
+        "{batch}"
+    );
 }

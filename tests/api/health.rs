@@ -96,7 +96,7 @@ async fn a_wrong_method_is_a_json_405() {
 async fn the_app_stops_gracefully_and_restarts_on_the_same_database() {
     let app = spawn_app().await;
     let created = app
-        .post_json(
+        .admin_post_json(
             "/api/v1/prompts",
             &serde_json::json!({"id": "kept", "text": "Source."}),
         )

@@ -8,7 +8,7 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { readFile } from "node:fs/promises";
 import { PROMPTS, classCsv } from "./fixtures.mjs";
-import { LONG, launchBrowser, newPage, snapshot, startServer, waitForText, withArtifacts } from "./harness.mjs";
+import { ADMIN_TOKEN, LONG, launchBrowser, newPage, snapshot, startServer, waitForText, withArtifacts } from "./harness.mjs";
 
 const ESSAYS = 1000;
 const EMPTY_ROW = 57;
@@ -56,7 +56,7 @@ describe("grading a class on /batch", { timeout: LONG * 2 }, () => {
     browser = await launchBrowser();
     const saved = await fetch(`${server.url}/api/v1/prompts`, {
       method: "POST",
-      headers: { "Content-Type": "application/json" },
+      headers: { "Content-Type": "application/json", Authorization: `Bearer ${ADMIN_TOKEN}` },
       body: JSON.stringify(PROMPTS[0]),
     });
     assert.equal(saved.status, 201);

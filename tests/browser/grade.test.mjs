@@ -7,7 +7,7 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { PROMPTS, essay } from "./fixtures.mjs";
-import { LONG, SHORT, launchBrowser, newPage, snapshot, startServer, waitForText, withArtifacts } from "./harness.mjs";
+import { ADMIN_TOKEN, LONG, SHORT, launchBrowser, newPage, snapshot, startServer, waitForText, withArtifacts } from "./harness.mjs";
 
 // The strings an explanation holds that the page must show: each concept's
 // sentence when the API gives sentences, otherwise each feature named.
@@ -33,7 +33,7 @@ describe("grading one essay on /", { timeout: LONG * 2 }, () => {
     browser = await launchBrowser();
     const saved = await fetch(`${server.url}/api/v1/prompts`, {
       method: "POST",
-      headers: { "Content-Type": "application/json" },
+      headers: { "Content-Type": "application/json", Authorization: `Bearer ${ADMIN_TOKEN}` },
       body: JSON.stringify(PROMPTS[1]),
     });
     assert.equal(saved.status, 201);
@@ -107,6 +107,21 @@ describe("grading one essay on /", { timeout: LONG * 2 }, () => {
       await page.fill("#prompt-question", PROMPTS[2].question);
       await page.fill("#prompt-text", PROMPTS[2].text);
       await page.click("#save-prompt-section summary");
+      // Registering a prompt needs a credential: anonymously it is refused
+      // with a message that says what is needed.
+      await page.fill("#prompt-save-id", "tides-7b");
+      await page.click("#save-prompt");
+      await waitForText(page.locator("body"), /Saving a prompt needs an API key .* or an admin signed in/);
+      // Signed in as admin (the session cookie), it goes through.
+      const signedIn = await page.evaluate(async (token) => {
+        const response = await fetch("/api/v1/session", {
+          method: "POST",
+          headers: { "Content-Type": "application/json" },
+          body: JSON.stringify({ token }),
+        });
+        return response.status;
+      }, ADMIN_TOKEN);
+      assert.equal(signedIn, 200);
       await page.fill("#prompt-save-id", "has space");
       await page.click("#save-prompt");
       await waitForText(page.locator("#prompt-save-id ~ .field-error"), /letters, digits/i);

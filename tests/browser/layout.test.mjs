@@ -45,7 +45,7 @@ describe("every page at phone width", { timeout: LONG * 3 }, () => {
     // Data for every table: a saved prompt, a dataset, and a finished train job.
     const prompt = await fetch(`${server.url}/api/v1/prompts`, {
       method: "POST",
-      headers: { "Content-Type": "application/json" },
+      headers: { "Content-Type": "application/json", Authorization: `Bearer ${ADMIN_TOKEN}` },
       body: JSON.stringify(PROMPTS[0]),
     });
     assert.equal(prompt.status, 201);
