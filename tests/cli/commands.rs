@@ -591,12 +591,13 @@ fn commonlit_cv_stays_under(config: Option<&str>, ceilings: [(&str, f64); 3], po
     let dir = Path::new(&dir);
     let tmp = tempfile::tempdir().unwrap();
     let config_file = tmp.path().join("config.json");
+    let (essays, prompts) = (dir.join("summaries.csv"), dir.join("prompts.csv"));
     let mut args = vec![
         "cv",
         "--essays",
-        s(&dir.join("summaries.csv")),
+        s(&essays),
         "--prompts",
-        s(&dir.join("prompts.csv")),
+        s(&prompts),
         "--json",
     ];
     if let Some(json) = config {
