@@ -1,11 +1,8 @@
-//! Two ways of combining the grader's models that issue 10 asked to measure
-//! under leave-one-prompt-out cross-validation, as [`FoldPredictor`]s:
+//! A way of training the grader's models that issue 10 asked to measure
+//! under leave-one-prompt-out cross-validation, as a [`FoldPredictor`]. (The
+//! blend of two predictors it measured too is now the grader's:
+//! `grader::blend`.)
 //!
-//! - [`Blend`]: a weighted mean of two predictors (the network ensemble and
-//!   the gradient-boosted trees), one weight per target. The weight of a fold
-//!   is fitted on out-of-fold predictions *inside* that fold's training
-//!   prompts (leave one training prompt out, predict it), so the held-out
-//!   prompt never takes part in choosing it.
 //! - [`CentredByPrompt`]: the inner predictor learns targets centred on each
 //!   training prompt's mean (only how essays differ within a prompt), and the
 //!   held-out prompt's level is estimated separately, as the mean of the
@@ -28,112 +25,6 @@ fn rows_by_prompt(dataset: &Dataset, rows: &[usize]) -> BTreeMap<String, Vec<usi
             .push(r);
     }
     groups
-}
-
-/// The weight `w` in [0, 1] that minimises the squared error of
-/// `w·a + (1 − w)·b` against `y` (closed form, then clipped).
-pub fn blend_weight(a: &[f64], b: &[f64], y: &[f64]) -> f64 {
-    let (mut num, mut den) = (0.0, 0.0);
-    for ((&a, &b), &y) in a.iter().zip(b).zip(y) {
-        num += (y - b) * (a - b);
-        den += (a - b) * (a - b);
-    }
-    if den > 0.0 {
-        (num / den).clamp(0.0, 1.0)
-    } else {
-        0.5
-    }
-}
-
-/// A per-target weighted mean of two predictors, weights fitted inside each
-/// fold's training prompts. Each model runs once over the outer and inner
-/// folds together, so progress counts the inner folds as folds too, and
-/// restarts for the second model.
-pub struct Blend<'a> {
-    /// The first model (weight `w`).
-    pub first: Box<dyn FoldPredictor + 'a>,
-    /// The second model (weight `1 − w`).
-    pub second: Box<dyn FoldPredictor + 'a>,
-    /// The name shown in reports.
-    pub name: String,
-}
-
-impl Blend<'_> {
-    /// The inner folds of `fold`: each of its training prompts held out in
-    /// turn from its training rows. Empty when it has fewer than two.
-    fn inner_folds(dataset: &Dataset, fold: &Fold) -> Vec<Fold> {
-        let groups = rows_by_prompt(dataset, &fold.train);
-        if groups.len() < 2 {
-            return Vec::new();
-        }
-        groups
-            .iter()
-            .map(|(prompt, test)| Fold {
-                held_out: format!("{} / {prompt}", fold.held_out),
-                train: fold
-                    .train
-                    .iter()
-                    .copied()
-                    .filter(|r| dataset.essays[*r].prompt_id != *prompt)
-                    .collect(),
-                test: test.clone(),
-            })
-            .collect()
-    }
-}
-
-impl FoldPredictor for Blend<'_> {
-    fn name(&self) -> &str {
-        &self.name
-    }
-
-    fn predict_folds(
-        &self,
-        featured: &FeaturedDataset,
-        folds: &[Fold],
-        on_progress: &mut dyn FnMut(&Progress) -> Control,
-    ) -> Result<Vec<Array2<f64>>, TrainingError> {
-        let dataset = featured.dataset;
-        let targets = dataset.target_names.len();
-        // Every inner fold of every outer fold, run in one batch per model.
-        let inner: Vec<Vec<Fold>> = folds
-            .iter()
-            .map(|f| Self::inner_folds(dataset, f))
-            .collect();
-        let flat: Vec<Fold> = inner.iter().flatten().cloned().collect();
-        let mut all = folds.to_vec();
-        all.extend(flat.iter().cloned());
-        let first = self.first.predict_folds(featured, &all, on_progress)?;
-        let second = self.second.predict_folds(featured, &all, on_progress)?;
-
-        let mut next_inner = folds.len();
-        let mut out = Vec::with_capacity(folds.len());
-        for (f, inner_folds) in inner.iter().enumerate() {
-            let range = next_inner..next_inner + inner_folds.len();
-            next_inner = range.end;
-            let mut weights = vec![0.5; targets];
-            for (t, weight) in weights.iter_mut().enumerate() {
-                let (mut a, mut b, mut y) = (Vec::new(), Vec::new(), Vec::new());
-                for (k, fold) in range.clone().zip(inner_folds) {
-                    a.extend(first[k].column(t).iter().copied());
-                    b.extend(second[k].column(t).iter().copied());
-                    y.extend(fold.test.iter().map(|&r| dataset.essays[r].targets[t]));
-                }
-                if !y.is_empty() {
-                    *weight = blend_weight(&a, &b, &y);
-                }
-            }
-            let mut blended = first[f].clone();
-            for (t, &w) in weights.iter().enumerate() {
-                let mut column = blended.column_mut(t);
-                column *= w;
-                column.scaled_add(1.0 - w, &second[f].column(t));
-            }
-            tracing::info!(fold = %folds[f].held_out, ?weights, "blend weights of the first model");
-            out.push(blended);
-        }
-        Ok(out)
-    }
 }
 
 /// The inner predictor on targets centred per prompt, plus a level for the
@@ -211,23 +102,5 @@ impl FoldPredictor for CentredByPrompt<'_> {
             out.push(p);
         }
         Ok(out)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_blend_weight_minimises_the_squared_error() {
-        let y = [1.0, 2.0, 3.0];
-        assert_eq!(blend_weight(&y, &[0.0, 0.0, 0.0], &y), 1.0);
-        assert_eq!(blend_weight(&[0.0, 0.0, 0.0], &y, &y), 0.0);
-        // a is 1 too high, b is 1 too low: the midpoint is exact.
-        let a = [2.0, 3.0, 4.0];
-        let b = [0.0, 1.0, 2.0];
-        assert!((blend_weight(&a, &b, &y) - 0.5).abs() < 1e-12);
-        // Equal predictions carry no information about the weight.
-        assert_eq!(blend_weight(&y, &y, &y), 0.5);
     }
 }

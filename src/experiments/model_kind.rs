@@ -7,7 +7,7 @@
 use ndarray::{Array2, ArrayView2};
 use serde::{Deserialize, Serialize};
 
-use crate::grader::NetworkEnsemble;
+use crate::grader::{Blend, NetworkEnsemble, model_predictor};
 use crate::nn::Control;
 use crate::training::{
     self, CvReport, Dataset, FeaturedDataset, FoldPredictor, FoldSpec, Progress, TrainingError,
@@ -15,13 +15,15 @@ use crate::training::{
 };
 
 use super::baselines::BaselinePredictor;
-use super::blend::{Blend, CentredByPrompt};
+use super::blend::CentredByPrompt;
 
 /// Which model family a cross-validation run trains.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "snake_case")]
 pub enum ModelKind {
-    /// The feed-forward network of the train config (multi-output, seed ensemble).
+    /// The grader's model as the train config describes it: the
+    /// feed-forward network (multi-output, seed ensemble), blended with
+    /// gradient-boosted trees when the config has `trees`.
     Mlp,
     /// Closed-form ridge regression, alpha chosen by inner cross-validation.
     Ridge,
@@ -31,9 +33,11 @@ pub enum ModelKind {
     Gbdt,
     /// Predict each target's training mean.
     Mean,
-    /// The network ensemble and the gradient-boosted trees, averaged with a
-    /// per-target weight fitted on out-of-fold predictions inside each
-    /// fold's training prompts.
+    /// The network ensemble and the baseline gradient-boosted trees (the
+    /// `gbdt` kind, 300 trees of depth 4), averaged with a per-target weight
+    /// fitted on out-of-fold predictions inside each fold's training
+    /// prompts: the experiment of issue 10. The grader's own blend is `mlp`
+    /// with `trees` in the config.
     Blend,
     /// The network ensemble trained on targets centred per prompt, plus the
     /// mean level of the training prompts.
@@ -129,7 +133,7 @@ pub fn cross_validate_featured(
 /// baseline.
 pub fn fold_predictor(kind: ModelKind, config: &ValidTrainConfig) -> Box<dyn FoldPredictor + '_> {
     match kind {
-        ModelKind::Mlp => Box::new(NetworkEnsemble::new(config)),
+        ModelKind::Mlp => model_predictor(config),
         ModelKind::Ridge | ModelKind::Logistic | ModelKind::Gbdt | ModelKind::Mean => {
             Box::new(BaselinePredictor::new(kind, config))
         }
@@ -163,7 +167,8 @@ mod tests {
     fn quick_config() -> ValidTrainConfig {
         TrainConfig::from_json_value(json!({
             "network": {"layers": [{"units": 8, "activation": "relu"}]},
-            "epochs": 15, "ensemble": 2, "early_stopping": null, "batch_size": 16
+            "epochs": 15, "ensemble": 2, "early_stopping": null, "batch_size": 16,
+            "trees": null
         }))
         .unwrap()
     }

@@ -3,9 +3,15 @@
 //! holds its format version, the feature names it uses, the input and target
 //! scalers, the target names, the train config, every ensemble member's
 //! network, the training metrics, and what grading needs besides: each
-//! target's training score distribution (101 quantiles, for percentiles).
+//! target's training score distribution (101 quantiles, for percentiles),
+//! and, for a blended model, the gradient-boosted trees flattened into
+//! arrays with the blend's weight per target (`trees.rs`).
 //! The training mean of each feature, shown in explanations, is the input
 //! scaler's mean.
+//!
+//! Format versions: 2 added `trees` (absent or `null` for the network
+//! alone). A version 1 file is a network-only model of version 2 and still
+//! loads; it is written back as version 2.
 //!
 //! Loading checks everything once (version, feature names, every shape), and
 //! precomputes what the hot path needs, so grading (`grade.rs`) only extracts
@@ -21,9 +27,13 @@ use crate::training::ScoreGrid;
 use super::explain::{ConceptColumns, concept_columns};
 use super::grade::{MAX_STANDARDISED_INPUT, WarningFeatures};
 use super::train::TrainingSummary;
+use super::trees::{Trees, TreesFile};
 
-/// The model format this build writes and reads.
-pub const MODEL_FORMAT_VERSION: u32 = 1;
+/// The model format this build writes (and the newest it reads).
+pub const MODEL_FORMAT_VERSION: u32 = 2;
+
+/// The oldest model format this build reads.
+pub const OLDEST_MODEL_FORMAT_VERSION: u32 = 1;
 
 /// The largest value a member network may be able to compute (its
 /// magnitude bound) for inputs within ±MAX_STANDARDISED_INPUT: far below
@@ -47,6 +57,9 @@ pub(super) struct ModelFile {
     pub(super) members: Vec<NetworkArtifact>,
     pub(super) training: TrainingSummary,
     pub(super) target_quantiles: Vec<Vec<f64>>,
+    /// The blend's trees and weights; absent for the network alone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(super) trees: Option<TreesFile>,
 }
 
 /// Why a model file was refused.
@@ -56,11 +69,15 @@ pub enum ModelError {
     #[error("the model file is not readable: {0}")]
     Unreadable(String),
     /// Written by an incompatible version.
-    #[error("the model file has format version {found}; this build reads version {supported}")]
+    #[error(
+        "the model file has format version {found}; this build reads versions {oldest} to {supported}"
+    )]
     Version {
         /// Version in the file.
         found: u64,
-        /// Version this build reads.
+        /// The oldest version this build reads.
+        oldest: u32,
+        /// The newest version this build reads (and the one it writes).
         supported: u32,
     },
     /// It uses a feature this build does not compute.
@@ -116,6 +133,8 @@ pub struct GraderModel {
     pub(super) x_mean: Vec<f32>,
     pub(super) x_inv_std: Vec<f32>,
     pub(super) warn: WarningFeatures,
+    /// The blend's trees, if the model has them.
+    pub(super) trees: Option<Trees>,
 }
 
 fn shape(parameter: impl Into<String>, expected: usize, got: usize) -> Result<(), ModelError> {
@@ -149,14 +168,23 @@ impl GraderModel {
                 "\"format_version\" is {version}, not a whole number"
             ))
         })?;
-        if found != u64::from(MODEL_FORMAT_VERSION) {
+        if !(u64::from(OLDEST_MODEL_FORMAT_VERSION)..=u64::from(MODEL_FORMAT_VERSION))
+            .contains(&found)
+        {
             return Err(ModelError::Version {
                 found,
+                oldest: OLDEST_MODEL_FORMAT_VERSION,
                 supported: MODEL_FORMAT_VERSION,
             });
         }
-        let file: ModelFile =
+        if found == 1 && value.get("trees").is_some() {
+            return Err(ModelError::Unreadable(
+                "a version 1 model has no \"trees\" field".into(),
+            ));
+        }
+        let mut file: ModelFile =
             serde_json::from_value(value).map_err(|e| ModelError::Unreadable(e.to_string()))?;
+        file.format_version = MODEL_FORMAT_VERSION;
         GraderModel::from_file(file)
     }
 
@@ -266,8 +294,20 @@ impl GraderModel {
                 ),
             });
         }
+        let concepts = concept_columns(&features);
+        let mut group_of = vec![0u8; d];
+        for (g, group) in concepts.iter().enumerate() {
+            for &j in &group.columns {
+                group_of[j] = g as u8;
+            }
+        }
+        let trees = match &file.trees {
+            None => None,
+            Some(stored) => Some(Trees::load(stored, t, &feature_idx, &group_of, &x_mean)?),
+        };
         Ok(GraderModel {
-            concepts: concept_columns(&features),
+            concepts,
+            trees,
             features,
             column_of,
             x_mean,
@@ -315,6 +355,12 @@ impl GraderModel {
     pub fn members(&self) -> usize {
         self.networks.len()
     }
+
+    /// For a blended model, the network ensemble's weight per target (the
+    /// trees get the rest); `None` for the network alone.
+    pub fn blend_weights(&self) -> Option<&[f64]> {
+        self.trees.as_ref().map(|t| t.network_weight())
+    }
 }
 
 #[cfg(test)]
@@ -322,7 +368,7 @@ mod tests {
     use super::*;
     use crate::features::PreparedPrompt;
     use crate::grader::Explain;
-    use crate::grader::test_model::trained;
+    use crate::grader::test_model::{trained, trained_blend};
     use serde_json::json;
 
     fn corrupt(model: &GraderModel, edit: impl FnOnce(&mut Value)) -> String {
@@ -431,6 +477,57 @@ mod tests {
     }
 
     #[test]
+    fn a_blended_model_saves_loads_and_grades_identically() {
+        let (ds, model) = trained_blend();
+        let weights = model.blend_weights().expect("the model has trees").to_vec();
+        assert_eq!(weights.len(), 2);
+        assert!(
+            weights.iter().all(|w| (0.0..=1.0).contains(w)),
+            "{weights:?}"
+        );
+        let loaded = GraderModel::from_json(&model.to_json()).unwrap();
+        assert_eq!(loaded.to_json(), model.to_json());
+        let v: Value = serde_json::from_slice(&model.to_json()).unwrap();
+        assert_eq!(v["format_version"], json!(MODEL_FORMAT_VERSION));
+        assert_eq!(v["trees"]["boosters"].as_array().unwrap().len(), 2);
+        let prompt = PreparedPrompt::new(&ds.prompts["tides"]);
+        let items: Vec<(&PreparedPrompt, &str)> = ds.essays[40..50]
+            .iter()
+            .map(|e| (&prompt, e.text.as_str()))
+            .collect();
+        let batch = loaded.grade_batch(&items);
+        for (grade, (p, essay)) in batch.iter().zip(&items) {
+            assert_eq!(grade, &model.grade(p, essay));
+            let plain = loaded.grade_with(p, essay, Explain::No);
+            assert_eq!(plain.scores, grade.scores);
+        }
+        // Grading and evaluating (the whole dataset at once) agree.
+        let all = loaded.predict_dataset(&ds, 1);
+        let rivers = PreparedPrompt::new(&ds.prompts[&ds.essays[3].prompt_id]);
+        let one = loaded.grade_with(&rivers, &ds.essays[3].text, Explain::No);
+        for (t, (_, s)) in one.scores.0.iter().enumerate() {
+            assert!((all[[3, t]] - s).abs() < 1e-5, "{} vs {s}", all[[3, t]]);
+        }
+    }
+
+    #[test]
+    fn a_version_1_model_still_loads_and_grades_as_before() {
+        let (ds, model) = trained();
+        let mut v: Value = serde_json::from_slice(&model.to_json()).unwrap();
+        assert!(
+            v.get("trees").is_none(),
+            "a network-only model writes no trees"
+        );
+        v["format_version"] = json!(1);
+        let old = GraderModel::from_json(&serde_json::to_vec(&v).unwrap()).unwrap();
+        assert!(old.blend_weights().is_none());
+        let prompt = PreparedPrompt::new(&ds.prompts["bees"]);
+        let essay = &ds.essays[30].text;
+        assert_eq!(old.grade(&prompt, essay), model.grade(&prompt, essay));
+        assert_eq!(old.to_json(), model.to_json(), "written back as version 2");
+    }
+
+    #[test]
     fn broken_model_files_are_refused_with_named_errors() {
         let (_, model) = trained();
         assert!(
@@ -441,7 +538,7 @@ mod tests {
         );
         assert_eq!(
             corrupt(&model, |v| v["format_version"] = json!(99)),
-            "the model file has format version 99; this build reads version 1"
+            "the model file has format version 99; this build reads versions 1 to 2"
         );
         assert_eq!(
             corrupt(&model, |v| v["feature_names"][0] =
@@ -473,5 +570,21 @@ mod tests {
             v.as_object_mut().unwrap().remove("members");
         });
         assert!(msg.contains("missing field `members`"), "{msg}");
+        let (_, blend) = trained_blend();
+        let msg = corrupt(&blend, |v| {
+            v["trees"]["boosters"][1]["threshold"]
+                .as_array_mut()
+                .unwrap()
+                .pop();
+        });
+        assert!(
+            msg.starts_with("the model's trees.boosters[1].threshold has"),
+            "{msg}"
+        );
+        let msg = corrupt(&blend, |v| v["format_version"] = json!(1));
+        assert!(
+            msg.contains("a version 1 model has no \"trees\" field"),
+            "{msg}"
+        );
     }
 }

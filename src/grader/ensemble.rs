@@ -195,19 +195,31 @@ impl FoldPredictor for NetworkEnsemble<'_> {
             .zip(&scaled)
             .zip(members)
             .map(|((fold, data), members)| {
-                let x_test = data
-                    .x_scaler
-                    .transform(featured.select(&fold.test, idx).view())
-                    .map_err(|source| TrainingError::Data {
-                        fold: fold.held_out.clone(),
-                        source,
-                    })?;
                 let networks: Vec<_> = members.into_iter().map(|m| m.network).collect();
-                Ok(unscale_targets(
-                    &data.y_scaler,
-                    &predict_scaled(&networks, x_test.view()),
-                ))
+                predict_held_out(featured, fold, idx, data, &networks)
             })
             .collect()
     }
+}
+
+/// The networks' predictions of `fold`'s test rows (target scale), with the
+/// scalers of its training data.
+pub(super) fn predict_held_out(
+    featured: &FeaturedDataset,
+    fold: &Fold,
+    idx: &[usize],
+    data: &ScaledData,
+    networks: &[Network<f32>],
+) -> Result<Array2<f64>, TrainingError> {
+    let x_test = data
+        .x_scaler
+        .transform(featured.select(&fold.test, idx).view())
+        .map_err(|source| TrainingError::Data {
+            fold: fold.held_out.clone(),
+            source,
+        })?;
+    Ok(unscale_targets(
+        &data.y_scaler,
+        &predict_scaled(networks, x_test.view()),
+    ))
 }

@@ -13,6 +13,11 @@
 //!
 //! The occluded rows cost little: the networks' first layer is computed
 //! once per essay and corrected per concept (`nn::Network::predict_occlusions`).
+//! A blended model occludes each concept through its trees too, the same
+//! way (features at their training means), and blends each row, so a
+//! concept's effect is exactly the blended score's change; the trees walk
+//! again only where the essay's path split on that concept (`trees.rs` says
+//! why occlusion rather than path attribution).
 //! Grading (`grade.rs`) gets each essay's scores from
 //! [`GraderModel::scaled_scores`], with or without those rows, and the
 //! explanation from [`GraderModel::explain`].
@@ -200,7 +205,7 @@ mod tests {
     use super::*;
     use crate::features::{self, PreparedPrompt};
     use crate::grader::ensemble::{predict_scaled, unscale_targets};
-    use crate::grader::test_model::trained;
+    use crate::grader::test_model::{trained, trained_blend};
     use crate::grader::train;
     use crate::nn::Control;
     use crate::training::TrainConfig;
@@ -226,18 +231,43 @@ mod tests {
             };
             x[[0, j]] = (value - model.x_mean[j]) * model.x_inv_std[j];
         }
-        let p = unscale_targets(
+        let mut p = unscale_targets(
             &model.file.target_scaler,
             &predict_scaled(&model.networks, x.view()),
         );
+        if let Some(trees) = &model.trees {
+            let mut values = fv.to_vec();
+            for (j, &i) in model.feature_idx.iter().enumerate() {
+                if Some(Concept::of(features::Feature::ALL[i])) == concept {
+                    values[i] = model.x_mean[j];
+                }
+            }
+            trees.blend_into(&values, p.view_mut());
+        }
         p.row(0).to_vec()
     }
 
     #[test]
     fn each_concepts_effect_is_the_score_change_with_its_features_at_their_means() {
-        let (ds, model) = trained();
-        let prompt = PreparedPrompt::new(&ds.prompts["rivers"]);
-        let essay = &ds.essays[7].text;
+        for (ds, model) in [trained(), trained_blend()] {
+            effects_are_score_changes(&ds, &model);
+        }
+    }
+
+    fn effects_are_score_changes(ds: &crate::training::Dataset, model: &GraderModel) {
+        for row in [7, 25, 48] {
+            effects_of_one_essay_are_score_changes(ds, model, row);
+        }
+    }
+
+    fn effects_of_one_essay_are_score_changes(
+        ds: &crate::training::Dataset,
+        model: &GraderModel,
+        row: usize,
+    ) {
+        let model = model.clone();
+        let prompt = PreparedPrompt::new(&ds.prompts[&ds.essays[row].prompt_id]);
+        let essay = &ds.essays[row].text;
         let fv = features::extract(&prompt, essay).into_values();
         let grade = model.grade(&prompt, essay);
         let base = scores_with_concept_at_mean(&model, &fv, None);

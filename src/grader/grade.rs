@@ -3,7 +3,9 @@
 //! teacher should see, and, when asked, the explanation (`explain.rs`).
 //! The networks run one essay at a time through
 //! `nn::Network::predict_occlusions`, with or without the explanation's
-//! occluded rows, so a score does not depend on whether it was explained.
+//! occluded rows, so a score does not depend on whether it was explained;
+//! a blended model's trees then walk the same rows (`trees.rs`) and each
+//! row becomes the weighted mean of the two.
 
 use ndarray::Array2;
 use serde::de::{MapAccess, Visitor};
@@ -147,10 +149,17 @@ impl GraderModel {
         let featured = FeaturedDataset::new(dataset, threads);
         let rows: Vec<usize> = (0..dataset.essays.len()).collect();
         let x = self.standardise(featured.select(&rows, &self.feature_idx));
-        unscale_targets(
+        let mut p = unscale_targets(
             &self.file.target_scaler,
             &predict_scaled(&self.networks, x.view()),
-        )
+        );
+        if let Some(trees) = &self.trees {
+            for (r, values) in featured.features.rows().into_iter().enumerate() {
+                let values = values.to_slice().expect("feature rows are contiguous");
+                trees.blend_into(values, p.slice_mut(ndarray::s![r..r + 1, ..]));
+            }
+        }
+        p
     }
 
     fn standardise(&self, mut x: Array2<f32>) -> Array2<f32> {
@@ -237,7 +246,15 @@ impl GraderModel {
                 );
             }
         });
-        let p = unscale_targets(&self.file.target_scaler, &scaled);
+        let mut p = unscale_targets(&self.file.target_scaler, &scaled);
+        if let Some(trees) = &self.trees {
+            for (b, (_, values)) in vectors.iter().enumerate() {
+                trees.blend_into(
+                    values,
+                    p.slice_mut(ndarray::s![b * block..(b + 1) * block, ..]),
+                );
+            }
+        }
         vectors
             .iter()
             .enumerate()

@@ -12,10 +12,16 @@
 //! - [`explain`]: the explanation of a grade by concept (group occlusion).
 //! - [`ensemble`]: the network ensemble, and [`NetworkEnsemble`], its
 //!   cross-validation `FoldPredictor`.
+//! - [`blend`]: the blend of the network ensemble and gradient-boosted
+//!   trees (weights fitted out of fold), and [`model_predictor`], what
+//!   cross-validating a config measures.
+//! - `trees`: the trees: fitted with `forust-ml`, flattened into the
+//!   artifact's arrays, walked when grading and explaining.
 //! - [`calibration`]: what calibration from a teacher's examples needs of a
 //!   model (target scales and ranges, percentiles of calibrated scores).
 
 pub mod artifact;
+pub mod blend;
 pub mod calibration;
 pub mod ensemble;
 pub mod explain;
@@ -23,8 +29,10 @@ pub mod grade;
 #[cfg(test)]
 mod test_model;
 pub mod train;
+mod trees;
 
-pub use artifact::{GraderModel, MODEL_FORMAT_VERSION, ModelError};
+pub use artifact::{GraderModel, MODEL_FORMAT_VERSION, ModelError, OLDEST_MODEL_FORMAT_VERSION};
+pub use blend::{BLEND, Blend, BoostedTrees, model_predictor};
 pub use ensemble::{NETWORK, NetworkEnsemble};
 pub use explain::{ConceptEffect, FeatureValue};
 pub use grade::{ByTarget, Explain, Grade, Warning};

@@ -1,5 +1,6 @@
 //! Training the grader model on a dataset: the config's network ensemble
-//! fitted on every row (`ensemble.rs`), its in-sample metrics, each target's
+//! fitted on every row (`ensemble.rs`), blended with gradient-boosted trees
+//! when the config has them (`blend.rs`, `trees.rs`), its in-sample metrics, each target's
 //! score quantiles for percentiles, all packed into a checked artifact
 //! (`artifact.rs`). The honest accuracy figure is cross-validation
 //! (`training::cv`), not these in-sample metrics.
@@ -10,11 +11,15 @@ use serde::{Deserialize, Serialize};
 
 use crate::nn::{Control, Network};
 use crate::training::{
-    Dataset, FeaturedDataset, Metrics, Progress, TrainingError, ValidTrainConfig, check_trainable,
+    Dataset, FeaturedDataset, Fold, FoldPredictor, Metrics, Progress, TrainingError,
+    ValidTrainConfig, check_trainable,
 };
 
 use super::artifact::{GraderModel, MODEL_FORMAT_VERSION, ModelFile, QUANTILES};
-use super::ensemble::{NETWORK, ScaledData, predict_scaled, train_members, unscale_targets};
+use super::blend::{BoostedTrees, fit_weights, inner_folds, model_name, train_trees};
+use super::ensemble::{
+    ScaledData, predict_held_out, predict_scaled, train_members, unscale_targets,
+};
 
 /// One ensemble member's training, summarised.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -77,7 +82,11 @@ fn member_summary(report: &crate::nn::FitReport) -> MemberSummary {
     }
 }
 
-/// Trains the config on every row of `dataset` and returns the model.
+/// Trains the config on every row of `dataset` and returns the model. With
+/// `trees` in the config, the blend's weights are fitted first on
+/// out-of-fold predictions of both models inside the dataset (`blend.rs`),
+/// whose networks train in the same run as the final ones; then the trees
+/// are fitted on every row too.
 pub fn train(
     dataset: &Dataset,
     config: &ValidTrainConfig,
@@ -89,15 +98,67 @@ pub fn train(
     let featured = FeaturedDataset::new(dataset, config.threads());
     let rows: Vec<usize> = (0..dataset.essays.len()).collect();
     let idx = config.feature_indices();
-    let x = featured.select(&rows, idx);
+    let everything = Fold {
+        held_out: "all".into(),
+        train: rows.clone(),
+        test: Vec::new(),
+    };
+    let inner = match &config.config().trees {
+        Some(_) => inner_folds(dataset, &everything),
+        None => Vec::new(),
+    };
+    let mut scaled = inner
+        .iter()
+        .map(|f| {
+            ScaledData::new(
+                &f.held_out,
+                featured.select(&f.train, idx),
+                featured.targets(&f.train),
+            )
+        })
+        .collect::<Result<Vec<_>, _>>()?;
     let y = featured.targets(&rows);
-    let data = ScaledData::new("all", x, y.clone())?;
-    let members = train_members(std::slice::from_ref(&data), config, on_progress)?
-        .pop()
-        .expect("one fold was trained");
-    let summaries: Vec<MemberSummary> = members.iter().map(|m| member_summary(&m.report)).collect();
-    let networks: Vec<Network<f32>> = members.into_iter().map(|m| m.network).collect();
-    let fitted = unscale_targets(&data.y_scaler, &predict_scaled(&networks, data.x.view()));
+    scaled.push(ScaledData::new(
+        "all",
+        featured.select(&rows, idx),
+        y.clone(),
+    )?);
+    let mut members = train_members(&scaled, config, on_progress)?;
+    let members_all = members.pop().expect("the last run is on every row");
+    let data = scaled.pop().expect("the last run is on every row");
+    let summaries: Vec<MemberSummary> = members_all
+        .iter()
+        .map(|m| member_summary(&m.report))
+        .collect();
+    let networks: Vec<Network<f32>> = members_all.into_iter().map(|m| m.network).collect();
+    let mut fitted = unscale_targets(&data.y_scaler, &predict_scaled(&networks, data.x.view()));
+    let trees = match &config.config().trees {
+        None => None,
+        Some(trees_config) => {
+            let by_networks = inner
+                .iter()
+                .zip(&scaled)
+                .zip(members)
+                .map(|((fold, data), members)| {
+                    let nets: Vec<Network<f32>> = members.into_iter().map(|m| m.network).collect();
+                    predict_held_out(&featured, fold, idx, data, &nets)
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            let by_trees = BoostedTrees::new(config)
+                .expect("the config has trees")
+                .predict_folds(&featured, &inner, &mut |_| Control::Continue)?;
+            let weights = fit_weights(dataset, &inner, &by_networks, &by_trees);
+            let (mut file, loaded) = train_trees(&featured, &rows, config, trees_config, "all")?;
+            let own = loaded.predict(featured.features.view());
+            for (t, &w) in weights.iter().enumerate() {
+                let mut column = fitted.column_mut(t);
+                column *= w;
+                column.scaled_add(1.0 - w, &own.column(t));
+            }
+            file.network_weight = weights;
+            Some(file)
+        }
+    };
     let t = dataset.target_names.len();
     let ycols: Vec<Vec<f64>> = (0..t).map(|j| y.column(j).to_vec()).collect();
     let pcols: Vec<Vec<f64>> = (0..t).map(|j| fitted.column(j).to_vec()).collect();
@@ -125,9 +186,10 @@ pub fn train(
         members: networks.iter().map(|n| n.to_artifact(None)).collect(),
         training: training.clone(),
         target_quantiles: ycols.iter().map(|c| quantiles(c)).collect(),
+        trees,
     };
     let model = GraderModel::from_file(file).map_err(|e| TrainingError::Model {
-        model: NETWORK.into(),
+        model: model_name(config).into(),
         fold: "all".into(),
         message: format!("the trained model does not load back: {e}"),
     })?;

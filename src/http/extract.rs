@@ -196,6 +196,9 @@ pub fn is_body_limit_error(err: &(dyn StdError + 'static)) -> bool {
     false
 }
 
+/// What an array where an object belongs is told.
+const NOT_AN_OBJECT: &str = "must be a JSON object, not an array";
+
 /// Parses JSON text into `T`, reporting where it went wrong.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     let text = std::str::from_utf8(bytes).map_err(|err| ApiError::BadRequest {
@@ -205,6 +208,11 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
             err.valid_up_to()
         ),
     })?;
+    // Every body of this API is an object; serde's derived structs would
+    // also take an array of their fields in order, which the schema refuses.
+    if text.trim_start().starts_with('[') {
+        return Err(ApiError::field("body", NOT_AN_OBJECT));
+    }
     let mut de = serde_json::Deserializer::from_str(text);
     let value = serde_path_to_error::deserialize(&mut de).map_err(path_error_to_api)?;
     de.end().map_err(|err| ApiError::BadRequest {
@@ -220,6 +228,9 @@ pub fn from_value<T: DeserializeOwned>(
     value: serde_json::Value,
     prefix: &str,
 ) -> Result<T, ApiError> {
+    if value.is_array() {
+        return Err(ApiError::field(prefix, NOT_AN_OBJECT));
+    }
     serde_path_to_error::deserialize(value).map_err(|err| {
         let path = err.path().to_string();
         // Errors from a Value carry no line and column, so the text is clean.
@@ -337,6 +348,17 @@ mod tests {
             ApiError::Validation { fields, .. } => fields,
             other => panic!("expected a validation error, got {other:?}"),
         }
+    }
+
+    #[test]
+    fn an_array_in_place_of_an_object_is_refused_at_the_top_and_in_a_batch_item() {
+        // serde would read `["a", 1]` as `Item { essay: "a", n: 1 }`.
+        let top = fields_of(parse_json::<Item>(br#" ["a", 1]"#).unwrap_err());
+        assert_eq!(top["body"], NOT_AN_OBJECT);
+        let item =
+            fields_of(from_value::<Item>(serde_json::json!(["a", 1]), "items[2]").unwrap_err());
+        assert_eq!(item["items[2]"], NOT_AN_OBJECT);
+        assert!(parse_json::<Batch>(br#"{"items": [{"essay": "a"}]}"#).is_ok());
     }
 
     #[test]

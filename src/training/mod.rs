@@ -29,7 +29,7 @@ pub mod progress;
 #[cfg(test)]
 pub(crate) mod test_data;
 
-pub use config::{ConfigError, FeatureSubset, TrainConfig, ValidTrainConfig};
+pub use config::{ConfigError, FeatureSubset, TrainConfig, TreesConfig, ValidTrainConfig};
 pub use cv::{
     CvReport, FoldPredictor, FoldReport, Scoring, check_trainable, cross_validate,
     cross_validate_featured, pass_cut,

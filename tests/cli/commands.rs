@@ -560,19 +560,52 @@ fn the_committed_default_model_loads_and_grades_a_fixture_essay_sanely() {
 #[test]
 #[ignore = "needs ../shared/data/commonlit (ESSAY_GRADER_COMMONLIT)"]
 fn the_default_config_keeps_its_leave_one_prompt_out_accuracy_on_commonlit() {
+    commonlit_cv_stays_under(
+        None,
+        [("39c16e", 0.477), ("3b9047", 0.549), ("ebad26", 0.470)],
+        0.497,
+    );
+}
+
+/// The blend of the network and gradient-boosted trees (`"trees": {}`: the
+/// default trees, and with them the nine meaning and rarity features)
+/// keeps its figures: pooled 0.4830 / 0.4830 / 0.4853 over seeds 42, 142,
+/// 242, held-out prompts at most 0.4550, 0.5327, 0.4641 (docs/experiments.md,
+/// section 7), each with the same margin for seed noise.
+#[test]
+#[ignore = "needs ../shared/data/commonlit (ESSAY_GRADER_COMMONLIT)"]
+fn the_blend_keeps_its_leave_one_prompt_out_accuracy_on_commonlit() {
+    commonlit_cv_stays_under(
+        Some(r#"{"trees": {}}"#),
+        [("39c16e", 0.462), ("3b9047", 0.540), ("ebad26", 0.471)],
+        0.490,
+    );
+}
+
+/// Leave-one-prompt-out CV on CommonLit of the default config, or of
+/// `config` laid over it, with each held-out prompt and the pooled MCRMSE
+/// at or under its ceiling.
+fn commonlit_cv_stays_under(config: Option<&str>, ceilings: [(&str, f64); 3], pooled_ceiling: f64) {
     let dir = std::env::var("ESSAY_GRADER_COMMONLIT")
         .expect("set ESSAY_GRADER_COMMONLIT to the CommonLit folder (.ci/run does when ../shared/data/commonlit exists)");
     let dir = Path::new(&dir);
-    let cv = ok_json(&[
+    let tmp = tempfile::tempdir().unwrap();
+    let config_file = tmp.path().join("config.json");
+    let (essays, prompts) = (dir.join("summaries.csv"), dir.join("prompts.csv"));
+    let mut args = vec![
         "cv",
         "--essays",
-        s(&dir.join("summaries.csv")),
+        s(&essays),
         "--prompts",
-        s(&dir.join("prompts.csv")),
+        s(&prompts),
         "--json",
-    ]);
+    ];
+    if let Some(json) = config {
+        std::fs::write(&config_file, json).unwrap();
+        args.extend(["--config", s(&config_file)]);
+    }
+    let cv = ok_json(&args);
 
-    let ceilings = [("39c16e", 0.477), ("3b9047", 0.549), ("ebad26", 0.470)];
     let folds = cv["folds"].as_array().unwrap();
     assert_eq!(folds.len(), ceilings.len());
     for (fold, (held_out, ceiling)) in folds.iter().zip(ceilings) {
@@ -584,7 +617,10 @@ fn the_default_config_keeps_its_leave_one_prompt_out_accuracy_on_commonlit() {
         );
     }
     let pooled = cv["pooled"]["mcrmse"].as_f64().unwrap();
-    assert!(pooled <= 0.497, "pooled MCRMSE {pooled} is over 0.497");
+    assert!(
+        pooled <= pooled_ceiling,
+        "pooled MCRMSE {pooled} is over {pooled_ceiling}"
+    );
     assert_eq!(cv["pooled"]["n"], 6062);
 }
 

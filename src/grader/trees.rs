@@ -1,0 +1,622 @@
+//! The gradient-boosted trees of a blended grader: fitting them (the
+//! `forust-ml` booster, one squared-loss booster per target), flattening
+//! them into the arrays the artifact stores, checking those arrays when a
+//! model loads, and walking them when it grades.
+//!
+//! A stored booster is its base score plus, per node, the feature it splits
+//! on, the threshold (a value below it goes left), the left, right and
+//! missing-value children, and a leaf's output; `left == 0` marks a leaf
+//! (node 0 is the first tree's root, never a child). Every child comes after
+//! its parent, which loading checks, so a walk always ends.
+//!
+//! Trees read the model's features as they are (no scaling: a split does not
+//! care), straight from the catalogue vector grading extracts, so training
+//! and grading see the same numbers to the last bit.
+//!
+//! For an explanation a concept is occluded through the trees exactly as
+//! through the networks: its features set to their training means and the
+//! trees walked again. Only a tree whose path for the essay split on one of
+//! the concept's features can end in another leaf, so only those trees are
+//! walked again; a path of depth 3 touches at most three concepts, and the
+//! whole explanation costs the trees a few walks more than the score. (Path
+//! attribution in one pass would be cheaper still, but it measures something
+//! else: the change from the average prediction along the path, not the
+//! change when the concept is at its mean, so the network's and the trees'
+//! shares of one concept would not add up to the blended score's change.)
+
+use forust_ml::{GradientBooster, Matrix, objective::ObjectiveType};
+use ndarray::{ArrayView2, ArrayViewMut2};
+use serde::{Deserialize, Serialize};
+
+use crate::features::Concept;
+use crate::training::TreesConfig;
+
+use super::artifact::ModelError;
+
+/// The most concepts an explanation occludes (a bit each in a path's mask).
+const MAX_GROUPS: usize = Concept::ALL.len();
+
+/// One target's booster as the artifact stores it: flattened node arrays.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct BoosterFile {
+    /// Added to the sum of the trees' outputs.
+    pub(super) base_score: f64,
+    /// The root node of each tree.
+    pub(super) roots: Vec<u32>,
+    /// Per node, the model input it splits on (0 for a leaf).
+    pub(super) feature: Vec<u32>,
+    /// Per node, the split: an input below it goes left (0 for a leaf).
+    pub(super) threshold: Vec<f64>,
+    /// Per node, the left child; 0 for a leaf.
+    pub(super) left: Vec<u32>,
+    /// Per node, the right child (0 for a leaf).
+    pub(super) right: Vec<u32>,
+    /// Per node, where a missing (NaN) input goes (0 for a leaf).
+    pub(super) missing: Vec<u32>,
+    /// Per node, a leaf's output (learning rate applied; 0 for a split).
+    pub(super) value: Vec<f64>,
+}
+
+/// The blend's part of the artifact.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct TreesFile {
+    /// Per target, the network ensemble's weight `w` in [0, 1]; the trees
+    /// get `1 − w`. Fitted on out-of-fold predictions inside the training
+    /// prompts (`blend.rs`).
+    pub(super) network_weight: Vec<f64>,
+    /// One booster per target, in target order.
+    pub(super) boosters: Vec<BoosterFile>,
+}
+
+/// A node as grading walks it: 32 bytes, the whole split in one line.
+#[derive(Debug, Clone, Copy)]
+struct Node {
+    threshold: f64,
+    /// Catalogue index of the feature split on.
+    feature: u32,
+    /// 0 for a leaf.
+    left: u32,
+    right: u32,
+    missing: u32,
+    /// The concept group (explanation order) of the feature.
+    group: u8,
+    /// Whether the feature's training mean goes left (occlusion).
+    mean_left: bool,
+}
+
+/// One target's booster, checked and ready to walk.
+#[derive(Debug, Clone)]
+struct Booster {
+    base_score: f64,
+    roots: Vec<u32>,
+    nodes: Vec<Node>,
+    values: Vec<f64>,
+}
+
+impl Booster {
+    /// The leaf `values` reaches from `root`, and the concept groups split on.
+    #[inline]
+    fn walk(&self, root: u32, values: &[f32]) -> (usize, u64) {
+        let (mut i, mut groups) = (root as usize, 0u64);
+        loop {
+            let n = &self.nodes[i];
+            if n.left == 0 {
+                return (i, groups);
+            }
+            groups |= 1 << n.group;
+            let v = f64::from(values[n.feature as usize]);
+            i = if v < n.threshold {
+                n.left
+            } else if v.is_nan() {
+                n.missing
+            } else {
+                n.right
+            } as usize;
+        }
+    }
+
+    /// The leaf reached with the features of concept group `group` at their
+    /// training means.
+    #[inline]
+    fn walk_occluded(&self, root: u32, values: &[f32], group: u8) -> usize {
+        let mut i = root as usize;
+        loop {
+            let n = &self.nodes[i];
+            if n.left == 0 {
+                return i;
+            }
+            let left = if n.group == group {
+                n.mean_left
+            } else {
+                let v = f64::from(values[n.feature as usize]);
+                if v.is_nan() {
+                    i = n.missing as usize;
+                    continue;
+                }
+                v < n.threshold
+            };
+            i = if left { n.left } else { n.right } as usize;
+        }
+    }
+
+    /// The booster's output for catalogue vector `values` (`out[0]`) and,
+    /// for each of the first `groups` concept groups g, its output with that
+    /// group occluded (`out[1 + g]`).
+    fn predict_occlusions(&self, values: &[f32], groups: usize, out: &mut [f64]) {
+        let mut total = self.base_score;
+        out[1..=groups].fill(0.0);
+        for &root in &self.roots {
+            let (leaf, mut touched) = self.walk(root, values);
+            let value = self.values[leaf];
+            total += value;
+            if groups == 0 {
+                continue;
+            }
+            while touched != 0 {
+                let g = touched.trailing_zeros() as u8;
+                touched &= touched - 1;
+                let other = self.walk_occluded(root, values, g);
+                out[1 + g as usize] += self.values[other] - value;
+            }
+        }
+        out[0] = total;
+        for o in &mut out[1..=groups] {
+            *o += total;
+        }
+    }
+}
+
+/// The trees of a blended model, and the blend's weights.
+#[derive(Debug, Clone)]
+pub(super) struct Trees {
+    network_weight: Vec<f64>,
+    boosters: Vec<Booster>,
+}
+
+fn invalid(parameter: String, message: impl Into<String>) -> ModelError {
+    ModelError::Invalid {
+        parameter,
+        message: message.into(),
+    }
+}
+
+impl Trees {
+    /// Checks the stored trees of a model with `targets` targets whose inputs
+    /// are the catalogue features `feature_idx`, in concept groups
+    /// `group_of` (per input), with training means `means` (per input).
+    pub(super) fn load(
+        file: &TreesFile,
+        targets: usize,
+        feature_idx: &[usize],
+        group_of: &[u8],
+        means: &[f32],
+    ) -> Result<Trees, ModelError> {
+        let shape = |parameter: String, expected: usize, got: usize| {
+            if expected == got {
+                Ok(())
+            } else {
+                Err(ModelError::Shape {
+                    parameter,
+                    expected,
+                    got,
+                })
+            }
+        };
+        shape(
+            "trees.network_weight".into(),
+            targets,
+            file.network_weight.len(),
+        )?;
+        if let Some(w) = file
+            .network_weight
+            .iter()
+            .find(|w| !(0.0..=1.0).contains(*w))
+        {
+            return Err(invalid(
+                "trees.network_weight".into(),
+                format!("a weight must be in [0, 1], not {w}"),
+            ));
+        }
+        shape("trees.boosters".into(), targets, file.boosters.len())?;
+        let mut boosters = Vec::with_capacity(targets);
+        for (t, b) in file.boosters.iter().enumerate() {
+            let at = |field: &str| format!("trees.boosters[{t}].{field}");
+            let n = b.left.len();
+            for (field, len) in [
+                ("feature", b.feature.len()),
+                ("threshold", b.threshold.len()),
+                ("right", b.right.len()),
+                ("missing", b.missing.len()),
+                ("value", b.value.len()),
+            ] {
+                shape(at(field), n, len)?;
+            }
+            if !b.base_score.is_finite() {
+                return Err(invalid(at("base_score"), "must be a finite number"));
+            }
+            if b.roots.is_empty() {
+                return Err(invalid(at("roots"), "the booster has no tree"));
+            }
+            if let Some(r) = b.roots.iter().find(|&&r| r as usize >= n) {
+                return Err(invalid(
+                    at("roots"),
+                    format!("root {r} is not one of the {n} nodes"),
+                ));
+            }
+            let mut nodes = Vec::with_capacity(n);
+            for i in 0..n {
+                let leaf = b.left[i] == 0;
+                if leaf {
+                    if !b.value[i].is_finite() {
+                        return Err(invalid(
+                            at(&format!("value[{i}]")),
+                            "a leaf's output must be a finite number",
+                        ));
+                    }
+                    nodes.push(Node {
+                        threshold: 0.0,
+                        feature: 0,
+                        left: 0,
+                        right: 0,
+                        missing: 0,
+                        group: 0,
+                        mean_left: false,
+                    });
+                    continue;
+                }
+                for (field, child) in [
+                    ("left", b.left[i]),
+                    ("right", b.right[i]),
+                    ("missing", b.missing[i]),
+                ] {
+                    let c = child as usize;
+                    if c <= i || c >= n {
+                        return Err(invalid(
+                            at(&format!("{field}[{i}]")),
+                            format!("child {c} must be a later node, below {n}"),
+                        ));
+                    }
+                }
+                let j = b.feature[i] as usize;
+                if j >= feature_idx.len() {
+                    return Err(invalid(
+                        at(&format!("feature[{i}]")),
+                        format!(
+                            "input {j} does not exist; the model has {}",
+                            feature_idx.len()
+                        ),
+                    ));
+                }
+                let threshold = b.threshold[i];
+                if threshold.is_nan() {
+                    return Err(invalid(
+                        at(&format!("threshold[{i}]")),
+                        "a split must be a number",
+                    ));
+                }
+                nodes.push(Node {
+                    threshold,
+                    feature: feature_idx[j] as u32,
+                    left: b.left[i],
+                    right: b.right[i],
+                    missing: b.missing[i],
+                    group: group_of[j],
+                    mean_left: f64::from(means[j]) < threshold,
+                });
+            }
+            boosters.push(Booster {
+                base_score: b.base_score,
+                roots: b.roots.clone(),
+                nodes,
+                values: b.value.clone(),
+            });
+        }
+        Ok(Trees {
+            network_weight: file.network_weight.clone(),
+            boosters,
+        })
+    }
+
+    /// Blends the trees into one essay's block of network scores (target
+    /// scale): row 0 is the essay, row `1 + g` (if present) the essay with
+    /// concept group g occluded. Each becomes `w·network + (1 − w)·trees`.
+    pub(super) fn blend_into(&self, values: &[f32], mut block: ArrayViewMut2<f64>) {
+        let groups = block.nrows() - 1;
+        debug_assert!(groups <= MAX_GROUPS);
+        let mut tree_rows = [0.0; MAX_GROUPS + 1];
+        for (t, (booster, &w)) in self.boosters.iter().zip(&self.network_weight).enumerate() {
+            booster.predict_occlusions(values, groups, &mut tree_rows);
+            for (r, &tree) in tree_rows[..=groups].iter().enumerate() {
+                let net = block[[r, t]];
+                block[[r, t]] = w * net + (1.0 - w) * tree;
+            }
+        }
+    }
+
+    /// The trees' own predictions for catalogue vectors (rows), target scale.
+    pub(super) fn predict(&self, catalogue_rows: ArrayView2<f32>) -> ndarray::Array2<f64> {
+        let mut out = ndarray::Array2::zeros((catalogue_rows.nrows(), self.boosters.len()));
+        let mut one = [0.0; 1];
+        for (r, row) in catalogue_rows.rows().into_iter().enumerate() {
+            let values = row.to_slice().expect("feature rows are contiguous");
+            for (t, b) in self.boosters.iter().enumerate() {
+                b.predict_occlusions(values, 0, &mut one);
+                out[[r, t]] = one[0];
+            }
+        }
+        out
+    }
+
+    /// Per target, the network ensemble's weight in the blend.
+    pub(super) fn network_weight(&self) -> &[f64] {
+        &self.network_weight
+    }
+}
+
+/// Flattens one fitted booster.
+fn flatten(booster: &GradientBooster) -> BoosterFile {
+    let mut file = BoosterFile {
+        base_score: booster.base_score,
+        roots: Vec::with_capacity(booster.trees.len()),
+        feature: Vec::new(),
+        threshold: Vec::new(),
+        left: Vec::new(),
+        right: Vec::new(),
+        missing: Vec::new(),
+        value: Vec::new(),
+    };
+    for tree in &booster.trees {
+        let offset = file.left.len() as u32;
+        file.roots.push(offset);
+        for node in &tree.nodes {
+            if node.is_leaf {
+                file.feature.push(0);
+                file.threshold.push(0.0);
+                file.left.push(0);
+                file.right.push(0);
+                file.missing.push(0);
+                file.value.push(f64::from(node.weight_value));
+            } else {
+                file.feature.push(node.split_feature as u32);
+                file.threshold.push(node.split_value);
+                file.left.push(offset + node.left_child as u32);
+                file.right.push(offset + node.right_child as u32);
+                file.missing.push(offset + node.missing_node as u32);
+                file.value.push(0.0);
+            }
+        }
+    }
+    file
+}
+
+/// Fits one booster per column of `y` on the model inputs `x` (rows ×
+/// inputs, raw values), booster `t` seeded `seed + t`, and returns them
+/// flattened. Errors are the booster's own message.
+pub(super) fn fit_boosters(
+    x: ArrayView2<f32>,
+    y: ArrayView2<f64>,
+    config: &TreesConfig,
+    seed: u64,
+) -> Result<Vec<BoosterFile>, String> {
+    if x.nrows() == 0 || x.nrows() != y.nrows() {
+        return Err(format!(
+            "the trees need as many target rows as feature rows (≥ 1): {} and {}",
+            x.nrows(),
+            y.nrows()
+        ));
+    }
+    // forust reads column-major data.
+    let data: Vec<f64> = x.t().iter().map(|&v| f64::from(v)).collect();
+    let matrix = Matrix::new(&data, x.nrows(), x.ncols());
+    let mut out = Vec::with_capacity(y.ncols());
+    for t in 0..y.ncols() {
+        let target: Vec<f64> = y.column(t).to_vec();
+        let mut booster = GradientBooster::default()
+            .set_objective_type(ObjectiveType::SquaredLoss)
+            .set_iterations(config.iterations)
+            .set_learning_rate(config.learning_rate)
+            .set_max_depth(config.max_depth)
+            .set_l2(config.l2)
+            .set_min_leaf_weight(config.min_leaf_weight)
+            .set_subsample(config.subsample)
+            .set_colsample_bytree(config.colsample_bytree)
+            .set_nbins(config.nbins)
+            .set_seed(seed.wrapping_add(t as u64))
+            .set_parallel(false);
+        booster
+            .fit_unweighted(&matrix, &target, None)
+            .map_err(|e| format!("target {t}: {e}"))?;
+        out.push(flatten(&booster));
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::Array2;
+
+    /// A step in column 0 plus noise in column 1; inputs are catalogue
+    /// positions 0 and 1 (identity), concept groups 0 and 1.
+    fn step_data() -> (Array2<f32>, Array2<f64>) {
+        let n = 200;
+        let x = Array2::from_shape_fn((n, 2), |(i, j)| {
+            if j == 0 {
+                i as f32 / n as f32
+            } else {
+                ((i * 7) % 13) as f32
+            }
+        });
+        let y = Array2::from_shape_fn((n, 2), |(i, t)| {
+            let s = if x[[i, 0]] > 0.5 { 1.0 } else { -1.0 };
+            s * (t + 1) as f64 + f64::from(x[[i, 1]]) * 0.01
+        });
+        (x, y)
+    }
+
+    fn config() -> TreesConfig {
+        TreesConfig {
+            iterations: 30,
+            min_leaf_weight: 1.0,
+            ..TreesConfig::default()
+        }
+    }
+
+    fn loaded(files: Vec<BoosterFile>, weights: Vec<f64>) -> Result<Trees, ModelError> {
+        let file = TreesFile {
+            network_weight: weights,
+            boosters: files,
+        };
+        Trees::load(&file, 2, &[0, 1], &[0, 1], &[0.5, 6.0])
+    }
+
+    #[test]
+    fn flattened_trees_predict_exactly_what_the_booster_predicts() {
+        let (x, y) = step_data();
+        let cfg = config();
+        let trees = loaded(
+            fit_boosters(x.view(), y.view(), &cfg, 7).unwrap(),
+            vec![0.5; 2],
+        )
+        .unwrap();
+        let ours = trees.predict(x.view());
+        let data: Vec<f64> = x.t().iter().map(|&v| f64::from(v)).collect();
+        let matrix = Matrix::new(&data, x.nrows(), 2);
+        for t in 0..2 {
+            let mut booster = GradientBooster::default()
+                .set_objective_type(ObjectiveType::SquaredLoss)
+                .set_iterations(cfg.iterations)
+                .set_learning_rate(cfg.learning_rate)
+                .set_max_depth(cfg.max_depth)
+                .set_l2(cfg.l2)
+                .set_min_leaf_weight(cfg.min_leaf_weight)
+                .set_subsample(cfg.subsample)
+                .set_colsample_bytree(cfg.colsample_bytree)
+                .set_nbins(cfg.nbins)
+                .set_seed(7 + t as u64)
+                .set_parallel(false);
+            booster
+                .fit_unweighted(&matrix, &y.column(t).to_vec(), None)
+                .unwrap();
+            let theirs = booster.predict(&matrix, false);
+            for (r, v) in theirs.iter().enumerate() {
+                assert!(
+                    (ours[[r, t]] - v).abs() < 1e-12,
+                    "row {r}: {} vs {v}",
+                    ours[[r, t]]
+                );
+            }
+        }
+        // And they learnt the step.
+        let rmse = ((&ours.column(0) - &y.column(0))
+            .mapv(|d| d * d)
+            .mean()
+            .unwrap())
+        .sqrt();
+        assert!(rmse < 0.2, "rmse {rmse}");
+    }
+
+    #[test]
+    fn an_occluded_walk_equals_a_walk_with_the_concept_at_its_mean() {
+        let (x, y) = step_data();
+        let trees = loaded(
+            fit_boosters(x.view(), y.view(), &config(), 1).unwrap(),
+            vec![0.0; 2],
+        )
+        .unwrap();
+        let means = [0.5f32, 6.0];
+        for r in [3, 60, 150, 199] {
+            let values = [x[[r, 0]], x[[r, 1]]];
+            let mut block = Array2::zeros((3, 2));
+            trees.blend_into(&values, block.view_mut());
+            for g in 0..2 {
+                let mut at_mean = values;
+                at_mean[g] = means[g];
+                let by_hand = trees.predict(
+                    Array2::from_shape_vec((1, 2), at_mean.to_vec())
+                        .unwrap()
+                        .view(),
+                );
+                for t in 0..2 {
+                    assert!(
+                        (block[[1 + g, t]] - by_hand[[0, t]]).abs() < 1e-9,
+                        "row {r} group {g} target {t}"
+                    );
+                }
+            }
+            let plain = trees.predict(
+                Array2::from_shape_vec((1, 2), values.to_vec())
+                    .unwrap()
+                    .view(),
+            );
+            assert_eq!(block.row(0), plain.row(0));
+        }
+    }
+
+    #[test]
+    fn the_blend_weighs_the_network_rows_against_the_trees() {
+        let (x, y) = step_data();
+        let trees = loaded(
+            fit_boosters(x.view(), y.view(), &config(), 1).unwrap(),
+            vec![0.25, 1.0],
+        )
+        .unwrap();
+        let values = [x[[10, 0]], x[[10, 1]]];
+        let own = trees.predict(
+            Array2::from_shape_vec((1, 2), values.to_vec())
+                .unwrap()
+                .view(),
+        );
+        let mut block = Array2::from_elem((1, 2), 4.0);
+        trees.blend_into(&values, block.view_mut());
+        assert!((block[[0, 0]] - (0.25 * 4.0 + 0.75 * own[[0, 0]])).abs() < 1e-12);
+        assert_eq!(block[[0, 1]], 4.0, "weight 1 is the network alone");
+    }
+
+    #[test]
+    fn broken_trees_are_refused_with_the_parameter_named() {
+        let (x, y) = step_data();
+        let good = fit_boosters(x.view(), y.view(), &config(), 1).unwrap();
+        let err = |edit: &dyn Fn(&mut Vec<BoosterFile>, &mut Vec<f64>)| {
+            let (mut files, mut weights) = (good.clone(), vec![0.5; 2]);
+            edit(&mut files, &mut weights);
+            loaded(files, weights).unwrap_err().to_string()
+        };
+        assert_eq!(
+            err(&|_, w| w[1] = 1.5),
+            "the model's trees.network_weight is invalid: a weight must be in [0, 1], not 1.5"
+        );
+        assert_eq!(
+            err(&|f, _| {
+                f.pop();
+            }),
+            "the model's trees.boosters has 1 values; expected 2"
+        );
+        // A split after the first root (left 0 would make it a leaf).
+        let split = (1..good[0].left.len())
+            .find(|&i| good[0].left[i] != 0)
+            .unwrap();
+        let msg = err(&|f, _| f[0].left[split] = split as u32);
+        assert!(
+            msg.contains(&format!("trees.boosters[0].left[{split}]")) && msg.contains("later node"),
+            "{msg}"
+        );
+        let msg = err(&|f, _| f[0].feature[split] = 9);
+        assert!(msg.contains("does not exist; the model has 2"), "{msg}");
+        let msg = err(&|f, _| {
+            f[0].value.pop();
+        });
+        assert!(
+            msg.starts_with("the model's trees.boosters[0].value has"),
+            "{msg}"
+        );
+        let leaf = good[1].left.iter().position(|&l| l == 0).unwrap();
+        let msg = err(&|f, _| f[1].value[leaf] = f64::INFINITY);
+        assert!(
+            msg.contains("a leaf's output must be a finite number"),
+            "{msg}"
+        );
+    }
+}
