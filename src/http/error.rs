@@ -78,6 +78,15 @@ pub enum ApiError {
         /// Why.
         message: String,
     },
+    /// 503: every grading CPU slot is busy and the waiting room is full; the
+    /// request was shed before any work. Carries `Retry-After`.
+    #[error(
+        "the server is grading at capacity and sheds this request; retry after {retry_after_secs} s"
+    )]
+    Overloaded {
+        /// Seconds the client should wait before retrying.
+        retry_after_secs: u64,
+    },
     /// 500: our fault. The cause is logged, never sent.
     #[error("internal error: {0:#}")]
     Internal(anyhow::Error),
@@ -113,7 +122,7 @@ impl ApiError {
             Self::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            Self::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Unavailable { .. } | Self::Overloaded { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -130,6 +139,7 @@ impl ApiError {
             Self::PayloadTooLarge { .. } => "payload_too_large",
             Self::UnsupportedMediaType { .. } => "unsupported_media_type",
             Self::Unavailable { .. } => "unavailable",
+            Self::Overloaded { .. } => "overloaded",
             Self::Internal(_) => "internal",
         }
     }
@@ -186,6 +196,11 @@ impl IntoResponse for ApiError {
             response
                 .headers_mut()
                 .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        if let Self::Overloaded { retry_after_secs } = self {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
         }
         response
     }
@@ -264,6 +279,17 @@ mod tests {
         let body = serde_json::to_string(&err.body()).unwrap();
         assert!(!body.contains("secret"));
         assert_eq!(err.status_code(), StatusCode::INTERNAL_SERVER_ERROR);
+    }
+
+    #[test]
+    fn a_shed_request_is_a_503_with_retry_after_and_the_json_shape() {
+        let response = ApiError::Overloaded {
+            retry_after_secs: 1,
+        }
+        .into_response();
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(response.headers()[header::RETRY_AFTER], "1");
+        assert_eq!(response.headers()[header::CONTENT_TYPE], "application/json");
     }
 
     #[test]

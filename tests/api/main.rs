@@ -14,6 +14,7 @@ mod grading;
 mod health;
 mod helpers;
 mod jobs;
+mod limits;
 mod models;
 mod prompts;
 mod replicas;
