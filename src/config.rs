@@ -154,6 +154,101 @@ pub struct Settings {
     /// answers 503 with `Retry-After` instead of stacking up work.
     #[arg(long, env = "ESSAY_GRADER_GRADING_QUEUE", default_value_t = 256)]
     pub grading_queue: usize,
+
+    // -- admission control: rate limits, credential throttling, admin limits, metrics (admission) --
+    /// Requests per minute one client may make in the long run (an API key,
+    /// the admin token, or else an IP address); 0 turns rate limiting off.
+    #[arg(
+        long,
+        env = "ESSAY_GRADER_RATE_LIMIT_PER_MINUTE",
+        default_value_t = 600
+    )]
+    pub rate_limit_per_minute: u32,
+
+    /// Requests one client may make at once before the per-minute rate applies.
+    #[arg(long, env = "ESSAY_GRADER_RATE_LIMIT_BURST", default_value_t = 100)]
+    pub rate_limit_burst: u32,
+
+    /// Rate-limit loopback clients (127.0.0.0/8, ::1) too; by default they
+    /// are exempt.
+    #[arg(long, env = "ESSAY_GRADER_RATE_LIMIT_LOOPBACK")]
+    pub rate_limit_loopback: bool,
+
+    /// Reverse proxies whose `X-Forwarded-For` is believed, comma-separated
+    /// addresses or networks (`10.0.0.2,172.16.0.0/12`). Without it the
+    /// client is the socket's peer address.
+    #[arg(
+        long,
+        env = "ESSAY_GRADER_TRUSTED_PROXIES",
+        value_delimiter = ',',
+        value_parser = parse_trusted_proxy
+    )]
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+
+    /// Failed admin sign-ins, and separately failed bearer / API-key
+    /// attempts, allowed per IP address per window before it gets 429.
+    #[arg(long, env = "ESSAY_GRADER_AUTH_FAILURE_LIMIT", default_value_t = 10)]
+    pub auth_failure_limit: u32,
+
+    /// The window of `--auth-failure-limit`, in seconds.
+    #[arg(
+        long,
+        env = "ESSAY_GRADER_AUTH_FAILURE_WINDOW_SECS",
+        default_value_t = 300
+    )]
+    pub auth_failure_window_secs: u64,
+
+    /// Most jobs waiting in the queue; another `POST /api/v1/jobs` gets 429.
+    #[arg(long, env = "ESSAY_GRADER_MAX_QUEUED_JOBS", default_value_t = 20)]
+    pub max_queued_jobs: i64,
+
+    /// Most live job event streams one admin session (or the admin token)
+    /// may hold open at once; another gets 429.
+    #[arg(long, env = "ESSAY_GRADER_MAX_EVENT_STREAMS", default_value_t = 8)]
+    pub max_event_streams: usize,
+
+    /// Most units in one hidden layer of a job's train config.
+    #[arg(long, env = "ESSAY_GRADER_MAX_UNITS_PER_LAYER", default_value_t = 512)]
+    pub max_units_per_layer: usize,
+
+    /// Most hidden layers of a job's train config.
+    #[arg(long, env = "ESSAY_GRADER_MAX_LAYERS", default_value_t = 8)]
+    pub max_layers: usize,
+
+    /// Most epochs of a job's train config. Epochs cost time, not memory,
+    /// and a running job can be cancelled, so the default is generous.
+    #[arg(long, env = "ESSAY_GRADER_MAX_EPOCHS", default_value_t = 100_000)]
+    pub max_epochs: usize,
+
+    /// Most ensemble members of a job's train config (64 at most).
+    #[arg(long, env = "ESSAY_GRADER_MAX_ENSEMBLE", default_value_t = 32)]
+    pub max_ensemble: usize,
+
+    /// Most feature-matrix cells (dataset rows × the config's features) a job may train on.
+    #[arg(
+        long,
+        env = "ESSAY_GRADER_MAX_TRAINING_CELLS",
+        default_value_t = 20_000_000
+    )]
+    pub max_training_cells: u64,
+
+    /// Most runs one sweep job may make (cells, baselines, feature sets and sizes).
+    #[arg(long, env = "ESSAY_GRADER_MAX_SWEEP_RUNS", default_value_t = 200)]
+    pub max_sweep_runs: usize,
+
+    /// When set, `GET /metrics` needs `Authorization: Bearer <this token>`.
+    #[arg(long, env = "ESSAY_GRADER_METRICS_TOKEN", hide_env_values = true)]
+    pub metrics_token: Option<String>,
+}
+
+/// A trusted proxy: an address (`10.0.0.2`) or a network (`10.0.0.0/8`).
+fn parse_trusted_proxy(text: &str) -> Result<ipnet::IpNet, String> {
+    let text = text.trim();
+    if let Ok(ip) = text.parse::<std::net::IpAddr>() {
+        return Ok(ipnet::IpNet::from(ip));
+    }
+    text.parse::<ipnet::IpNet>()
+        .map_err(|_| format!("`{text}` is neither an IP address nor a network such as 10.0.0.0/8"))
 }
 
 impl Default for Settings {
@@ -185,6 +280,21 @@ impl Default for Settings {
             inline_prompt_cache_bytes: 64 * 1024 * 1024,
             grading_slots: 0,
             grading_queue: 256,
+            rate_limit_per_minute: 600,
+            rate_limit_burst: 100,
+            rate_limit_loopback: false,
+            trusted_proxies: Vec::new(),
+            auth_failure_limit: 10,
+            auth_failure_window_secs: 300,
+            max_queued_jobs: 20,
+            max_event_streams: 8,
+            max_units_per_layer: 512,
+            max_layers: 8,
+            max_epochs: 100_000,
+            max_ensemble: 32,
+            max_training_cells: 20_000_000,
+            max_sweep_runs: 200,
+            metrics_token: None,
         }
     }
 }
@@ -264,6 +374,77 @@ impl Settings {
             anyhow::bail!("invalid limits: {}", problems.join("; "))
         }
     }
+
+    /// The upper bounds on a job's training config.
+    pub fn train_bounds(&self) -> crate::jobs::TrainBounds {
+        crate::jobs::TrainBounds {
+            max_units_per_layer: self.max_units_per_layer,
+            max_layers: self.max_layers,
+            max_epochs: self.max_epochs,
+            max_ensemble: self.max_ensemble,
+            max_training_cells: self.max_training_cells,
+            max_sweep_runs: self.max_sweep_runs,
+        }
+    }
+
+    /// The window of the credential throttles.
+    pub fn auth_failure_window(&self) -> Duration {
+        Duration::from_secs(self.auth_failure_window_secs)
+    }
+
+    /// Checks the admission-control settings, every problem listed: limits
+    /// that would refuse everything, and training bounds that would refuse
+    /// the default train config.
+    pub fn validate_admission(&self) -> Result<(), String> {
+        let mut problems = Vec::new();
+        if self.rate_limit_per_minute > 0 && self.rate_limit_burst == 0 {
+            problems.push(
+                "ESSAY_GRADER_RATE_LIMIT_BURST must be at least 1 while rate limiting is on"
+                    .to_owned(),
+            );
+        }
+        if self.auth_failure_limit == 0 {
+            problems.push("ESSAY_GRADER_AUTH_FAILURE_LIMIT must be at least 1".to_owned());
+        }
+        if self.auth_failure_window_secs == 0 {
+            problems.push("ESSAY_GRADER_AUTH_FAILURE_WINDOW_SECS must be at least 1".to_owned());
+        }
+        if self.max_queued_jobs < 1 {
+            problems.push("ESSAY_GRADER_MAX_QUEUED_JOBS must be at least 1".to_owned());
+        }
+        if self.max_event_streams == 0 {
+            problems.push("ESSAY_GRADER_MAX_EVENT_STREAMS must be at least 1".to_owned());
+        }
+        if self.max_ensemble > crate::training::config::MAX_ENSEMBLE {
+            problems.push(format!(
+                "ESSAY_GRADER_MAX_ENSEMBLE must be at most {}",
+                crate::training::config::MAX_ENSEMBLE
+            ));
+        }
+        if self.max_sweep_runs == 0 {
+            problems.push("ESSAY_GRADER_MAX_SWEEP_RUNS must be at least 1".to_owned());
+        }
+        let bounds = self.train_bounds();
+        for (field, message) in
+            bounds.check_config(&crate::training::TrainConfig::default_valid(), "config")
+        {
+            problems.push(format!(
+                "the training bounds refuse the default train config ({field}: {message}); raise the bound"
+            ));
+        }
+        if self
+            .metrics_token
+            .as_deref()
+            .is_some_and(|t| t.trim().is_empty())
+        {
+            problems.push("ESSAY_GRADER_METRICS_TOKEN is set but blank".to_owned());
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(problems.join("; "))
+        }
+    }
 }
 
 /// The smallest prompt cache accepted: a prompt of the default largest text
@@ -330,6 +511,50 @@ mod tests {
             ..Settings::default()
         };
         assert_eq!(two.grading_cpu_slots(), 2);
+    }
+
+    #[test]
+    fn trusted_proxies_take_addresses_and_networks() {
+        let parsed = Wrapper::parse_from([
+            "essay-grader",
+            "--trusted-proxies",
+            "10.0.0.2,172.16.0.0/12,::1",
+        ])
+        .settings;
+        let nets: Vec<String> = parsed
+            .trusted_proxies
+            .iter()
+            .map(|n| n.to_string())
+            .collect();
+        assert_eq!(nets, ["10.0.0.2/32", "172.16.0.0/12", "::1/128"]);
+        assert!(Wrapper::try_parse_from(["essay-grader", "--trusted-proxies", "nginx"]).is_err());
+    }
+
+    #[test]
+    fn the_default_admission_settings_are_valid() {
+        assert_eq!(Settings::default().validate_admission(), Ok(()));
+    }
+
+    #[test]
+    fn admission_settings_that_refuse_everything_are_reported_together() {
+        let settings = Settings {
+            auth_failure_limit: 0,
+            max_queued_jobs: 0,
+            max_epochs: 1,
+            ..Settings::default()
+        };
+
+        let problems = settings.validate_admission().unwrap_err();
+
+        assert!(
+            problems.contains("ESSAY_GRADER_AUTH_FAILURE_LIMIT"),
+            "{problems}"
+        );
+        assert!(
+            problems.contains("ESSAY_GRADER_MAX_QUEUED_JOBS"),
+            "{problems}"
+        );
+        assert!(problems.contains("config.epochs"), "{problems}");
     }
 
     #[test]

@@ -1,7 +1,9 @@
 //! Building and running the service: `Application::build(Settings)` opens and
 //! migrates the database, settles the admin token, makes sure a model is
-//! active (registering the built-in default model on a fresh database), loads
-//! (or refits) each prompt's calibration for the active model, and binds the listener; `run_until_stopped` serves until
+//! active (registering the built-in default model on a fresh database;
+//! falling back to an earlier version, or to none, when the active one does
+//! not load), loads (or refits) each prompt's calibration for the active
+//! model, and binds the listener; `run_until_stopped` serves until
 //! SIGINT, SIGTERM or a [`ShutdownHandle`] asks it to stop, then drains.
 //! `main` and the API tests call the same code.
 
@@ -54,6 +56,9 @@ impl Application {
     /// Opens the database, prepares the state and binds `settings.addr`.
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         settings.check_abuse_limits()?;
+        settings
+            .validate_admission()
+            .map_err(|problems| anyhow::anyhow!("invalid settings: {problems}"))?;
         let metrics = http::metrics::prometheus_handle();
         let db = store::open(&settings.database, settings.db_max_connections).await?;
 
@@ -112,10 +117,24 @@ impl Application {
             },
             Arc::new(TrainingExecutor::new(1)),
         );
+        let rate_limiter = Arc::new(http::rate_limit::RateLimiter::new(
+            settings.rate_limit_per_minute,
+            settings.rate_limit_burst,
+            settings.rate_limit_loopback,
+        ));
+        let throttle = Arc::new(http::throttle::AuthThrottle::new(
+            std::num::NonZeroU32::new(settings.auth_failure_limit)
+                .context("the credential throttle's limit")?,
+            settings.auth_failure_window(),
+        ));
         let state = AppState {
+            rate_limiter,
+            throttle,
+            event_streams: Default::default(),
             jobs,
             db,
             model,
+            db_writes: Default::default(),
             prompts,
             inline_prompts: http::grading::InlinePromptCache::new(
                 settings.inline_prompt_cache_bytes,
@@ -174,28 +193,72 @@ impl Application {
                 async move { jobs.stopping().await }
             },
         ));
+        let prober = tokio::spawn(probe_writes(state.clone(), {
+            let jobs = state.jobs.clone();
+            async move { jobs.stopping().await }
+        }));
         let app = http::router(state.clone());
         let stop = shutdown.clone();
         let jobs = state.jobs.clone();
-        let served = axum::serve(listener, app)
-            .with_graceful_shutdown(async move {
-                tokio::select! {
-                    () = stop.triggered() => {}
-                    () = os_signal() => {}
-                }
-                tracing::info!("shutting down: finishing requests in flight");
-                // Running jobs stop at their next epoch and go back in the
-                // queue; job event streams end so they do not hold up the drain.
-                jobs.begin_shutdown();
-            })
-            .await
-            .context("serving HTTP");
+        // The peer address feeds the rate limiter and the credential throttle.
+        let served = axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move {
+            tokio::select! {
+                () = stop.triggered() => {}
+                () = os_signal() => {}
+            }
+            tracing::info!("shutting down: finishing requests in flight");
+            // Running jobs stop at their next epoch and go back in the
+            // queue; job event streams end so they do not hold up the drain.
+            jobs.begin_shutdown();
+        })
+        .await
+        .context("serving HTTP");
         workers.shutdown().await;
         let _ = follower.await;
+        let _ = prober.await;
         served?;
         state.db.close().await;
         tracing::info!("stopped");
         Ok(())
+    }
+}
+
+/// How often the service checks that the database takes writes.
+pub const WRITE_PROBE_INTERVAL: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Probes the database's writability every [`WRITE_PROBE_INTERVAL`] until
+/// `stop` resolves, keeping the verdict in `state.db_writes` for `/ready`
+/// and logging each change (refused, then taken again).
+async fn probe_writes(state: AppState, stop: impl std::future::Future<Output = ()>) {
+    use store::writability::{ProbeFailure, probe};
+    tokio::pin!(stop);
+    loop {
+        let verdict = match probe(&state.db).await {
+            Ok(()) => None,
+            Err(ProbeFailure::NotWritable(kind)) => Some(kind),
+            Err(ProbeFailure::Other(error)) => {
+                // Unreachable is `/ready`'s own check; keep the last verdict.
+                tracing::warn!(%error, "could not probe the database for writes; will retry");
+                state.db_writes.refused().map(|(kind, _)| kind)
+            }
+        };
+        if state.db_writes.record(verdict) {
+            match verdict {
+                Some(kind) => tracing::error!(
+                    reason = kind.describe(),
+                    "the database refuses writes: grading goes on from memory, changes answer 503"
+                ),
+                None => tracing::info!("the database takes writes again"),
+            }
+        }
+        tokio::select! {
+            () = tokio::time::sleep(WRITE_PROBE_INTERVAL) => {}
+            () = &mut stop => return,
+        }
     }
 }
 
@@ -234,6 +297,15 @@ async fn register_default_model(db: &crate::store::Db, settings: &Settings) -> a
 
 /// Loads the active model into `handle`, registering the default model first
 /// on an empty registry.
+///
+/// An active version that does not load (a damaged artifact row, an artifact
+/// of a future format) does not stop the start: the service would only
+/// crash-loop under `restart: unless-stopped`. It falls back to the newest
+/// earlier version that loads, or, when none does, starts with no model
+/// (grading answers 503, the admin API stays up for the repair). Either way
+/// the trouble is logged and kept on the handle for `/ready`. The registry is
+/// left as it is: it still names the broken version until someone activates
+/// another, so replicas that can load it are not overruled.
 async fn load_active_model(
     db: &crate::store::Db,
     handle: &ModelHandle,
@@ -246,12 +318,58 @@ async fn load_active_model(
         tracing::warn!("no model is active: grading will answer 503 until one is activated");
         return Ok(());
     };
-    let loaded = http::models::load_off_executor(record, artifact)
-        .await
-        .map_err(|e| anyhow::anyhow!("loading the active model: {e}"))?;
-    tracing::info!(model_id = %loaded.id, version = loaded.version, "active model loaded");
-    handle.swap(loaded);
+    let (active_id, active_version) = (record.id.clone(), record.version);
+    let reason = match http::models::load_off_executor(record, artifact).await {
+        Ok(loaded) => {
+            tracing::info!(model_id = %loaded.id, version = loaded.version, "active model loaded");
+            handle.swap(loaded);
+            return Ok(());
+        }
+        Err(err) => err.to_string(),
+    };
+    let trouble = http::active_model::ModelTrouble {
+        active_id: active_id.clone(),
+        active_version,
+        reason,
+    };
+    tracing::error!(model_id = %active_id, version = active_version, reason = %trouble.reason, "the active model does not load; looking for an earlier version that does");
+    let fallback = load_newest_earlier_model(db, active_version).await?;
+    let serving = fallback.as_ref().map(|m| m.version);
+    if let Some(loaded) = fallback {
+        handle.swap(loaded);
+    }
+    let message = trouble.describe(serving);
+    match serving {
+        Some(version) => tracing::warn!(fallback_version = version, "{message}"),
+        None => tracing::error!("{message}"),
+    }
+    handle.report_trouble(trouble);
     Ok(())
+}
+
+/// The newest model version older than `below` whose artifact loads, if any.
+/// Each version that does not load is logged with its reason.
+async fn load_newest_earlier_model(
+    db: &crate::store::Db,
+    below: i64,
+) -> anyhow::Result<Option<http::ActiveModel>> {
+    // Newest first.
+    for record in store::models::list_models(db).await? {
+        if record.version >= below {
+            continue;
+        }
+        let Some(artifact) = store::models::model_artifact(db, &record.id).await? else {
+            continue;
+        };
+        let (id, version) = (record.id.clone(), record.version);
+        match http::models::load_off_executor(record, artifact).await {
+            Ok(loaded) => return Ok(Some(loaded)),
+            Err(err) => {
+                tracing::warn!(model_id = %id, version, reason = %err, "an earlier model version does not load either")
+            }
+        }
+    }
+    Ok(None)
 }
 
 /// Resolves on SIGINT (Ctrl-C) or, on Unix, SIGTERM (what `docker stop` and

@@ -274,6 +274,10 @@ pub(crate) fn relation_features(
     scratch
         .terms
         .extend(term_counts.iter().map(|(&s, &c)| (s, c)));
+    // A reused map iterates in an order that depends on its past capacity,
+    // and f32 sums depend on order: sorted stems give the same value to the
+    // last bit however many essays this scratch has seen.
+    scratch.terms.sort_unstable_by_key(|&(stem, _)| stem);
     let tfidf = prompt.tfidf.score(&scratch.terms, &mut scratch.tfidf);
     set(Feature::RTfidfCosinePrompt, tfidf.whole);
     set(Feature::RTfidfCosineBestSentence, tfidf.best_sentence);
@@ -300,6 +304,7 @@ pub(crate) fn relation_features(
         scratch
             .terms
             .extend(scratch.term_counts.iter().map(|(&s, &c)| (s, c)));
+        scratch.terms.sort_unstable_by_key(|&(stem, _)| stem);
         if let Some((best, cosine)) = prompt
             .tfidf
             .best_sentence(&scratch.terms, &mut scratch.tfidf)

@@ -343,3 +343,42 @@ fn a_selection_without_the_word_vector_family_leaves_only_it_at_zero() {
         "{differ:?}"
     );
 }
+
+/// Found by fuzzing (tests/fuzz, features): the TF-IDF cosines summed the
+/// essay's stems in the iteration order of a reused hash map, which depends
+/// on the essays the extractor saw before, so the same essay could get
+/// values a few ulps apart on two threads.
+#[test]
+fn a_reused_extractor_gives_bit_identical_features_to_a_fresh_one() {
+    let prepared = PreparedPrompt::new(&sample_prompt());
+    let essay = "The foreman would can spoiled meat or chop it into sausage, and the men \
+                 rubbed sour meat with soda so nobody noticed the smell at the counters. \
+                 Marta kept the books, her brother worked the line, and the family learned \
+                 every trick: pickle, soda, sausage, cans, lunch counters and no inspector.";
+    let fresh = Extractor::new().extract(&prepared, essay);
+    let mut reused = Extractor::new();
+    // Distinct alphabetic words, to grow the extractor's maps between essays.
+    let letters = |mut i: usize| {
+        let mut word = String::from("zq");
+        while i > 0 {
+            word.push(char::from(b'a' + (i % 26) as u8));
+            i /= 26;
+        }
+        word
+    };
+    for size in [0, 40, 300, 1_000, 3_000, 8_000] {
+        let filler: Vec<String> = (1..=size).map(letters).collect();
+        reused.extract(&prepared, &filler.join(" "));
+        let again = reused.extract(&prepared, essay);
+        let differing: Vec<&str> = fresh
+            .iter()
+            .zip(again.values())
+            .filter(|((_, a), b)| a.to_bits() != b.to_bits())
+            .map(|((name, _), _)| name)
+            .collect();
+        assert!(
+            differing.is_empty(),
+            "after {size} distinct words: {differing:?}"
+        );
+    }
+}

@@ -12,6 +12,10 @@
 //! activation within about half a second (plus the refit of the prompts'
 //! calibrations, which grades only examples that model has not scored yet).
 //!
+//! A model activated elsewhere that does not load here never stops this
+//! replica: the current model keeps grading, and the trouble is logged and
+//! shown on `/ready` until a loadable version is activated.
+//!
 //! It takes the activation lock before swapping, so an activation made through
 //! this replica's own API (which holds the lock while it loads, records and
 //! swaps) is never applied twice or out of order.
@@ -48,8 +52,9 @@ pub async fn follow_activations(state: AppState, stop: impl std::future::Future<
         }
     };
     // A model that failed to load is not retried every half second; a new
-    // activation (a different id) is tried again.
-    let mut failed: Option<String> = None;
+    // activation (a different id) is tried again. One that failed at
+    // start-up counts as tried.
+    let mut failed: Option<String> = state.model.trouble().map(|t| t.active_id);
     // The examples as the calibrations loaded at start-up saw them; a prompt
     // is refitted when its marker moves away from this.
     let mut markers = match store::examples::examples_markers(&state.db).await {
@@ -72,8 +77,11 @@ pub async fn follow_activations(state: AppState, stop: impl std::future::Future<
         }
         match store::models::active_model_id(&state.db).await {
             Ok(Some(id)) if !is_current(&state, &id) && failed.as_deref() != Some(&id) => {
-                if let Err(message) = apply(&state, &id).await {
-                    tracing::error!(model_id = %id, error = %message, "could not load a model activated elsewhere; grading keeps the current one");
+                if let Err(failure) = apply(&state, &id).await {
+                    tracing::error!(model_id = %id, error = %failure.reason, "could not load a model activated elsewhere; grading keeps the current one");
+                    if let Some(trouble) = failure.trouble {
+                        state.model.report_trouble(trouble);
+                    }
                     failed = Some(id);
                 }
             }
@@ -218,9 +226,27 @@ fn is_current(state: &AppState, id: &str) -> bool {
     state.model.current().is_some_and(|model| model.id == id)
 }
 
+/// Why following an activation failed: the reason, and the trouble to
+/// report when it was the model itself that did not load (not a passing
+/// database error).
+struct FollowFailure {
+    reason: String,
+    trouble: Option<super::active_model::ModelTrouble>,
+}
+
+impl From<String> for FollowFailure {
+    fn from(reason: String) -> Self {
+        Self {
+            reason,
+            trouble: None,
+        }
+    }
+}
+
 /// Loads the model the database names as active and swaps it in, unless
-/// this replica got there first.
-async fn apply(state: &AppState, id: &str) -> Result<(), String> {
+/// this replica got there first. A model that does not load leaves the
+/// current one grading.
+async fn apply(state: &AppState, id: &str) -> Result<(), FollowFailure> {
     let _serial = state.activation_lock.lock().await;
     // Re-read under the lock: an activation through this replica may have
     // finished meanwhile, or another one followed.
@@ -234,11 +260,21 @@ async fn apply(state: &AppState, id: &str) -> Result<(), String> {
         return Ok(());
     }
     let previous = state.model.current().map(|m| m.version);
-    let loaded = std::sync::Arc::new(
-        super::models::load_off_executor(record, artifact)
-            .await
-            .map_err(|e| format!("{e:?}"))?,
-    );
+    let (active_id, active_version) = (record.id.clone(), record.version);
+    let loaded = match super::models::load_off_executor(record, artifact).await {
+        Ok(loaded) => std::sync::Arc::new(loaded),
+        Err(err) => {
+            let trouble = super::active_model::ModelTrouble {
+                active_id,
+                active_version,
+                reason: err.to_string(),
+            };
+            return Err(FollowFailure {
+                reason: trouble.describe(previous),
+                trouble: Some(trouble),
+            });
+        }
+    };
     // As on the activating replica: every prompt's calibration for the new
     // model is ready before it serves here.
     let _calibrating = state.calibration_lock.lock().await;

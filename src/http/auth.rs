@@ -29,6 +29,7 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use super::AppState;
+use super::client::ClientIp;
 use super::error::ApiError;
 use super::extract::Json;
 use crate::store;
@@ -74,6 +75,12 @@ impl Credentials {
             .fold(subtle::Choice::from(0), |acc, k| acc | d.ct_eq(k))
             .into()
     }
+
+    /// Whether `secret` is any credential we know (the admin token or an API
+    /// key); one that is not counts as a guess for the throttle.
+    pub fn knows(&self, secret: &str) -> bool {
+        self.is_admin_token(secret) | self.is_api_key(secret)
+    }
 }
 
 /// Settles the admin token at start-up: the configured one if given;
@@ -117,7 +124,13 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
 }
 
-fn session_cookie(headers: &HeaderMap) -> Option<&str> {
+/// The secret a request presents: its bearer token, else its `X-Api-Key`.
+pub fn presented_secret(headers: &HeaderMap) -> Option<&str> {
+    bearer(headers).or_else(|| headers.get("x-api-key").and_then(|v| v.to_str().ok()))
+}
+
+/// The session cookie's value, if the request carries one.
+pub(crate) fn session_cookie(headers: &HeaderMap) -> Option<&str> {
     headers
         .get_all(header::COOKIE)
         .iter()
@@ -138,14 +151,22 @@ impl FromRequestParts<AppState> for AdminAuth {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let (client, presented) = (
+            ClientIp::of(&parts.extensions),
+            presented_secret(&parts.headers),
+        );
+        state.throttle.before_secret(client, presented)?;
         if is_admin(&parts.headers, state).await? {
             Ok(AdminAuth)
         } else {
-            Err(ApiError::Unauthorized {
+            let refusal = ApiError::Unauthorized {
                 message: "this route needs the admin token (`Authorization: Bearer <token>`) \
                           or an admin session cookie"
                     .to_owned(),
-            })
+            };
+            Err(state
+                .throttle
+                .after_refusal(client, presented, &state.credentials, refusal))
         }
     }
 }
@@ -175,18 +196,24 @@ impl FromRequestParts<AppState> for GradingAccess {
         if state.credentials.api_keys.is_empty() {
             return Ok(GradingAccess);
         }
-        let presented = bearer(&parts.headers)
-            .or_else(|| parts.headers.get("x-api-key").and_then(|v| v.to_str().ok()));
+        let (client, presented) = (
+            ClientIp::of(&parts.extensions),
+            presented_secret(&parts.headers),
+        );
+        state.throttle.before_secret(client, presented)?;
         if presented.is_some_and(|key| state.credentials.is_api_key(key))
             || is_admin(&parts.headers, state).await?
         {
             return Ok(GradingAccess);
         }
-        Err(ApiError::Unauthorized {
+        let refusal = ApiError::Unauthorized {
             message:
                 "grading needs an API key: send `Authorization: Bearer <key>` or `X-Api-Key: <key>`"
                     .to_owned(),
-        })
+        };
+        Err(state
+            .throttle
+            .after_refusal(client, presented, &state.credentials, refusal))
     }
 }
 
@@ -201,8 +228,11 @@ impl FromRequestParts<AppState> for CredentialedAccess {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let presented = bearer(&parts.headers)
-            .or_else(|| parts.headers.get("x-api-key").and_then(|v| v.to_str().ok()));
+        let (client, presented) = (
+            ClientIp::of(&parts.extensions),
+            presented_secret(&parts.headers),
+        );
+        state.throttle.before_secret(client, presented)?;
         if presented.is_some_and(|key| state.credentials.is_api_key(key))
             || is_admin(&parts.headers, state).await?
         {
@@ -213,11 +243,14 @@ impl FromRequestParts<AppState> for CredentialedAccess {
         } else {
             "an API key (`Authorization: Bearer <key>` or `X-Api-Key: <key>`) or the admin token"
         };
-        Err(ApiError::Unauthorized {
+        let refusal = ApiError::Unauthorized {
             message: format!(
                 "changing a prompt's examples changes everyone's grades for it, so it needs {how}"
             ),
-        })
+        };
+        Err(state
+            .throttle
+            .after_refusal(client, presented, &state.credentials, refusal))
     }
 }
 
@@ -231,8 +264,11 @@ impl FromRequestParts<AppState> for PromptWriteAccess {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let presented = bearer(&parts.headers)
-            .or_else(|| parts.headers.get("x-api-key").and_then(|v| v.to_str().ok()));
+        let (client, presented) = (
+            ClientIp::of(&parts.extensions),
+            presented_secret(&parts.headers),
+        );
+        state.throttle.before_secret(client, presented)?;
         if presented.is_some_and(|key| state.credentials.is_api_key(key))
             || is_admin(&parts.headers, state).await?
         {
@@ -243,9 +279,12 @@ impl FromRequestParts<AppState> for PromptWriteAccess {
         } else {
             "an API key (`Authorization: Bearer <key>` or `X-Api-Key: <key>`) or the admin token"
         };
-        Err(ApiError::Unauthorized {
+        let refusal = ApiError::Unauthorized {
             message: format!("registering a prompt needs {how}"),
-        })
+        };
+        Err(state
+            .throttle
+            .after_refusal(client, presented, &state.credentials, refusal))
     }
 }
 
@@ -308,16 +347,20 @@ pub struct SessionResponse {
     responses(
         (status = 200, description = "Session created; the cookie is set", body = SessionResponse),
         (status = 401, description = "Wrong token", body = super::error::ErrorBody),
+        (status = 429, description = "Too many failed sign-ins from this address, or over the rate limit; see Retry-After", body = super::error::ErrorBody),
     )
 )]
 pub async fn create_session(
     State(state): State<AppState>,
+    client: ClientIp,
     Json(request): Json<SessionRequest>,
 ) -> Result<Response, ApiError> {
+    state.throttle.sign_ins.refuse_if_blocked(client)?;
     if !state.credentials.is_admin_token(&request.token) {
-        return Err(ApiError::Unauthorized {
+        let refusal = ApiError::Unauthorized {
             message: "token: this is not the admin token".to_owned(),
-        });
+        };
+        return Err(state.throttle.sign_ins.record_failure(client, refusal));
     }
     store::admin::delete_expired_sessions(&state.db).await?;
     let secret = random_secret();

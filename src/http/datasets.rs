@@ -13,8 +13,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::store::Db;
 use axum::Router;
+use axum::extract::State;
 use axum::extract::multipart::{Field, Multipart, MultipartError};
-use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::get;
 use serde::Serialize;
@@ -22,7 +22,7 @@ use serde::Serialize;
 use super::AppState;
 use super::auth::AdminAuth;
 use super::error::ApiError;
-use super::extract::{Json, is_body_limit_error};
+use super::extract::{Json, Path, is_body_limit_error};
 use crate::store::{self, datasets::DatasetRow};
 use crate::training::{Dataset, DatasetError, DatasetLayout};
 

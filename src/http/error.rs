@@ -72,6 +72,17 @@ pub enum ApiError {
         /// What content type was expected.
         message: String,
     },
+    /// 429: too many requests of this client, or of this kind (queued
+    /// jobs, event streams); `Retry-After` says when to try again.
+    #[error("{message}")]
+    TooManyRequests {
+        /// Machine-readable reason, e.g. `rate_limited`.
+        code: &'static str,
+        /// What was over which limit, for people.
+        message: String,
+        /// How long to wait; sent as `Retry-After` in whole seconds (at least 1).
+        retry_after: std::time::Duration,
+    },
     /// 503: the service cannot serve this yet (e.g. no model loaded).
     #[error("{message}")]
     Unavailable {
@@ -86,6 +97,17 @@ pub enum ApiError {
     Overloaded {
         /// Seconds the client should wait before retrying.
         retry_after_secs: u64,
+    },
+    /// 503: the database answers but refuses writes (read-only, full, failing
+    /// storage); nothing was changed. Grading and reads go on.
+    #[error(
+        "the database cannot be written right now (it is {}); nothing was changed. \
+         Grading and reading still work; retry later",
+        .kind.describe()
+    )]
+    DatabaseNotWritable {
+        /// Why it refuses writes.
+        kind: crate::store::writability::NotWritable,
     },
     /// 500: our fault. The cause is logged, never sent.
     #[error("internal error: {0:#}")]
@@ -122,7 +144,10 @@ impl ApiError {
             Self::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            Self::Unavailable { .. } | Self::Overloaded { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::Unavailable { .. }
+            | Self::DatabaseNotWritable { .. }
+            | Self::Overloaded { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -130,7 +155,7 @@ impl ApiError {
     /// The machine-readable code of this error.
     pub fn code(&self) -> &'static str {
         match self {
-            Self::BadRequest { code, .. } => code,
+            Self::BadRequest { code, .. } | Self::TooManyRequests { code, .. } => code,
             Self::Validation { .. } => "invalid_request",
             Self::NotFound { .. } => "not_found",
             Self::NoRoute { .. } => "no_route",
@@ -140,6 +165,7 @@ impl ApiError {
             Self::UnsupportedMediaType { .. } => "unsupported_media_type",
             Self::Unavailable { .. } => "unavailable",
             Self::Overloaded { .. } => "overloaded",
+            Self::DatabaseNotWritable { .. } => "database_not_writable",
             Self::Internal(_) => "internal",
         }
     }
@@ -192,73 +218,117 @@ impl IntoResponse for ApiError {
             tracing::error!(error = format!("{cause:#}"), "request failed");
         }
         let mut response = (status, axum::Json(self.body())).into_response();
+        if let Self::TooManyRequests { retry_after, .. } = &self {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, retry_after_seconds(*retry_after));
+        }
+        if let Self::DatabaseNotWritable { kind } = &self {
+            tracing::warn!(
+                reason = kind.describe(),
+                "a write was refused by the database"
+            );
+            response.headers_mut().insert(
+                header::RETRY_AFTER,
+                HeaderValue::from_static(DATABASE_RETRY_AFTER_SECONDS),
+            );
+        }
         if status == StatusCode::UNAUTHORIZED {
             response
                 .headers_mut()
                 .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
-        if let Self::Overloaded { retry_after_secs } = self {
+        if let Self::Overloaded { retry_after_secs } = &self {
             response
                 .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
+                .insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_secs));
         }
         response
     }
 }
 
+/// `Retry-After` in whole seconds, rounded up, at least 1 (0 would invite
+/// an immediate retry that fails again).
+pub fn retry_after_seconds(wait: std::time::Duration) -> HeaderValue {
+    let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+    HeaderValue::from(seconds.max(1))
+}
+/// The `Retry-After` of a refused write: about two probes of the database
+/// (see `store::writability`), by when a cleared fault shows.
+const DATABASE_RETRY_AFTER_SECONDS: &str = "5";
+
 impl From<sqlx::Error> for ApiError {
     fn from(err: sqlx::Error) -> Self {
-        Self::Internal(anyhow::Error::new(err).context("database query failed"))
-    }
-}
-
-impl From<axum::extract::rejection::QueryRejection> for ApiError {
-    fn from(rejection: axum::extract::rejection::QueryRejection) -> Self {
-        // The text names the parameter and the problem
-        // ("Failed to deserialize query string: limit: invalid digit found in string").
-        let text = rejection.body_text();
-        let detail = text
-            .strip_prefix("Failed to deserialize query string: ")
-            .unwrap_or(&text);
-        Self::field("query", detail)
+        match crate::store::writability::not_writable(&err) {
+            Some(kind) => Self::DatabaseNotWritable { kind },
+            None => Self::Internal(anyhow::Error::new(err).context("database query failed")),
+        }
     }
 }
 
 impl From<anyhow::Error> for ApiError {
     fn from(err: anyhow::Error) -> Self {
-        Self::Internal(err)
+        match crate::store::writability::not_writable_in_chain(&err) {
+            Some(kind) => Self::DatabaseNotWritable { kind },
+            None => Self::Internal(err),
+        }
     }
 }
 
-/// Gives bare error responses produced outside our handlers (axum's 405,
-/// tower-http's 408 timeout) the same JSON shape as ours. Responses that
-/// already carry a content type are left alone.
+/// Gives error responses produced outside our handlers the same JSON shape
+/// as ours: bare ones (axum's 405, tower-http's 408 timeout) and plain-text
+/// ones (the rejections of axum's own extractors, should a handler use one).
+/// A plain-text 4xx keeps its text as the message; a 5xx never shows its
+/// text, which may name internals. JSON and other typed bodies are left alone.
 pub async fn shape_bare_errors(response: Response) -> Response {
     let status = response.status();
-    if !(status.is_client_error() || status.is_server_error())
-        || response.headers().contains_key(header::CONTENT_TYPE)
-    {
+    if !(status.is_client_error() || status.is_server_error()) {
         return response;
     }
-    let (code, message) = match status {
+    let plain_text = match response.headers().get(header::CONTENT_TYPE) {
+        None => false,
+        Some(value) => value
+            .to_str()
+            .is_ok_and(|v| v.to_ascii_lowercase().starts_with("text/plain")),
+    };
+    if response.headers().contains_key(header::CONTENT_TYPE) && !plain_text {
+        return response;
+    }
+    let (code, generic) = match status {
         StatusCode::METHOD_NOT_ALLOWED => (
             "method_not_allowed",
             "this route does not accept that method",
         ),
         StatusCode::REQUEST_TIMEOUT => ("timeout", "the request took too long and was stopped"),
         StatusCode::PAYLOAD_TOO_LARGE => ("payload_too_large", "the request body is too large"),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => (
+            "unsupported_media_type",
+            "the body's content type is not accepted here",
+        ),
+        StatusCode::UNPROCESSABLE_ENTITY => ("invalid_request", "the request is invalid"),
         s if s.is_client_error() => ("bad_request", "the request was refused"),
         _ => ("internal", "the server failed to handle this request"),
     };
+    let (mut parts, body) = response.into_parts();
+    let mut message = generic.to_owned();
+    if plain_text && status.is_client_error() {
+        // Extractor rejections are a sentence or two; a longer text is cut.
+        if let Ok(bytes) = axum::body::to_bytes(body, 4096).await {
+            let text = String::from_utf8_lossy(&bytes).trim().to_owned();
+            if !text.is_empty() {
+                message = text;
+            }
+        }
+    }
     let body = ErrorBody {
         error: ErrorDetail {
             code: code.to_owned(),
-            message: message.to_owned(),
+            message,
             fields: BTreeMap::new(),
         },
     };
-    let (mut parts, _) = response.into_parts();
     parts.headers.remove(header::CONTENT_LENGTH);
+    parts.headers.remove(header::CONTENT_TYPE);
     let mut shaped = (status, axum::Json(body)).into_response();
     for (name, value) in parts.headers.iter() {
         shaped
@@ -267,6 +337,20 @@ pub async fn shape_bare_errors(response: Response) -> Response {
             .or_insert(value.clone());
     }
     shaped
+}
+
+/// The answer to a handler that panicked (the catch-panic layer calls it): a
+/// 500 in the JSON shape, the panic's message in the log and never in the
+/// response. The connection stays open for the client's next request.
+pub fn panic_response(panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    let what = if let Some(text) = panic.downcast_ref::<&str>() {
+        (*text).to_owned()
+    } else if let Some(text) = panic.downcast_ref::<String>() {
+        text.clone()
+    } else {
+        "a panic without a message".to_owned()
+    };
+    ApiError::Internal(anyhow::anyhow!("the handler panicked: {what}")).into_response()
 }
 
 #[cfg(test)]
@@ -290,6 +374,21 @@ mod tests {
         assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
         assert_eq!(response.headers()[header::RETRY_AFTER], "1");
         assert_eq!(response.headers()[header::CONTENT_TYPE], "application/json");
+    }
+
+    #[test]
+    fn too_many_requests_carries_retry_after_in_whole_seconds_rounded_up() {
+        let err = ApiError::TooManyRequests {
+            code: "rate_limited",
+            message: "slow down".to_owned(),
+            retry_after: std::time::Duration::from_millis(1200),
+        };
+
+        let response = err.into_response();
+
+        assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(response.headers()[header::RETRY_AFTER], "2");
+        assert_eq!(retry_after_seconds(std::time::Duration::ZERO), "1");
     }
 
     #[test]

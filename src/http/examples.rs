@@ -28,8 +28,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
@@ -42,7 +41,7 @@ use super::auth::{AdminAuth, CredentialedAccess, GradingAccess};
 use super::calibrations::{PromptCalibration, refit_prompt};
 use super::datasets::{DatasetView, dataset_rows, remarks, view};
 use super::error::{ApiError, ErrorBody};
-use super::extract::{Json, from_value};
+use super::extract::{Json, Path, Query, from_value};
 use super::grading::ModelRef;
 use crate::calibration::{Estimate, TargetCalibration, ValidPrior};
 use crate::features::Prompt;
@@ -425,9 +424,8 @@ pub async fn list_examples(
     _access: CredentialedAccess,
     State(state): State<AppState>,
     Path(id): Path<String>,
-    page: Result<Query<ExamplePage>, QueryRejection>,
+    Query(page): Query<ExamplePage>,
 ) -> Result<Json<ExampleList>, ApiError> {
-    let Query(page) = page?;
     let limit = page.limit.unwrap_or(100);
     let offset = page.offset.unwrap_or(0);
     let mut problems = BTreeMap::new();

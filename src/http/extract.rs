@@ -1,17 +1,21 @@
-//! Request parsing at the edge: the JSON extractor every handler uses, and the
-//! per-route body-size limit. After these, handlers get typed values and never
-//! see raw bytes.
+//! Request parsing at the edge: the JSON, path and query extractors every
+//! handler uses, and the per-route body-size limit. After these, handlers get
+//! typed values and never see raw bytes.
 //!
-//! Why our own extractor: axum's `Json` answers some mistakes in plain text and
-//! with messages that do not say which field was wrong. This one answers every
-//! mistake with the [`ApiError`] JSON shape, and names the JSON path
-//! (`items[2].essay`) of the offending value.
+//! Why our own extractors: axum's `Json`, `Path` and `Query` answer mistakes
+//! in plain text, with messages that do not always say which field was wrong.
+//! These answer every mistake with the [`ApiError`] JSON shape, and name the
+//! offending value: its JSON path (`items[2].essay`) in a body, its name
+//! (`limit`, `id`) in a query or a path.
 
 use std::collections::BTreeMap;
 use std::error::Error as StdError;
 
 use axum::body::Body;
-use axum::extract::{FromRequest, Request, State};
+use axum::extract::path::ErrorKind as PathErrorKind;
+use axum::extract::rejection::PathRejection;
+use axum::extract::{FromRequest, FromRequestParts, Request, State};
+use axum::http::request::Parts;
 use axum::http::{Method, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -52,6 +56,90 @@ impl<T: serde::Serialize> IntoResponse for Json<T> {
     fn into_response(self) -> Response {
         axum::Json(self.0).into_response()
     }
+}
+
+/// Path parameters deserialized into `T`, or an [`ApiError`]: 400 when a
+/// parameter is not valid UTF-8 once percent-decoded, 422 naming the
+/// parameter when it does not parse as its type.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Path<T>(pub T);
+
+impl<T, S> FromRequestParts<S> for Path<T>
+where
+    T: DeserializeOwned + Send,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        axum::extract::Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|axum::extract::Path(value)| Path(value))
+            .map_err(path_rejection_to_api)
+    }
+}
+
+fn path_rejection_to_api(rejection: PathRejection) -> ApiError {
+    let PathRejection::FailedToDeserializePathParams(failed) = rejection else {
+        // The route declares no parameters but the handler asks for some:
+        // a bug of ours, not of the request.
+        return ApiError::Internal(anyhow::anyhow!(
+            "path parameters: {}",
+            rejection.body_text()
+        ));
+    };
+    match failed.into_kind() {
+        PathErrorKind::InvalidUtf8InPathParam { key } => ApiError::BadRequest {
+            code: "invalid_path",
+            message: format!("the path parameter `{key}` is not valid UTF-8 once percent-decoded"),
+        },
+        PathErrorKind::ParseErrorAtKey {
+            key,
+            value,
+            expected_type,
+        } => ApiError::field(key, format!("{value:?} is not a valid {expected_type}")),
+        PathErrorKind::DeserializeError {
+            key,
+            value,
+            message,
+        } => ApiError::field(key, format!("{value:?}: {message}")),
+        other => ApiError::BadRequest {
+            code: "invalid_path",
+            message: format!("the path parameters could not be read: {other}"),
+        },
+    }
+}
+
+/// The query string deserialized into `T`, or a 422 [`ApiError`] naming the
+/// offending parameter (`limit`: invalid digit found in string).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Query<T>(pub T);
+
+impl<T, S> FromRequestParts<S> for Query<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ApiError> {
+        parse_query(parts.uri.query().unwrap_or("")).map(Query)
+    }
+}
+
+/// Parses a query string (without the `?`) into `T`, naming the parameter
+/// that was wrong. Percent-encoded bytes that are not UTF-8 decode to U+FFFD,
+/// as browsers do.
+pub fn parse_query<T: DeserializeOwned>(query: &str) -> Result<T, ApiError> {
+    let pairs = serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
+    serde_path_to_error::deserialize(pairs).map_err(|err| {
+        let path = err.path().to_string();
+        let message = err.into_inner().to_string();
+        match field_path(&path, &message).as_str() {
+            "body" => ApiError::field("query", message),
+            field => ApiError::field(field, message),
+        }
+    })
 }
 
 fn has_json_content_type(req: &Request) -> bool {
@@ -281,6 +369,33 @@ mod tests {
         );
         let err = from_value::<Item>(serde_json::json!("just text"), "items[2]").unwrap_err();
         assert_eq!(fields_of(err).keys().collect::<Vec<_>>(), ["items[2]"]);
+    }
+
+    #[derive(Debug, serde::Deserialize)]
+    #[allow(dead_code)]
+    struct Page {
+        limit: Option<i64>,
+        cursor: String,
+    }
+
+    #[test]
+    fn a_query_parameter_of_the_wrong_type_is_named() {
+        let err = parse_query::<Page>("cursor=a&limit=ten").unwrap_err();
+        let fields = fields_of(err);
+        assert_eq!(fields.keys().collect::<Vec<_>>(), ["limit"]);
+        assert!(fields["limit"].contains("invalid digit"), "{fields:?}");
+    }
+
+    #[test]
+    fn a_missing_query_parameter_is_named() {
+        let err = parse_query::<Page>("limit=3").unwrap_err();
+        assert_eq!(fields_of(err).keys().collect::<Vec<_>>(), ["cursor"]);
+    }
+
+    #[test]
+    fn a_query_string_decodes_percent_escapes() {
+        let page = parse_query::<Page>("cursor=a%20b&limit=7").unwrap();
+        assert_eq!((page.cursor.as_str(), page.limit), ("a b", Some(7)));
     }
 
     #[test]

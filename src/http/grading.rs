@@ -426,8 +426,7 @@ async fn resolve_item(
 
 fn current_model(state: &AppState) -> Result<Arc<ActiveModel>, ApiError> {
     state.model.current().ok_or_else(|| ApiError::Unavailable {
-        message: "no model is loaded yet; activate one with POST /api/v1/models/{id}/activate"
-            .to_owned(),
+        message: state.model.why_unavailable(),
     })
 }
 

@@ -5,13 +5,14 @@
 //! via `SweepGrid::validate`, the dataset against what the job needs), into
 //! a typed `jobs::JobSpec`; the queue stores it and the executor trusts it.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::convert::Infallible;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::routing::{get, post};
 use futures_util::Stream;
@@ -19,9 +20,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::AppState;
-use super::auth::AdminAuth;
+use super::auth::{self, AdminAuth};
 use super::error::ApiError;
-use super::extract::Json;
+use super::extract::{Json, Path, Query};
 use crate::experiments::ModelKind;
 use crate::experiments::sweep::SweepGrid;
 use crate::jobs::{
@@ -163,7 +164,8 @@ pub struct ListQuery {
     responses(
         (status = 202, description = "Queued", body = JobCreated),
         (status = 404, description = "No such dataset", body = super::error::ErrorBody),
-        (status = 422, description = "Bad config or grid; every field listed", body = super::error::ErrorBody),
+        (status = 422, description = "Bad config or grid, or one over the training bounds (`GET /api/v1/train-options`); every field listed", body = super::error::ErrorBody),
+        (status = 429, description = "The queue holds its cap of jobs (ESSAY_GRADER_MAX_QUEUED_JOBS), or over the rate limit; see Retry-After", body = super::error::ErrorBody),
     )
 )]
 pub async fn create_job(
@@ -182,6 +184,15 @@ pub async fn create_job(
         }
     };
     check_dataset(&spec, &dataset)?;
+    let mut problems = Problems::default();
+    for (field, message) in state
+        .settings
+        .train_bounds()
+        .check_spec(&spec, dataset.row_count)
+    {
+        problems.add(field, message);
+    }
+    problems.into_result()?;
     let new = store::jobs::NewJob {
         id: store::new_id(),
         run_id: store::new_id(),
@@ -191,7 +202,19 @@ pub async fn create_job(
         resolved_config: spec.run_config().to_string(),
         created_at: store::now(),
     };
-    let row = state.jobs.enqueue(&new).await?;
+    let max_queued = state.settings.max_queued_jobs;
+    let row = state
+        .jobs
+        .enqueue_if_room(&new, max_queued)
+        .await?
+        .map_err(|queued| ApiError::TooManyRequests {
+            code: "job_queue_full",
+            message: format!(
+                "{queued} jobs are queued, the cap (ESSAY_GRADER_MAX_QUEUED_JOBS = {max_queued}); \
+                 wait for some to start, or cancel some"
+            ),
+            retry_after: QUEUE_FULL_RETRY_AFTER,
+        })?;
     tracing::info!(job_id = %row.id, kind = %row.kind, dataset_id = %row.dataset_id, "job queued");
     Ok((
         StatusCode::ACCEPTED,
@@ -202,6 +225,75 @@ pub async fn create_job(
             run_id: row.run_id,
         }),
     ))
+}
+
+/// When to try again after the queue was full: about one short job.
+const QUEUE_FULL_RETRY_AFTER: Duration = Duration::from_secs(30);
+
+/// When to try again after the event streams were all taken: a page that
+/// closed its streams frees them at once.
+const STREAMS_FULL_RETRY_AFTER: Duration = Duration::from_secs(5);
+
+/// Live job event streams, counted per holder (an admin session, or the
+/// admin token), so that one holder cannot keep an unbounded number open.
+#[derive(Clone, Default)]
+pub struct EventStreamSlots(Arc<Mutex<HashMap<String, usize>>>);
+
+impl EventStreamSlots {
+    /// Takes one of `holder`'s `max` slots, or says how many it holds.
+    fn take(&self, holder: String, max: usize) -> Result<EventStreamSlot, usize> {
+        let mut held = self.0.lock().expect("the stream-slot lock is not poisoned");
+        let count = held.entry(holder.clone()).or_insert(0);
+        if *count >= max {
+            return Err(*count);
+        }
+        *count += 1;
+        Ok(EventStreamSlot {
+            slots: self.clone(),
+            holder,
+        })
+    }
+
+    /// How many streams `holder` has open.
+    pub fn held_by(&self, holder: &str) -> usize {
+        let held = self.0.lock().expect("the stream-slot lock is not poisoned");
+        held.get(holder).copied().unwrap_or(0)
+    }
+}
+
+/// One open event stream; dropping it (the stream ended, or the client went
+/// away) frees the slot.
+struct EventStreamSlot {
+    slots: EventStreamSlots,
+    holder: String,
+}
+
+impl Drop for EventStreamSlot {
+    fn drop(&mut self) {
+        let mut held = self
+            .slots
+            .0
+            .lock()
+            .expect("the stream-slot lock is not poisoned");
+        if let Some(count) = held.get_mut(&self.holder) {
+            *count -= 1;
+            if *count == 0 {
+                held.remove(&self.holder);
+            }
+        }
+    }
+}
+
+/// Who holds an admin event stream: the admin token, or a session (by its
+/// cookie's digest, never the cookie itself).
+fn stream_holder(headers: &HeaderMap, credentials: &auth::Credentials) -> String {
+    match auth::presented_secret(headers) {
+        Some(secret) if credentials.is_admin_token(secret) => "admin-token".to_owned(),
+        _ => match auth::session_cookie(headers) {
+            Some(cookie) => format!("session:{}", hex::encode(auth::digest(cookie))),
+            None => "admin-token".to_owned(),
+        },
+    }
 }
 
 /// Bad fields of a request, by JSON path; two problems of one field are
@@ -444,9 +536,8 @@ fn check_dataset(spec: &JobSpec, dataset: &DatasetRow) -> Result<(), ApiError> {
 pub async fn list_jobs(
     _admin: AdminAuth,
     State(state): State<AppState>,
-    query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
+    Query(query): Query<ListQuery>,
 ) -> Result<Json<JobList>, ApiError> {
-    let Query(query) = query?;
     let limit = query.limit.unwrap_or(100);
     if !(1..=1000).contains(&limit) {
         return Err(ApiError::field(
@@ -537,17 +628,32 @@ pub async fn cancel_job(
     responses(
         (status = 200, description = "An event stream of JobSnapshot", content_type = "text/event-stream"),
         (status = 404, description = "No such job", body = super::error::ErrorBody),
+        (status = 429, description = "This session holds its cap of open streams (ESSAY_GRADER_MAX_EVENT_STREAMS), or over the rate limit; see Retry-After", body = super::error::ErrorBody),
     )
 )]
 pub async fn job_events(
     _admin: AdminAuth,
     State(state): State<AppState>,
+    headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
     let row = store::jobs::get_job(&state.db, &id)
         .await?
         .ok_or(ApiError::NotFound { what: "job", id })?;
+    let max = state.settings.max_event_streams;
+    let slot = state
+        .event_streams
+        .take(stream_holder(&headers, &state.credentials), max)
+        .map_err(|open| ApiError::TooManyRequests {
+            code: "too_many_event_streams",
+            message: format!(
+                "this session has {open} job event streams open, the cap (ESSAY_GRADER_MAX_EVENT_STREAMS = {max}); \
+                 close one first"
+            ),
+            retry_after: STREAMS_FULL_RETRY_AFTER,
+        })?;
     let follower = Follower {
+        _slot: slot,
         queue: state.jobs.clone(),
         db: state.db.clone(),
         id: row.id.clone(),
@@ -567,6 +673,8 @@ pub async fn job_events(
 /// running in another process), re-read every half second. It ends after the
 /// job's final status, or when the server begins to shut down.
 struct Follower {
+    /// Held while the stream lives; counts against the session's cap.
+    _slot: EventStreamSlot,
     queue: JobQueue,
     db: crate::store::Db,
     id: String,

@@ -2,9 +2,12 @@
 //! one module per resource, each exposing `router()`.
 //!
 //! Cross-cutting behaviour is applied here, once, for every route (outermost
-//! first): request tracing, the JSON shape for bare error responses, request
-//! metrics, compression, the timeout, and the per-route body-size limit.
-//! Handlers parse bodies with [`extract::Json`] and fail with
+//! first): request tracing, request metrics, the client's address and its
+//! rate limit, compression, the JSON shape for bare and plain-text error
+//! responses, the catch-panic layer (a panicking handler answers a JSON 500
+//! and the connection lives on), the timeout, and the per-route body-size
+//! limit. Handlers parse requests with [`extract::Json`], [`extract::Path`]
+//! and [`extract::Query`] and fail with
 //! [`error::ApiError`]; admin routes take an [`auth::AdminAuth`] argument.
 //!
 //! It sits on top: it may use every library module (`jobs`, `store`,
@@ -19,6 +22,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
 use axum::middleware;
 use metrics_exporter_prometheus::PrometheusHandle;
+use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::compression::CompressionLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
@@ -30,6 +34,7 @@ pub mod active_model;
 pub mod auth;
 pub mod bounded_cache;
 pub mod calibrations;
+pub mod client;
 pub mod datasets;
 pub mod error;
 pub mod examples;
@@ -43,9 +48,11 @@ pub mod models;
 pub mod openapi;
 pub mod pages;
 pub mod prompts;
+pub mod rate_limit;
 pub mod run_plots;
 pub mod runs;
 pub mod scale;
+pub mod throttle;
 pub mod train_options;
 
 pub use active_model::{ActiveModel, ModelHandle};
@@ -61,6 +68,9 @@ pub struct AppState {
     pub db: Db,
     /// The model grading right now, swapped atomically on activation.
     pub model: ModelHandle,
+    /// Whether the database takes writes, by the last write probe (see
+    /// `startup::probe_writes`), for `/ready`.
+    pub db_writes: crate::store::writability::WriteHealth,
     /// Registered prompts, prepared once for fast grading.
     pub prompts: PromptCache,
     /// Prompts sent inline with grading requests, prepared once per distinct text.
@@ -84,11 +94,21 @@ pub struct AppState {
     /// The training-job queue: handlers enqueue and cancel jobs and follow
     /// their live progress through it; its workers run in the background.
     pub jobs: crate::jobs::JobQueue,
+    /// Requests per client over time (429 past the limit).
+    pub rate_limiter: Arc<rate_limit::RateLimiter>,
+    /// Failed sign-ins and unknown bearer / API-key secrets per address.
+    pub throttle: Arc<throttle::AuthThrottle>,
+    /// Live job event streams per admin session, to cap them.
+    pub event_streams: jobs::EventStreamSlots,
 }
 
 /// The whole application: every resource's routes and the shared layers.
 pub fn router(state: AppState) -> Router {
-    let timeout = state.settings.request_timeout();
+    with_shared_layers(routes(), state)
+}
+
+/// Every resource's routes, without the shared layers.
+fn routes() -> Router<AppState> {
     Router::new()
         .merge(pages::router())
         .merge(health::router())
@@ -105,6 +125,14 @@ pub fn router(state: AppState) -> Router {
         .merge(run_plots::router())
         .merge(scale::router())
         .merge(train_options::router())
+}
+
+/// Wraps `routes` in the layers every route of the service shares, with the
+/// JSON 404 for unknown paths. Public so that tests can put routes that exist
+/// only for them (one that panics, one that is slow) behind the same layers.
+pub fn with_shared_layers(routes: Router<AppState>, state: AppState) -> Router {
+    let timeout = state.settings.request_timeout();
+    routes
         .fallback(no_route)
         // Innermost first: the limit must wrap the handlers' body reads.
         .layer(middleware::from_fn_with_state(
@@ -117,9 +145,21 @@ pub fn router(state: AppState) -> Router {
             StatusCode::REQUEST_TIMEOUT,
             timeout,
         ))
-        .layer(CompressionLayer::new())
-        .layer(middleware::from_fn(metrics::track_requests))
+        .layer(CatchPanicLayer::custom(error::panic_response))
+        // Inside compression, so that it reads error texts before they are
+        // compressed.
         .layer(middleware::map_response(error::shape_bare_errors))
+        .layer(CompressionLayer::new())
+        // Admission: who the client is, then whether it is over its rate.
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            rate_limit::limit_rate,
+        ))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            client::identify_client,
+        ))
+        .layer(middleware::from_fn(metrics::track_requests))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }

@@ -2,7 +2,7 @@
 //! versions, and the activation history. All routes need admin credentials.
 
 use axum::Router;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -11,7 +11,7 @@ use super::AppState;
 use super::active_model::ActiveModel;
 use super::auth::AdminAuth;
 use super::error::ApiError;
-use super::extract::Json;
+use super::extract::{Json, Path};
 use crate::store::{
     self,
     models::{ActivationRecord, ModelRecord},

@@ -11,13 +11,13 @@
 //! [`super::scale`], the scale grading shows its scores on).
 
 use axum::Router;
-use axum::extract::Path;
 use axum::http::{HeaderName, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
 use super::AppState;
 use super::error::ApiError;
+use super::extract::Path;
 
 /// What the pages may load and where they may send data: only this origin,
 /// no inline script or style, no plugins, no framing, no `<base>` tricks.

@@ -7,8 +7,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::get;
 
@@ -16,7 +15,7 @@ use super::AppState;
 use super::auth::{GradingAccess, PromptWriteAccess};
 use super::bounded_cache::BoundedCache;
 use super::error::ApiError;
-use super::extract::Json;
+use super::extract::{Json, Path, Query};
 use super::grading_slots::{GradingSlots, SlotUse};
 use crate::features::{PreparedPrompt, Prompt};
 use crate::store::{self, prompts::PromptInsert, prompts::PromptRecord};
@@ -356,9 +355,8 @@ pub struct PromptList {
 pub async fn list_prompts(
     _access: GradingAccess,
     State(state): State<AppState>,
-    params: Result<Query<ListParams>, QueryRejection>,
+    Query(params): Query<ListParams>,
 ) -> Result<Json<PromptList>, ApiError> {
-    let Query(params) = params?;
     let limit = params.limit.unwrap_or(100);
     let offset = params.offset.unwrap_or(0);
     let mut problems = std::collections::BTreeMap::new();

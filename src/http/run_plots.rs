@@ -7,7 +7,7 @@
 //! curves are `GET /api/v1/runs/{id}/curves.svg`.
 
 use axum::Router;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::header;
 use axum::response::IntoResponse;
 use axum::routing::get;
@@ -16,7 +16,7 @@ use serde::Serialize;
 use super::AppState;
 use super::auth::AdminAuth;
 use super::error::ApiError;
-use super::extract::Json;
+use super::extract::{Json, Path};
 use crate::experiments::sweep::SweepReport;
 use crate::store::{self, runs::RunRow};
 

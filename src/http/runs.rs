@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 
 use axum::Router;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::header;
 use axum::response::IntoResponse;
 use axum::routing::get;
@@ -17,7 +17,7 @@ use serde_json::Value;
 use super::AppState;
 use super::auth::AdminAuth;
 use super::error::ApiError;
-use super::extract::Json;
+use super::extract::{Json, Path};
 use crate::store::{
     self,
     runs::{MetricPoint, RunRow},

@@ -1,10 +1,12 @@
 //! `GET /api/v1/train-options` (admin): what a job form needs to offer, so
 //! the admin page neither hard-codes a default nor a list of names: the
-//! default train config in full, and the names the config and a cv job
+//! default train config in full, the names the config and a cv job
 //! accept (hidden activations, optimizers, model kinds), read from the
-//! types that validate them.
+//! types that validate them, and the server's upper bounds on a job
+//! (`jobs::TrainBounds`, from the settings).
 
 use axum::Router;
+use axum::extract::State;
 use axum::routing::get;
 use clap::ValueEnum;
 use serde::Serialize;
@@ -15,6 +17,7 @@ use super::auth::AdminAuth;
 use super::error::ApiError;
 use super::extract::Json;
 use crate::experiments::ModelKind;
+use crate::jobs::TrainBounds;
 use crate::nn::{Activation, OptimizerKind};
 use crate::training::TrainConfig;
 
@@ -35,6 +38,11 @@ pub struct TrainOptions {
     pub optimizers: Vec<String>,
     /// Model kinds a cv job may cross-validate.
     pub model_kinds: Vec<String>,
+    /// The server's upper bounds on a job: a config or grid over one is
+    /// refused with 422 naming the field.
+    pub bounds: TrainBounds,
+    /// Most jobs waiting in the queue at once.
+    pub max_queued_jobs: i64,
 }
 
 /// The default train config and the names it accepts.
@@ -48,12 +56,17 @@ pub struct TrainOptions {
         (status = 401, description = "No admin credentials", body = super::error::ErrorBody),
     )
 )]
-pub async fn get_train_options(_admin: AdminAuth) -> Result<Json<TrainOptions>, ApiError> {
-    Ok(Json(train_options()))
+pub async fn get_train_options(
+    _admin: AdminAuth,
+    State(state): State<AppState>,
+) -> Result<Json<TrainOptions>, ApiError> {
+    Ok(Json(train_options(&state.settings)))
 }
 
-fn train_options() -> TrainOptions {
+fn train_options(settings: &crate::config::Settings) -> TrainOptions {
     TrainOptions {
+        bounds: settings.train_bounds(),
+        max_queued_jobs: settings.max_queued_jobs,
         default_config: TrainConfig::default_valid().to_json_value(),
         // softmax normalises a layer's outputs to sum to one: an output
         // activation, never a hidden one.
@@ -79,12 +92,16 @@ mod tests {
 
     #[test]
     fn the_options_offer_the_default_config_and_every_accepted_name() {
-        let options = train_options();
+        let options = train_options(&crate::config::Settings::default());
 
         assert!(TrainConfig::from_json_value(options.default_config.clone()).is_ok());
         assert!(options.activations.contains(&"relu".to_owned()));
         assert!(!options.activations.contains(&"softmax".to_owned()));
         assert!(options.optimizers.contains(&"adamw".to_owned()));
         assert_eq!(options.model_kinds.len(), ModelKind::value_variants().len());
+        assert_eq!(
+            options.bounds,
+            crate::config::Settings::default().train_bounds()
+        );
     }
 }

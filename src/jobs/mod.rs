@@ -27,7 +27,7 @@ pub mod spec;
 pub use executor::{ExecuteError, Executor, JobInput, JobOutput, TrainingExecutor};
 pub use progress::{EpochReport, JobProgress};
 pub use queue::{JobQueue, JobSnapshot, QueueSettings, WorkerPool};
-pub use spec::{CvSpec, JobSpec, SweepSpec, TrainSpec};
+pub use spec::{CvSpec, JobSpec, SweepSpec, TrainBounds, TrainSpec};
 
 use serde::{Deserialize, Serialize};
 

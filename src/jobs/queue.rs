@@ -265,6 +265,21 @@ impl JobQueue {
         Ok(row)
     }
 
+    /// Queues a job unless `max_queued` are queued already (then
+    /// `Err(queued)`, and nothing is written).
+    pub async fn enqueue_if_room(
+        &self,
+        new: &NewJob,
+        max_queued: i64,
+    ) -> Result<Result<JobRow, i64>, sqlx::Error> {
+        let row = store::jobs::insert_job_if_room(&self.inner.pool, new, max_queued).await?;
+        if row.is_ok() {
+            self.inner.wake.notify_one();
+            self.refresh_gauges().await;
+        }
+        Ok(row)
+    }
+
     /// Cancels a queued job, or asks the worker of a running one to stop it
     /// at its next epoch.
     pub async fn cancel(&self, id: &str) -> Result<CancelOutcome, sqlx::Error> {

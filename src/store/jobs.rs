@@ -145,6 +145,36 @@ pub enum Heartbeat {
 /// Queues a job and creates its run, in one transaction.
 pub async fn insert_job(pool: &Db, new: &NewJob) -> Result<JobRow, sqlx::Error> {
     let mut tx = pool.begin().await?;
+    let job = insert_job_in(&mut tx, new).await?;
+    tx.commit().await?;
+    Ok(job)
+}
+
+/// Queues a job and creates its run, unless `max_queued` jobs are queued
+/// already: then nothing is written and the answer is `Err(queued)`. The
+/// count and the insert share one write transaction (and, on PostgreSQL,
+/// an advisory lock), so concurrent requests, from any replica, cannot
+/// together pass the cap.
+pub async fn insert_job_if_room(
+    pool: &Db,
+    new: &NewJob,
+    max_queued: i64,
+) -> Result<Result<JobRow, i64>, sqlx::Error> {
+    let mut tx = super::begin_write(pool).await?;
+    super::serialize_numbering(&mut tx, super::Numbering::QueuedJobs).await?;
+    let (queued,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM jobs WHERE status = 'queued'")
+        .fetch_one(&mut *tx)
+        .await?;
+    if queued >= max_queued {
+        tx.rollback().await?;
+        return Ok(Err(queued));
+    }
+    let job = insert_job_in(&mut tx, new).await?;
+    tx.commit().await?;
+    Ok(Ok(job))
+}
+
+async fn insert_job_in(tx: &mut super::DbConnection, new: &NewJob) -> Result<JobRow, sqlx::Error> {
     sqlx::query(
         "INSERT INTO runs (id, job_id, kind, dataset_id, config, status, created_at) VALUES ($1, $2, $3, $4, $5, 'queued', $6)",
     )
@@ -168,7 +198,6 @@ pub async fn insert_job(pool: &Db, new: &NewJob) -> Result<JobRow, sqlx::Error> 
     .bind(&new.created_at)
     .fetch_one(&mut *tx)
     .await?;
-    tx.commit().await?;
     Ok(job)
 }
 

@@ -25,6 +25,7 @@ pub mod jobs;
 pub mod models;
 pub mod prompts;
 pub mod runs;
+pub mod writability;
 
 /// The database handle every store function takes: a pool of sqlx's `Any`
 /// driver, which speaks SQLite or PostgreSQL depending on the URL it was
@@ -215,6 +216,8 @@ pub enum Numbering {
     ModelVersions = 1,
     /// `model_activations.seq`.
     Activations = 2,
+    /// The count of queued jobs checked against the queue's cap.
+    QueuedJobs = 3,
 }
 
 /// Makes the rest of the caller's transaction the only one handing out this

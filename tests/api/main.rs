@@ -6,10 +6,13 @@
 /// The engine this binary runs the suite on.
 pub const BACKEND: helpers::Backend = helpers::Backend::Sqlite;
 
+mod admission;
 mod auth;
 mod bad_input;
 mod datasets;
+mod error_shape;
 mod examples;
+mod faults;
 mod grading;
 mod health;
 mod helpers;

@@ -10,14 +10,20 @@
 /// The engine this binary runs the suite on.
 pub const BACKEND: helpers::Backend = helpers::Backend::Postgres;
 
+#[path = "../api/admission.rs"]
+mod admission;
 #[path = "../api/auth.rs"]
 mod auth;
 #[path = "../api/bad_input.rs"]
 mod bad_input;
 #[path = "../api/datasets.rs"]
 mod datasets;
+#[path = "../api/error_shape.rs"]
+mod error_shape;
 #[path = "../api/examples.rs"]
 mod examples;
+#[path = "../api/faults.rs"]
+mod faults;
 #[path = "../api/grading.rs"]
 mod grading;
 #[path = "../api/health.rs"]

@@ -1,0 +1,175 @@
+//! Faults the service must survive without a restart loop or lost work
+//! (issue 12, "Faults"): an active model version that does not load, at
+//! start-up and when activated by another replica; a database that refuses
+//! writes. Every test runs on loopback with bounded waits.
+
+use std::time::Duration;
+
+use essay_grader::store::models::{NewModel, activate_model, register_model};
+use serde_json::{Value, json};
+
+use crate::grading::{ESSAY, register_bees};
+use crate::helpers::{ADMIN_TOKEN, TestApp, assert_error, json_body, spawn_app};
+
+/// A model artifact as a broken upgrade or a damaged row would leave it.
+const DAMAGED_ARTIFACT: &[u8] = b"{\"format_version\": 1, \"networks\": [[0.1, 0.2";
+
+/// The built-in model claiming a format from the future.
+fn future_format_artifact() -> Vec<u8> {
+    let mut model: Value = serde_json::from_slice(essay_grader::startup::DEFAULT_MODEL).unwrap();
+    model["format_version"] = json!(999);
+    serde_json::to_vec(&model).unwrap()
+}
+
+/// Registers a new version with `artifact` straight in the registry (as a
+/// replica of another build, or a hand edit, would) and returns its id.
+async fn register_raw(app: &TestApp, artifact: &[u8]) -> String {
+    register_model(
+        &app.db,
+        &NewModel {
+            artifact,
+            metrics: json!({}),
+            run_id: None,
+            dataset_id: None,
+            source: "train",
+        },
+    )
+    .await
+    .expect("register a model version")
+    .id
+}
+
+async fn grade(app: &TestApp) -> reqwest::Response {
+    app.post_json(
+        "/api/v1/grade",
+        &json!({"prompt_id": "bees", "essay": ESSAY}),
+    )
+    .await
+}
+
+async fn activate_through_the_api(app: &TestApp, id: &str) -> reqwest::Response {
+    app.client
+        .post(app.url(&format!("/api/v1/models/{id}/activate")))
+        .bearer_auth(ADMIN_TOKEN)
+        .send()
+        .await
+        .expect("POST activate")
+}
+
+#[tokio::test]
+async fn a_damaged_active_model_falls_back_at_start_up_to_the_newest_earlier_version_that_loads() {
+    let app = spawn_app().await;
+    register_bees(&app).await;
+    let default = essay_grader::startup::DEFAULT_MODEL;
+    let second = register_raw(&app, default).await;
+    let third = register_raw(&app, DAMAGED_ARTIFACT).await;
+    activate_model(&app.db, &third).await.unwrap();
+
+    let app = app.restart().await;
+
+    let ready = app.get("/ready").await;
+    assert_eq!(ready.status().as_u16(), 200);
+    let ready = json_body(ready).await;
+    assert_eq!(ready["status"], "degraded", "{ready}");
+    assert_eq!(ready["model_version"], 2, "{ready}");
+    let problem = ready["problems"][0].as_str().unwrap();
+    assert!(
+        problem.contains("version 3 does not load") && problem.contains("version 2 instead"),
+        "{problem}"
+    );
+    let graded = grade(&app).await;
+    assert_eq!(graded.status().as_u16(), 200);
+    assert_eq!(json_body(graded).await["model"]["version"], 2);
+
+    // The repair: activating a version that loads clears the trouble.
+    assert_eq!(
+        activate_through_the_api(&app, &second)
+            .await
+            .status()
+            .as_u16(),
+        200
+    );
+    let ready = json_body(app.get("/ready").await).await;
+    assert_eq!(ready["status"], "ready", "{ready}");
+    assert!(ready.get("problems").is_none(), "{ready}");
+}
+
+#[tokio::test]
+async fn with_no_version_that_loads_the_service_starts_without_a_model_and_the_admin_api_repairs_it()
+ {
+    let app = spawn_app().await;
+    register_bees(&app).await;
+    // The only version, rewritten in a future format (as a downgrade would find it).
+    sqlx::query("UPDATE models SET artifact = $1")
+        .bind(future_format_artifact())
+        .execute(&app.db)
+        .await
+        .unwrap();
+
+    let app = app.restart().await;
+
+    let ready = assert_error(app.get("/ready").await, 503, "unavailable").await;
+    let message = ready["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("version 1 does not load") && message.contains("format version 999"),
+        "{message}"
+    );
+    let refused = assert_error(grade(&app).await, 503, "unavailable").await;
+    assert!(
+        refused["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("does not load"),
+        "{refused}"
+    );
+    let listed = app.admin_get("/api/v1/models").await;
+    assert_eq!(listed.status().as_u16(), 200, "the admin API stays up");
+
+    let repaired = register_raw(&app, essay_grader::startup::DEFAULT_MODEL).await;
+    assert_eq!(
+        activate_through_the_api(&app, &repaired)
+            .await
+            .status()
+            .as_u16(),
+        200
+    );
+    assert_eq!(grade(&app).await.status().as_u16(), 200);
+    let ready = json_body(app.get("/ready").await).await;
+    assert_eq!(ready["status"], "ready", "{ready}");
+    assert_eq!(ready["model_version"], 2, "{ready}");
+}
+
+#[tokio::test]
+async fn a_replica_keeps_grading_with_its_model_when_a_version_activated_elsewhere_does_not_load() {
+    let app = spawn_app().await;
+    register_bees(&app).await;
+    let broken = register_raw(&app, DAMAGED_ARTIFACT).await;
+
+    // Another replica (or a hand edit) activates it behind this one's back.
+    activate_model(&app.db, &broken).await.unwrap();
+
+    let ready = wait_for_ready(&app, |ready| ready["status"] == "degraded").await;
+    assert_eq!(ready["model_version"], 1, "{ready}");
+    let problem = ready["problems"][0].as_str().unwrap();
+    assert!(problem.contains("version 2 does not load"), "{problem}");
+    let graded = grade(&app).await;
+    assert_eq!(graded.status().as_u16(), 200);
+    assert_eq!(json_body(graded).await["model"]["version"], 1);
+}
+
+/// Polls `/ready` (200 or 503 alike) until `done` holds, for at most ten
+/// seconds; returns the last body.
+async fn wait_for_ready(app: &TestApp, done: impl Fn(&Value) -> bool) -> Value {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let body = json_body(app.get("/ready").await).await;
+        if done(&body) {
+            return body;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "/ready never got there: {body}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
