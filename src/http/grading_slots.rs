@@ -132,6 +132,21 @@ impl GradingSlots {
         Ok(CpuSlot { permit })
     }
 
+    /// A slot, waiting for as long as it takes and outside the waiting room:
+    /// for work that must not be shed because its request has already
+    /// written something (a calibration refit after its examples are stored)
+    /// and that is serialised elsewhere, so it cannot pile up.
+    pub async fn acquire_patiently(&self) -> Result<CpuSlot, ApiError> {
+        let permit = self
+            .inner
+            .semaphore
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|e| ApiError::Internal(anyhow::Error::new(e).context("grading slots")))?;
+        Ok(CpuSlot { permit })
+    }
+
     /// Adds up to `extra` free slots to `slot` without waiting (a batch
     /// spreading over idle cores); returns how many it now holds.
     pub fn take_idle(&self, slot: &mut CpuSlot, extra: usize) -> usize {
@@ -242,6 +257,20 @@ mod tests {
             "it waited (and timed out) rather than being shed"
         );
         assert_eq!(slots.shed(), 0);
+    }
+
+    #[tokio::test]
+    async fn patient_work_waits_even_when_the_waiting_room_is_full() {
+        let slots = GradingSlots::new(1, 0);
+        let busy = slots.acquire(SlotUse::Single).await.unwrap();
+        assert!(slots.acquire(SlotUse::Prompt).await.is_err(), "shed");
+        let patient = {
+            let slots = slots.clone();
+            tokio::spawn(async move { slots.acquire_patiently().await.map(|s| s.count()) })
+        };
+        tokio::task::yield_now().await;
+        drop(busy);
+        assert_eq!(patient.await.unwrap().unwrap(), 1);
     }
 
     #[tokio::test]

@@ -133,7 +133,27 @@ impl PromptCache {
         let Some(record) = store::prompts::get_prompt(pool, id).await? else {
             return Ok(None);
         };
-        let prepared = Arc::new(self.prepare(record).await?);
+        let prepared = Arc::new(self.prepare(record, Admission::Shed).await?);
+        self.insert(prepared.clone());
+        Ok(Some(prepared))
+    }
+
+    /// Like [`get`](Self::get), but a preparation waits for a grading slot
+    /// instead of being shed: for calibration refits, which run after their
+    /// request has stored its examples (a 503 then would misreport a write
+    /// that happened) and are serialised by the calibration lock.
+    pub async fn get_patiently(
+        &self,
+        pool: &crate::store::Db,
+        id: &str,
+    ) -> Result<Option<Arc<CachedPrompt>>, ApiError> {
+        if let Some(hit) = self.cached(id) {
+            return Ok(Some(hit));
+        }
+        let Some(record) = store::prompts::get_prompt(pool, id).await? else {
+            return Ok(None);
+        };
+        let prepared = Arc::new(self.prepare(record, Admission::Wait).await?);
         self.insert(prepared.clone());
         Ok(Some(prepared))
     }
@@ -141,8 +161,15 @@ impl PromptCache {
     /// Prepares a prompt on a blocking thread, holding a grading slot (the
     /// prompt text can run to thousands of words); 503 when the grading CPU
     /// is saturated.
-    async fn prepare(&self, record: PromptRecord) -> Result<CachedPrompt, ApiError> {
-        let slot = self.slots.acquire(SlotUse::Prompt).await?;
+    async fn prepare(
+        &self,
+        record: PromptRecord,
+        admission: Admission,
+    ) -> Result<CachedPrompt, ApiError> {
+        let slot = match admission {
+            Admission::Shed => self.slots.acquire(SlotUse::Prompt).await?,
+            Admission::Wait => self.slots.acquire_patiently().await?,
+        };
         tokio::task::spawn_blocking(move || {
             let _slot = slot;
             CachedPrompt::new(record)
@@ -165,6 +192,15 @@ impl PromptCache {
     pub fn bytes(&self) -> usize {
         self.entries.bytes()
     }
+}
+
+/// How a preparation gets its grading slot.
+#[derive(Debug, Clone, Copy)]
+enum Admission {
+    /// Through the waiting room; 503 when it is full.
+    Shed,
+    /// Waiting as long as it takes.
+    Wait,
 }
 
 /// The routes of this module.
