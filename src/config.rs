@@ -26,7 +26,7 @@ pub struct Settings {
         env = "ESSAY_GRADER_DATABASE",
         default_value = "sqlite://data/essay-grader.db"
     )]
-    pub database: String,
+    pub database: DatabaseUrl,
 
     /// A model artifact to register as version 1 when the database has no
     /// model, instead of the default model built into the binary.
@@ -48,22 +48,53 @@ pub struct Settings {
     )]
     pub job_lease_secs: u64,
 
-    /// Admin token for the administration API. When unset, a token is
-    /// generated on first start, printed once, and only its hash is stored.
-    #[arg(long, env = "ESSAY_GRADER_ADMIN_TOKEN", hide_env_values = true)]
-    pub admin_token: Option<String>,
+    // -- secrets and sessions (security) --
+    /// Admin token for the administration API, at least 16 characters. When
+    /// neither it nor --admin-token-file is set, a token is generated on first
+    /// start, printed once to stderr, and only its hash is stored. Changing it
+    /// ends every admin session.
+    #[arg(
+        long,
+        env = "ESSAY_GRADER_ADMIN_TOKEN",
+        hide_env_values = true,
+        conflicts_with = "admin_token_file"
+    )]
+    pub admin_token: Option<Secret>,
 
-    /// API keys for grading and prompts, comma-separated. When set, those
-    /// endpoints require `Authorization: Bearer <key>` (or `X-Api-Key: <key>`,
-    /// or admin credentials); when unset they are open.
+    /// A file holding the admin token (e.g. a Docker secret under
+    /// /run/secrets/); surrounding whitespace and the trailing newline are
+    /// dropped.
+    #[arg(long, env = "ESSAY_GRADER_ADMIN_TOKEN_FILE", value_name = "FILE")]
+    pub admin_token_file: Option<PathBuf>,
+
+    /// API keys for grading and prompts, comma-separated, each at least 16
+    /// characters. When set, those endpoints require `Authorization: Bearer
+    /// <key>` (or `X-Api-Key: <key>`, or admin credentials); when unset they
+    /// are open.
     #[arg(
         long = "api-keys",
         env = "ESSAY_GRADER_API_KEYS",
         value_delimiter = ',',
-        hide_env_values = true
+        hide_env_values = true,
+        conflicts_with = "api_keys_file"
     )]
-    pub api_keys: Vec<String>,
+    pub api_keys: Vec<Secret>,
 
+    /// A file holding the API keys, one per line (e.g. a Docker secret);
+    /// blank lines and lines starting with `#` are skipped.
+    #[arg(long, env = "ESSAY_GRADER_API_KEYS_FILE", value_name = "FILE")]
+    pub api_keys_file: Option<PathBuf>,
+
+    /// The service is reached over HTTPS (a TLS proxy in front): the session
+    /// cookie becomes `__Host-essay_grader_session` and is marked `Secure`,
+    /// so a browser never sends it over plain HTTP.
+    #[arg(long, env = "ESSAY_GRADER_BEHIND_TLS")]
+    pub behind_tls: bool,
+
+    /// Hours an admin session cookie stays valid.
+    #[arg(long, env = "ESSAY_GRADER_SESSION_HOURS", default_value_t = 12)]
+    pub session_hours: u64,
+    // -- end of secrets and sessions --
     /// Largest body of a single-essay request (grading, prompts), in bytes.
     #[arg(long, env = "ESSAY_GRADER_GRADE_BODY_LIMIT", default_value_t = 100 * 1024)]
     pub grade_body_limit: usize,
@@ -83,10 +114,6 @@ pub struct Settings {
     /// Seconds a request may take before it is answered with 408.
     #[arg(long, env = "ESSAY_GRADER_REQUEST_TIMEOUT_SECS", default_value_t = 30)]
     pub request_timeout_secs: u64,
-
-    /// Hours an admin session cookie stays valid.
-    #[arg(long, env = "ESSAY_GRADER_SESSION_HOURS", default_value_t = 12)]
-    pub session_hours: u64,
 
     /// Maximum number of database connections in the pool.
     #[arg(long, env = "ESSAY_GRADER_DB_MAX_CONNECTIONS", default_value_t = 8)]
@@ -256,12 +283,15 @@ impl Default for Settings {
     fn default() -> Self {
         Self {
             addr: SocketAddr::from(([127, 0, 0, 1], 8080)),
-            database: "sqlite://data/essay-grader.db".to_owned(),
+            database: DatabaseUrl::from("sqlite://data/essay-grader.db"),
             default_model: None,
             workers: 1,
             job_lease_secs: 30,
             admin_token: None,
+            admin_token_file: None,
             api_keys: Vec::new(),
+            api_keys_file: None,
+            behind_tls: false,
             grade_body_limit: 100 * 1024,
             batch_body_limit: 16 * 1024 * 1024,
             upload_body_limit: 64 * 1024 * 1024,
@@ -451,6 +481,207 @@ impl Settings {
 /// prepares to a few megabytes (see `features::PreparedPrompt::heap_bytes`).
 pub const MIN_PROMPT_CACHE_BYTES: usize = 16 * 1024 * 1024;
 
+/// The fewest characters an admin token or API key may have: 16 random
+/// characters are beyond guessing through a rate-limited API.
+pub const MIN_SECRET_CHARS: usize = 16;
+
+/// A credential (admin token, API key) held in memory. Its `Debug` never
+/// shows the value, so `Settings` can be logged or printed in a panic
+/// message without leaking it; only [`Secret::expose`] gives the text.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a credential.
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    /// The credential in clear, for hashing it: never log what this returns.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(<redacted>)")
+    }
+}
+
+impl std::str::FromStr for Secret {
+    type Err = std::convert::Infallible;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(Self::new(s))
+    }
+}
+
+/// A database URL. It may carry a PostgreSQL password, so its `Debug` shows
+/// it with the password replaced by `***`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct DatabaseUrl(String);
+
+impl std::ops::Deref for DatabaseUrl {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl From<&str> for DatabaseUrl {
+    fn from(url: &str) -> Self {
+        Self(url.to_owned())
+    }
+}
+
+impl From<String> for DatabaseUrl {
+    fn from(url: String) -> Self {
+        Self(url)
+    }
+}
+
+impl std::str::FromStr for DatabaseUrl {
+    type Err = std::convert::Infallible;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(Self::from(s))
+    }
+}
+
+impl std::fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:?}", crate::store::redact(&self.0))
+    }
+}
+
+/// The credentials the service runs with, read from the settings or from
+/// their files, trimmed and checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Secrets {
+    /// The admin token; `None` lets start-up use the stored (or a new,
+    /// generated) one.
+    pub admin_token: Option<Secret>,
+    /// The API keys; empty means grading is open.
+    pub api_keys: Vec<Secret>,
+}
+
+/// Why the configured credentials were refused at start-up. The messages
+/// name the setting and the file, never the secret.
+#[derive(Debug, thiserror::Error)]
+pub enum SecretsError {
+    /// A secret file could not be read.
+    #[error("{setting}: cannot read {}: {source}", path.display())]
+    Unreadable {
+        /// The setting naming the file.
+        setting: &'static str,
+        /// The file.
+        path: PathBuf,
+        /// The operating-system error.
+        source: std::io::Error,
+    },
+    /// A secret file holds nothing.
+    #[error("{setting}: {} is empty", path.display())]
+    EmptyFile {
+        /// The setting naming the file.
+        setting: &'static str,
+        /// The file.
+        path: PathBuf,
+    },
+    /// A secret is too short to resist guessing.
+    #[error(
+        "{which} is {chars} characters long; it must have at least {MIN_SECRET_CHARS} \
+         (generate one with `openssl rand -hex 32`)"
+    )]
+    TooShort {
+        /// Which secret, e.g. `ESSAY_GRADER_API_KEYS: key 2`.
+        which: String,
+        /// Its length in characters.
+        chars: usize,
+    },
+}
+
+impl Settings {
+    /// Reads the admin token and the API keys from the settings or their
+    /// files, drops surrounding whitespace (a file's trailing newline) and
+    /// blank entries, and refuses any shorter than [`MIN_SECRET_CHARS`].
+    /// A blank admin token counts as unset (`ESSAY_GRADER_ADMIN_TOKEN=` from
+    /// a compose file): the stored or a generated token is used then.
+    pub fn secrets(&self) -> Result<Secrets, SecretsError> {
+        let (admin_token, admin_source) = match &self.admin_token_file {
+            Some(path) => {
+                let text = read_secret_file("ESSAY_GRADER_ADMIN_TOKEN_FILE", path)?;
+                (
+                    Some(text.trim().to_owned()),
+                    "ESSAY_GRADER_ADMIN_TOKEN_FILE",
+                )
+            }
+            None => (
+                self.admin_token
+                    .as_ref()
+                    .map(|t| t.expose().trim().to_owned())
+                    .filter(|t| !t.is_empty()),
+                "ESSAY_GRADER_ADMIN_TOKEN (--admin-token)",
+            ),
+        };
+        if let Some(token) = &admin_token {
+            check_length(admin_source.to_owned(), token)?;
+        }
+
+        let (keys, keys_source): (Vec<String>, &str) = match &self.api_keys_file {
+            Some(path) => {
+                let text = read_secret_file("ESSAY_GRADER_API_KEYS_FILE", path)?;
+                let keys = text
+                    .lines()
+                    .map(str::trim)
+                    .filter(|line| !line.is_empty() && !line.starts_with('#'))
+                    .map(str::to_owned)
+                    .collect();
+                (keys, "ESSAY_GRADER_API_KEYS_FILE")
+            }
+            None => (
+                self.api_keys
+                    .iter()
+                    .map(|k| k.expose().trim().to_owned())
+                    .filter(|k| !k.is_empty())
+                    .collect(),
+                "ESSAY_GRADER_API_KEYS (--api-keys)",
+            ),
+        };
+        for (i, key) in keys.iter().enumerate() {
+            check_length(format!("{keys_source}: key {}", i + 1), key)?;
+        }
+        Ok(Secrets {
+            admin_token: admin_token.map(Secret::new),
+            api_keys: keys.into_iter().map(Secret::new).collect(),
+        })
+    }
+}
+
+fn read_secret_file(setting: &'static str, path: &std::path::Path) -> Result<String, SecretsError> {
+    let text = std::fs::read_to_string(path).map_err(|source| SecretsError::Unreadable {
+        setting,
+        path: path.to_owned(),
+        source,
+    })?;
+    if text.trim().is_empty() {
+        return Err(SecretsError::EmptyFile {
+            setting,
+            path: path.to_owned(),
+        });
+    }
+    Ok(text)
+}
+
+fn check_length(which: String, secret: &str) -> Result<(), SecretsError> {
+    let chars = secret.chars().count();
+    if chars < MIN_SECRET_CHARS {
+        return Err(SecretsError::TooShort { which, chars });
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -560,6 +791,132 @@ mod tests {
     #[test]
     fn api_keys_are_split_on_commas() {
         let parsed = Wrapper::parse_from(["essay-grader", "--api-keys", "a,b"]).settings;
-        assert_eq!(parsed.api_keys, vec!["a".to_owned(), "b".to_owned()]);
+        assert_eq!(parsed.api_keys, vec![Secret::new("a"), Secret::new("b")]);
+    }
+
+    const TOKEN: &str = "admin-token-0123456789";
+    const KEY_1: &str = "grading-key-0000000001";
+    const KEY_2: &str = "grading-key-0000000002";
+
+    #[test]
+    fn debug_output_of_the_settings_shows_no_secret() {
+        let settings = Settings {
+            admin_token: Some(Secret::new(TOKEN)),
+            api_keys: vec![Secret::new(KEY_1)],
+            database: DatabaseUrl::from("postgres://eg:db-password-42@db:5432/eg"),
+            ..Settings::default()
+        };
+        let shown = format!("{settings:?} {settings:#?}");
+        for secret in [TOKEN, KEY_1, "db-password-42"] {
+            assert!(!shown.contains(secret), "{secret} in {shown}");
+        }
+        assert!(shown.contains("<redacted>"), "{shown}");
+        assert!(shown.contains("postgres://eg:***@db:5432/eg"), "{shown}");
+    }
+
+    #[test]
+    fn secrets_are_read_from_files_without_the_trailing_newline() {
+        let dir = tempfile::tempdir().unwrap();
+        let token_file = dir.path().join("admin_token");
+        std::fs::write(&token_file, format!("{TOKEN}\n")).unwrap();
+        let keys_file = dir.path().join("api_keys");
+        std::fs::write(&keys_file, format!("# teachers\n{KEY_1}\n\n  {KEY_2}\r\n")).unwrap();
+        let settings = Wrapper::parse_from([
+            "essay-grader".as_ref(),
+            "--admin-token-file".as_ref(),
+            token_file.as_os_str(),
+            "--api-keys-file".as_ref(),
+            keys_file.as_os_str(),
+        ])
+        .settings;
+        let secrets = settings.secrets().unwrap();
+        assert_eq!(secrets.admin_token, Some(Secret::new(TOKEN)));
+        assert_eq!(
+            secrets.api_keys,
+            vec![Secret::new(KEY_1), Secret::new(KEY_2)]
+        );
+    }
+
+    #[test]
+    fn a_token_and_a_token_file_together_are_refused() {
+        let parsed = Wrapper::try_parse_from([
+            "essay-grader",
+            "--admin-token",
+            TOKEN,
+            "--admin-token-file",
+            "/run/secrets/admin_token",
+        ]);
+        assert!(parsed.is_err());
+    }
+
+    #[test]
+    fn a_short_admin_token_is_refused_without_showing_it() {
+        let settings = Settings {
+            admin_token: Some(Secret::new("short-token")),
+            ..Settings::default()
+        };
+        let err = settings.secrets().unwrap_err().to_string();
+        assert!(err.contains("ESSAY_GRADER_ADMIN_TOKEN"), "{err}");
+        assert!(err.contains("11 characters"), "{err}");
+        assert!(err.contains("at least 16"), "{err}");
+        assert!(!err.contains("short-token"), "{err}");
+    }
+
+    #[test]
+    fn a_short_api_key_is_refused_naming_which_one() {
+        let settings = Settings {
+            api_keys: vec![Secret::new(KEY_1), Secret::new("k2")],
+            ..Settings::default()
+        };
+        let err = settings.secrets().unwrap_err().to_string();
+        assert!(err.contains("key 2"), "{err}");
+        assert!(!err.contains("k2 "), "{err}");
+    }
+
+    #[test]
+    fn a_short_key_in_a_file_is_refused_too() {
+        let dir = tempfile::tempdir().unwrap();
+        let keys_file = dir.path().join("api_keys");
+        std::fs::write(&keys_file, format!("{KEY_1}\nabc\n")).unwrap();
+        let settings = Settings {
+            api_keys_file: Some(keys_file),
+            ..Settings::default()
+        };
+        let err = settings.secrets().unwrap_err().to_string();
+        assert!(err.contains("ESSAY_GRADER_API_KEYS_FILE: key 2"), "{err}");
+    }
+
+    #[test]
+    fn an_empty_or_missing_secret_file_is_refused_naming_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let empty = dir.path().join("empty");
+        std::fs::write(&empty, "\n").unwrap();
+        let settings = Settings {
+            admin_token_file: Some(empty),
+            ..Settings::default()
+        };
+        let err = settings.secrets().unwrap_err().to_string();
+        assert!(
+            err.contains("ESSAY_GRADER_ADMIN_TOKEN_FILE") && err.contains("empty"),
+            "{err}"
+        );
+        let settings = Settings {
+            api_keys_file: Some(dir.path().join("missing")),
+            ..Settings::default()
+        };
+        let err = settings.secrets().unwrap_err().to_string();
+        assert!(
+            err.contains("cannot read") && err.contains("missing"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_blank_admin_token_counts_as_unset() {
+        let settings = Settings {
+            admin_token: Some(Secret::new("  ")),
+            ..Settings::default()
+        };
+        assert_eq!(settings.secrets().unwrap().admin_token, None);
     }
 }

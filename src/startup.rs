@@ -60,28 +60,36 @@ impl Application {
             .validate_admission()
             .map_err(|problems| anyhow::anyhow!("invalid settings: {problems}"))?;
         let metrics = http::metrics::prometheus_handle();
+
+        // Secrets first: a bad secret file or a short key stops start-up
+        // before anything is opened.
+        let secrets = settings
+            .secrets()
+            .context("checking the admin token and API keys")?;
         let db = store::open(&settings.database, settings.db_max_connections).await?;
 
         let (admin_digest, generated) =
-            auth::resolve_admin_token(&db, settings.admin_token.as_deref())
+            auth::resolve_admin_token(&db, secrets.admin_token.as_ref().map(|t| t.expose()))
                 .await
                 .context("settling the admin token")?;
         if let Some(token) = generated {
-            // Printed once, on the first start of this database: only its
-            // digest is kept, so it cannot be shown again.
-            println!(
+            // Printed once, on the first start of this database, to stderr:
+            // the log stream (stdout, often JSON shipped elsewhere) never
+            // holds it. Only its digest is kept, so it cannot be shown again.
+            eprintln!(
                 "\n  essay-grader admin token (shown only now; store it safely):\n\n    {token}\n\n  \
-                 Or set ESSAY_GRADER_ADMIN_TOKEN to choose your own.\n"
+                 Or set ESSAY_GRADER_ADMIN_TOKEN or ESSAY_GRADER_ADMIN_TOKEN_FILE to choose your own.\n"
+            );
+            tracing::warn!(
+                "generated a new admin token and printed it once to stderr; only its digest is stored"
             );
         }
         let credentials = auth::Credentials {
             admin: admin_digest,
-            api_keys: settings
+            api_keys: secrets
                 .api_keys
                 .iter()
-                .map(|k| k.trim())
-                .filter(|k| !k.is_empty())
-                .map(auth::digest)
+                .map(|k| auth::digest(k.expose()))
                 .collect(),
         };
 

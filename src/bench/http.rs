@@ -204,8 +204,8 @@ async fn bench(args: HttpBenchArgs) -> anyhow::Result<()> {
     let token = crate::http::auth::random_secret();
     let settings = Settings {
         addr: "127.0.0.1:0".parse()?,
-        database: format!("sqlite://{}", dir.path().join("bench.db").display()),
-        admin_token: Some(token.clone()),
+        database: format!("sqlite://{}", dir.path().join("bench.db").display()).into(),
+        admin_token: Some(crate::config::Secret::new(token.clone())),
         batch_max_items: args.batch_size.max(1000),
         default_model: args.model.clone(),
         ..Settings::default()

@@ -17,11 +17,23 @@
 //!   for an HttpOnly, SameSite=Strict cookie (browsers' EventSource cannot send
 //!   an Authorization header), and end it; `GET /api/v1/session` says
 //!   whether the caller is admin (the admin page asks it on load).
+//!
+//! The session cookie is guarded three more ways:
+//! - behind TLS (`--behind-tls`) it is `__Host-essay_grader_session`, marked
+//!   `Secure`: a browser sends it only over HTTPS, and no sibling subdomain can
+//!   set or shadow it;
+//! - a request with an unsafe method (anything but GET, HEAD, OPTIONS) that
+//!   relies on the cookie must show it comes from our own pages
+//!   (`Sec-Fetch-Site: same-origin`, or else an `Origin` equal to this host),
+//!   or it is refused with 403: SameSite=Strict does not stop a sibling
+//!   subdomain, and the check does not depend on it;
+//! - a session is stored under the digest of the admin token together with
+//!   the cookie, so a new admin token turns every earlier session away.
 
 use axum::Router;
 use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use rand::Rng;
@@ -34,8 +46,12 @@ use super::error::ApiError;
 use super::extract::Json;
 use crate::store;
 
-/// The cookie that carries an admin session.
+/// The cookie that carries an admin session over plain HTTP.
 pub const SESSION_COOKIE: &str = "essay_grader_session";
+
+/// The cookie that carries an admin session behind TLS: the `__Host-` prefix
+/// makes browsers insist on `Secure`, `Path=/` and no `Domain`.
+pub const SECURE_SESSION_COOKIE: &str = "__Host-essay_grader_session";
 
 /// SHA-256 of a secret.
 pub fn digest(secret: &str) -> [u8; 32] {
@@ -61,6 +77,16 @@ pub struct Credentials {
 }
 
 impl Credentials {
+    /// The key a session is stored under: SHA-256 of the admin token's
+    /// digest followed by the cookie value, in hex. Sessions bought with an
+    /// earlier admin token are stored under keys no cookie reaches any more.
+    pub fn session_key(&self, cookie: &str) -> String {
+        let mut hasher = Sha256::new();
+        hasher.update(self.admin);
+        hasher.update(cookie.as_bytes());
+        hex::encode(hasher.finalize())
+    }
+
     /// Whether `secret` is the admin token (constant time).
     pub fn is_admin_token(&self, secret: &str) -> bool {
         digest(secret).ct_eq(&self.admin).into()
@@ -86,6 +112,8 @@ impl Credentials {
 /// Settles the admin token at start-up: the configured one if given;
 /// otherwise the stored digest; otherwise a new token, stored as a digest and
 /// returned in clear (the only time it exists in clear) to be printed once.
+/// The configured token comes from [`crate::config::Settings::secrets`],
+/// trimmed, never blank and long enough.
 pub async fn resolve_admin_token(
     pool: &crate::store::Db,
     configured: Option<&str>,
@@ -129,16 +157,83 @@ pub fn presented_secret(headers: &HeaderMap) -> Option<&str> {
     bearer(headers).or_else(|| headers.get("x-api-key").and_then(|v| v.to_str().ok()))
 }
 
-/// The session cookie's value, if the request carries one.
-pub(crate) fn session_cookie(headers: &HeaderMap) -> Option<&str> {
+/// The name of the session cookie on this server.
+pub fn session_cookie_name(behind_tls: bool) -> &'static str {
+    if behind_tls {
+        SECURE_SESSION_COOKIE
+    } else {
+        SESSION_COOKIE
+    }
+}
+
+pub(crate) fn session_cookie<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
     headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == SESSION_COOKIE)
+        .find(|(cookie, _)| *cookie == name)
         .map(|(_, value)| value)
+}
+
+/// The `Set-Cookie` value that stores `value` for `max_age_secs` (0 clears it).
+fn set_session_cookie(behind_tls: bool, value: &str, max_age_secs: u64) -> String {
+    let name = session_cookie_name(behind_tls);
+    let secure = if behind_tls { "; Secure" } else { "" };
+    format!("{name}={value}; HttpOnly; SameSite=Strict; Path=/; Max-Age={max_age_secs}{secure}")
+}
+
+/// Whether a request shows it was sent by our own pages: the browser's
+/// `Sec-Fetch-Site` says `same-origin`, or (older browsers, which send no
+/// `Sec-Fetch-Site`, and plain-HTTP origins, which get none) its `Origin` is
+/// this host. Browsers set both headers themselves; a page on another site
+/// can forge neither.
+fn from_our_pages(headers: &HeaderMap, behind_tls: bool) -> bool {
+    if let Some(site) = headers.get("sec-fetch-site") {
+        return site.as_bytes() == b"same-origin";
+    }
+    let (Some(origin), Some(host)) = (
+        headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()),
+        headers.get(header::HOST).and_then(|v| v.to_str().ok()),
+    ) else {
+        return false;
+    };
+    let ours = |scheme: &str| {
+        origin
+            .strip_prefix(scheme)
+            .and_then(|o| o.strip_prefix("://"))
+            == Some(host)
+    };
+    ours("https") || (!behind_tls && ours("http"))
+}
+
+/// Whether `method` may change something (a write a forged request could
+/// trigger).
+fn is_unsafe(method: &Method) -> bool {
+    !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
+}
+
+/// The session cookie a request may use: none when it has none; a 403 when
+/// the method is unsafe and the request did not come from our own pages.
+fn usable_session_cookie<'h>(
+    method: &Method,
+    headers: &'h HeaderMap,
+    behind_tls: bool,
+) -> Result<Option<&'h str>, ApiError> {
+    let Some(cookie) = session_cookie(headers, session_cookie_name(behind_tls)) else {
+        return Ok(None);
+    };
+    if is_unsafe(method) && !from_our_pages(headers, behind_tls) {
+        return Err(ApiError::Forbidden {
+            message: format!(
+                "a {method} authenticated by the session cookie must come from this service's \
+                 own pages (Sec-Fetch-Site: same-origin, or an Origin equal to this host); \
+                 other clients send `Authorization: Bearer <token>`"
+            ),
+        });
+    }
+    Ok(Some(cookie))
 }
 
 /// Proof that the request carries admin credentials: the admin token as a
@@ -156,7 +251,7 @@ impl FromRequestParts<AppState> for AdminAuth {
             presented_secret(&parts.headers),
         );
         state.throttle.before_secret(client, presented)?;
-        if is_admin(&parts.headers, state).await? {
+        if is_admin(&parts.method, &parts.headers, state).await? {
             Ok(AdminAuth)
         } else {
             let refusal = ApiError::Unauthorized {
@@ -171,14 +266,22 @@ impl FromRequestParts<AppState> for AdminAuth {
     }
 }
 
-async fn is_admin(headers: &HeaderMap, state: &AppState) -> Result<bool, ApiError> {
+/// Whether the request carries admin credentials: the admin token as a
+/// bearer token, or a live session cookie (refused with 403 on a write that
+/// did not come from our own pages).
+async fn is_admin(
+    method: &Method,
+    headers: &HeaderMap,
+    state: &AppState,
+) -> Result<bool, ApiError> {
     if let Some(token) = bearer(headers)
         && state.credentials.is_admin_token(token)
     {
         return Ok(true);
     }
-    if let Some(cookie) = session_cookie(headers) {
-        return Ok(store::admin::session_is_live(&state.db, &hex::encode(digest(cookie))).await?);
+    if let Some(cookie) = usable_session_cookie(method, headers, state.settings.behind_tls)? {
+        let key = state.credentials.session_key(cookie);
+        return Ok(store::admin::session_is_live(&state.db, &key).await?);
     }
     Ok(false)
 }
@@ -202,7 +305,7 @@ impl FromRequestParts<AppState> for GradingAccess {
         );
         state.throttle.before_secret(client, presented)?;
         if presented.is_some_and(|key| state.credentials.is_api_key(key))
-            || is_admin(&parts.headers, state).await?
+            || is_admin(&parts.method, &parts.headers, state).await?
         {
             return Ok(GradingAccess);
         }
@@ -228,29 +331,13 @@ impl FromRequestParts<AppState> for CredentialedAccess {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let (client, presented) = (
-            ClientIp::of(&parts.extensions),
-            presented_secret(&parts.headers),
-        );
-        state.throttle.before_secret(client, presented)?;
-        if presented.is_some_and(|key| state.credentials.is_api_key(key))
-            || is_admin(&parts.headers, state).await?
-        {
-            return Ok(CredentialedAccess);
-        }
-        let how = if state.credentials.api_keys.is_empty() {
-            "the admin token (`Authorization: Bearer <token>`) or an admin session"
-        } else {
-            "an API key (`Authorization: Bearer <key>` or `X-Api-Key: <key>`) or the admin token"
-        };
-        let refusal = ApiError::Unauthorized {
-            message: format!(
-                "changing a prompt's examples changes everyone's grades for it, so it needs {how}"
-            ),
-        };
-        Err(state
-            .throttle
-            .after_refusal(client, presented, &state.credentials, refusal))
+        require_credential(
+            parts,
+            state,
+            "changing a prompt's examples changes everyone's grades for it, so it needs",
+        )
+        .await
+        .map(|()| CredentialedAccess)
     }
 }
 
@@ -264,28 +351,37 @@ impl FromRequestParts<AppState> for PromptWriteAccess {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let (client, presented) = (
-            ClientIp::of(&parts.extensions),
-            presented_secret(&parts.headers),
-        );
-        state.throttle.before_secret(client, presented)?;
-        if presented.is_some_and(|key| state.credentials.is_api_key(key))
-            || is_admin(&parts.headers, state).await?
-        {
-            return Ok(PromptWriteAccess);
-        }
-        let how = if state.credentials.api_keys.is_empty() {
-            "the admin token (`Authorization: Bearer <token>`) or an admin session"
-        } else {
-            "an API key (`Authorization: Bearer <key>` or `X-Api-Key: <key>`) or the admin token"
-        };
-        let refusal = ApiError::Unauthorized {
-            message: format!("registering a prompt needs {how}"),
-        };
-        Err(state
-            .throttle
-            .after_refusal(client, presented, &state.credentials, refusal))
+        require_credential(parts, state, "registering a prompt needs")
+            .await
+            .map(|()| PromptWriteAccess)
     }
+}
+
+/// Passes a request that presents an API key or the admin token (or carries
+/// an admin session), through the credential throttle; else 401 whose message
+/// is `needs` followed by the credentials this server accepts.
+async fn require_credential(parts: &Parts, state: &AppState, needs: &str) -> Result<(), ApiError> {
+    let (client, presented) = (
+        ClientIp::of(&parts.extensions),
+        presented_secret(&parts.headers),
+    );
+    state.throttle.before_secret(client, presented)?;
+    if presented.is_some_and(|key| state.credentials.is_api_key(key))
+        || is_admin(&parts.method, &parts.headers, state).await?
+    {
+        return Ok(());
+    }
+    let how = if state.credentials.api_keys.is_empty() {
+        "the admin token (`Authorization: Bearer <token>`) or an admin session"
+    } else {
+        "an API key (`Authorization: Bearer <key>` or `X-Api-Key: <key>`) or the admin token"
+    };
+    let refusal = ApiError::Unauthorized {
+        message: format!("{needs} {how}"),
+    };
+    Err(state
+        .throttle
+        .after_refusal(client, presented, &state.credentials, refusal))
 }
 
 /// The routes of this module.
@@ -319,7 +415,7 @@ pub async fn session_status(
     headers: HeaderMap,
 ) -> Result<Json<SessionStatus>, ApiError> {
     Ok(Json(SessionStatus {
-        admin: is_admin(&headers, &state).await?,
+        admin: is_admin(&Method::GET, &headers, &state).await?,
     }))
 }
 
@@ -366,11 +462,13 @@ pub async fn create_session(
     let secret = random_secret();
     let lifetime = state.settings.session_lifetime();
     let expires_at = store::format_time(time::OffsetDateTime::now_utc() + lifetime);
-    store::admin::insert_session(&state.db, &hex::encode(digest(&secret)), &expires_at).await?;
-    let cookie = format!(
-        "{SESSION_COOKIE}={secret}; HttpOnly; SameSite=Strict; Path=/; Max-Age={}",
-        lifetime.as_secs()
-    );
+    store::admin::insert_session(
+        &state.db,
+        &state.credentials.session_key(&secret),
+        &expires_at,
+    )
+    .await?;
+    let cookie = set_session_cookie(state.settings.behind_tls, &secret, lifetime.as_secs());
     let mut response = axum::Json(SessionResponse { expires_at }).into_response();
     response.headers_mut().insert(
         header::SET_COOKIE,
@@ -384,16 +482,21 @@ pub async fn create_session(
     delete,
     path = "/api/v1/session",
     tag = "admin",
-    responses((status = 204, description = "Session ended"))
+    responses(
+        (status = 204, description = "Session ended"),
+        (status = 403, description = "The cookie came with a request from another site", body = super::error::ErrorBody),
+    )
 )]
 pub async fn delete_session(
     State(state): State<AppState>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    if let Some(cookie) = session_cookie(&headers) {
-        store::admin::delete_session(&state.db, &hex::encode(digest(cookie))).await?;
+    let behind_tls = state.settings.behind_tls;
+    if let Some(cookie) = usable_session_cookie(&Method::DELETE, &headers, behind_tls)? {
+        let key = state.credentials.session_key(cookie);
+        store::admin::delete_session(&state.db, &key).await?;
     }
-    let clear = format!("{SESSION_COOKIE}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0");
+    let clear = set_session_cookie(behind_tls, "", 0);
     let mut response = StatusCode::NO_CONTENT.into_response();
     response.headers_mut().insert(
         header::SET_COOKIE,
@@ -426,12 +529,129 @@ mod tests {
             header::COOKIE,
             HeaderValue::from_static("a=1; essay_grader_session=abc; b=2"),
         );
-        assert_eq!(session_cookie(&headers), Some("abc"));
+        assert_eq!(session_cookie(&headers, SESSION_COOKIE), Some("abc"));
+        assert_eq!(session_cookie(&headers, SECURE_SESSION_COOKIE), None);
         headers.insert(
             header::AUTHORIZATION,
             HeaderValue::from_static("bearer  tok "),
         );
         assert_eq!(bearer(&headers), Some("tok"));
+    }
+
+    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        for (name, value) in pairs {
+            headers.insert(*name, HeaderValue::from_static(value));
+        }
+        headers
+    }
+
+    #[test]
+    fn only_same_origin_fetch_metadata_counts_as_our_own_pages() {
+        assert!(from_our_pages(
+            &headers(&[("sec-fetch-site", "same-origin")]),
+            true
+        ));
+        for site in ["same-site", "cross-site", "none"] {
+            let h = headers(&[
+                ("sec-fetch-site", site),
+                ("origin", "http://h:1"),
+                ("host", "h:1"),
+            ]);
+            assert!(!from_our_pages(&h, false), "{site}");
+        }
+    }
+
+    #[test]
+    fn without_fetch_metadata_the_origin_must_be_this_host() {
+        let ours = headers(&[
+            ("origin", "http://grader.example:8080"),
+            ("host", "grader.example:8080"),
+        ]);
+        assert!(from_our_pages(&ours, false));
+        // Behind TLS only an https origin is ours.
+        assert!(!from_our_pages(&ours, true));
+        let tls = headers(&[
+            ("origin", "https://grader.example"),
+            ("host", "grader.example"),
+        ]);
+        assert!(from_our_pages(&tls, true));
+        for origin in [
+            "http://evil.example",
+            "null",
+            "http://grader.example.evil",
+            "http://grader.example:8080.evil",
+        ] {
+            let mut h = headers(&[("host", "grader.example:8080")]);
+            h.insert(header::ORIGIN, HeaderValue::from_str(origin).unwrap());
+            assert!(!from_our_pages(&h, false), "{origin}");
+        }
+        assert!(!from_our_pages(
+            &headers(&[("host", "grader.example")]),
+            false
+        ));
+    }
+
+    #[test]
+    fn a_cross_site_write_with_the_cookie_is_refused_but_a_read_is_not() {
+        let h = headers(&[
+            ("cookie", "essay_grader_session=abc"),
+            ("sec-fetch-site", "cross-site"),
+        ]);
+        assert_eq!(
+            usable_session_cookie(&Method::GET, &h, false).unwrap(),
+            Some("abc")
+        );
+        for method in [Method::POST, Method::PUT, Method::PATCH, Method::DELETE] {
+            let err = usable_session_cookie(&method, &h, false).unwrap_err();
+            assert_eq!(err.status_code(), StatusCode::FORBIDDEN, "{method}");
+        }
+        // Without a cookie there is nothing to refuse.
+        let h = headers(&[("sec-fetch-site", "cross-site")]);
+        assert_eq!(
+            usable_session_cookie(&Method::POST, &h, false).unwrap(),
+            None
+        );
+    }
+
+    #[test]
+    fn behind_tls_the_cookie_is_host_prefixed_and_secure() {
+        let cookie = set_session_cookie(true, "v", 60);
+        assert!(
+            cookie.starts_with("__Host-essay_grader_session=v;"),
+            "{cookie}"
+        );
+        assert!(
+            cookie.contains("; Secure") && cookie.contains("; Path=/"),
+            "{cookie}"
+        );
+        assert!(!cookie.contains("Domain"), "{cookie}");
+        let plain = set_session_cookie(false, "v", 60);
+        assert!(
+            plain.starts_with("essay_grader_session=v;") && !plain.contains("Secure"),
+            "{plain}"
+        );
+        // The plain name is not honoured behind TLS (it could be set over HTTP).
+        let h = headers(&[("cookie", "essay_grader_session=abc")]);
+        assert_eq!(usable_session_cookie(&Method::GET, &h, true).unwrap(), None);
+    }
+
+    #[test]
+    fn a_session_key_depends_on_the_admin_token() {
+        let old = Credentials {
+            admin: digest("admin-token-one-0000"),
+            api_keys: vec![],
+        };
+        let new = Credentials {
+            admin: digest("admin-token-two-0000"),
+            api_keys: vec![],
+        };
+        assert_ne!(old.session_key("cookie"), new.session_key("cookie"));
+        assert_eq!(old.session_key("cookie"), old.session_key("cookie"));
+        assert!(
+            !old.session_key("cookie")
+                .contains(&hex::encode(digest("cookie")))
+        );
     }
 
     #[tokio::test]

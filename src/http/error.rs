@@ -60,6 +60,13 @@ pub enum ApiError {
         /// Which credentials were expected.
         message: String,
     },
+    /// 403: the credentials are valid but may not be used this way (a
+    /// session cookie on a write from another site).
+    #[error("{message}")]
+    Forbidden {
+        /// What was refused and how to do it instead.
+        message: String,
+    },
     /// 413: the body is larger than the limit for this route.
     #[error("the request body is larger than the limit of {limit} bytes for this route")]
     PayloadTooLarge {
@@ -142,6 +149,7 @@ impl ApiError {
             Self::NotFound { .. } | Self::NoRoute { .. } => StatusCode::NOT_FOUND,
             Self::Conflict { .. } => StatusCode::CONFLICT,
             Self::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
+            Self::Forbidden { .. } => StatusCode::FORBIDDEN,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
@@ -161,6 +169,7 @@ impl ApiError {
             Self::NoRoute { .. } => "no_route",
             Self::Conflict { .. } => "conflict",
             Self::Unauthorized { .. } => "unauthorized",
+            Self::Forbidden { .. } => "forbidden",
             Self::PayloadTooLarge { .. } => "payload_too_large",
             Self::UnsupportedMediaType { .. } => "unsupported_media_type",
             Self::Unavailable { .. } => "unavailable",

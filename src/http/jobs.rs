@@ -286,10 +286,13 @@ impl Drop for EventStreamSlot {
 
 /// Who holds an admin event stream: the admin token, or a session (by its
 /// cookie's digest, never the cookie itself).
-fn stream_holder(headers: &HeaderMap, credentials: &auth::Credentials) -> String {
+fn stream_holder(headers: &HeaderMap, state: &AppState) -> String {
     match auth::presented_secret(headers) {
-        Some(secret) if credentials.is_admin_token(secret) => "admin-token".to_owned(),
-        _ => match auth::session_cookie(headers) {
+        Some(secret) if state.credentials.is_admin_token(secret) => "admin-token".to_owned(),
+        _ => match auth::session_cookie(
+            headers,
+            auth::session_cookie_name(state.settings.behind_tls),
+        ) {
             Some(cookie) => format!("session:{}", hex::encode(auth::digest(cookie))),
             None => "admin-token".to_owned(),
         },
@@ -643,7 +646,7 @@ pub async fn job_events(
     let max = state.settings.max_event_streams;
     let slot = state
         .event_streams
-        .take(stream_holder(&headers, &state.credentials), max)
+        .take(stream_holder(&headers, &state), max)
         .map_err(|open| ApiError::TooManyRequests {
             code: "too_many_event_streams",
             message: format!(

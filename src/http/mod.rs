@@ -2,12 +2,12 @@
 //! one module per resource, each exposing `router()`.
 //!
 //! Cross-cutting behaviour is applied here, once, for every route (outermost
-//! first): request tracing, request metrics, the client's address and its
-//! rate limit, compression, the JSON shape for bare and plain-text error
-//! responses, the catch-panic layer (a panicking handler answers a JSON 500
-//! and the connection lives on), the timeout, and the per-route body-size
-//! limit. Handlers parse requests with [`extract::Json`], [`extract::Path`]
-//! and [`extract::Query`] and fail with
+//! first): request tracing, the security headers, request metrics, the
+//! client's address and its rate limit, compression, the JSON shape for bare
+//! and plain-text error responses, the catch-panic layer (a panicking handler
+//! answers a JSON 500 and the connection lives on), the timeout, and the
+//! per-route body-size limit. Handlers parse requests with [`extract::Json`],
+//! [`extract::Path`] and [`extract::Query`] and fail with
 //! [`error::ApiError`]; admin routes take an [`auth::AdminAuth`] argument.
 //!
 //! It sits on top: it may use every library module (`jobs`, `store`,
@@ -52,6 +52,7 @@ pub mod rate_limit;
 pub mod run_plots;
 pub mod runs;
 pub mod scale;
+pub mod security_headers;
 pub mod throttle;
 pub mod train_options;
 
@@ -160,6 +161,9 @@ pub fn with_shared_layers(routes: Router<AppState>, state: AppState) -> Router {
             client::identify_client,
         ))
         .layer(middleware::from_fn(metrics::track_requests))
+        // Outside the error shaping, so that every answer (404s, 405s,
+        // timeouts) carries them.
+        .layer(middleware::from_fn(security_headers::add_security_headers))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }

@@ -1,6 +1,8 @@
 //! The OpenAPI document (`GET /api/openapi.json`) and Swagger UI (`/docs`,
 //! served from files compiled into the binary: nothing is fetched at run
-//! time).
+//! time). Swagger UI's own index.html has no inline code (its initialiser is
+//! the file `swagger-initializer.js`), so it runs under the strict
+//! [`super::security_headers::DOCS_CSP`].
 //!
 //! Each resource module documents its handlers with `#[utoipa::path]`; this
 //! file lists them. A module that keeps its own `#[derive(OpenApi)]` struct is
@@ -99,5 +101,12 @@ pub fn document() -> utoipa::openapi::OpenApi {
 
 /// `GET /api/openapi.json` and the Swagger UI under `/docs`.
 pub fn router() -> Router<AppState> {
-    Router::new().merge(SwaggerUi::new("/docs").url("/api/openapi.json", document()))
+    // No validator: Swagger UI would otherwise send the document to
+    // validator.swagger.io (blocked by the CSP, and not ours to share).
+    let config = utoipa_swagger_ui::Config::from("/api/openapi.json").validator_url("none");
+    Router::new().merge(
+        SwaggerUi::new("/docs")
+            .url("/api/openapi.json", document())
+            .config(config),
+    )
 }

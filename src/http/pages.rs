@@ -7,6 +7,8 @@
 //! The pages are hand-written HTML, CSS and JavaScript modules: no CDN, no
 //! build step. Scripts and styles live in their own files, so the pages'
 //! Content-Security-Policy allows only this origin and no inline code.
+//! `nosniff`, `Referrer-Policy` and the framing ban come from
+//! [`super::security_headers`], as for every response.
 //! The pages talk to the public API only (the one exception being
 //! [`super::scale`], the scale grading shows its scores on).
 
@@ -157,7 +159,6 @@ pub async fn static_file(Path(name): Path<String>) -> Result<Response, ApiError>
     Ok((
         [
             (header::CONTENT_TYPE, asset.content_type),
-            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
             // Compiled into the binary: a new version of the service brings
             // new files, so the browser revalidates rather than guessing.
             (header::CACHE_CONTROL, "no-cache"),
@@ -172,8 +173,6 @@ fn page(html: &'static str) -> Response {
         [
             (header::CONTENT_TYPE, "text/html; charset=utf-8"),
             (header::CONTENT_SECURITY_POLICY, PAGE_CSP),
-            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
-            (header::REFERRER_POLICY, "no-referrer"),
             (header::CACHE_CONTROL, "no-cache"),
             (
                 HeaderName::from_static("cross-origin-opener-policy"),

@@ -7,6 +7,7 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
+use essay_grader::config::Secret;
 use essay_grader::store::models::{NewModel, register_model};
 use reqwest::multipart::{Form, Part};
 use serde_json::{Value, json};
@@ -478,12 +479,12 @@ async fn writing_examples_needs_the_admin_token_when_there_are_no_api_keys() {
 
 #[tokio::test]
 async fn with_api_keys_a_key_may_write_examples_and_read_the_calibration() {
-    let app = spawn_app_with(|s| s.api_keys = vec!["teacher-key".to_owned()]).await;
+    let app = spawn_app_with(|s| s.api_keys = vec![Secret::new("teacher-key-0123456789")]).await;
     let prompt = json!({"id": "bees", "title": "Why Bees Matter", "text": crate::grading::SOURCE});
     let registered = app
         .client
         .post(app.url("/api/v1/prompts"))
-        .bearer_auth("teacher-key")
+        .bearer_auth("teacher-key-0123456789")
         .json(&prompt)
         .send()
         .await
@@ -496,7 +497,7 @@ async fn with_api_keys_a_key_may_write_examples_and_read_the_calibration() {
     let by_key = app
         .client
         .post(app.url(&path))
-        .header("x-api-key", "teacher-key")
+        .header("x-api-key", "teacher-key-0123456789")
         .json(&body)
         .send()
         .await
@@ -520,7 +521,7 @@ async fn with_api_keys_a_key_may_write_examples_and_read_the_calibration() {
     let shown = app
         .client
         .get(app.url("/api/v1/prompts/bees/calibration"))
-        .bearer_auth("teacher-key")
+        .bearer_auth("teacher-key-0123456789")
         .send()
         .await
         .unwrap();

@@ -1,6 +1,7 @@
 //! POST /api/v1/grade and POST /api/v1/grade/batch with the built-in default
 //! model. The prompt and essays here were written for these tests.
 
+use essay_grader::config::Secret;
 use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, assert_error, json_body, spawn_app, spawn_app_with};
@@ -230,7 +231,7 @@ async fn grade_refuses_invalid_utf8_with_400() {
 
 #[tokio::test]
 async fn grade_needs_an_api_key_when_keys_are_configured() {
-    let app = spawn_app_with(|s| s.api_keys = vec!["teacher-key".to_owned()]).await;
+    let app = spawn_app_with(|s| s.api_keys = vec![Secret::new("teacher-key-0123456789")]).await;
     let request = json!({"prompt": {"text": SOURCE}, "essay": ESSAY});
     assert_error(
         app.post_json("/api/v1/grade", &request).await,
@@ -241,7 +242,7 @@ async fn grade_needs_an_api_key_when_keys_are_configured() {
     let response = app
         .client
         .post(app.url("/api/v1/grade"))
-        .header("x-api-key", "teacher-key")
+        .header("x-api-key", "teacher-key-0123456789")
         .json(&request)
         .send()
         .await

@@ -11,7 +11,7 @@
 
 use std::sync::{Arc, Once};
 
-use essay_grader::config::Settings;
+use essay_grader::config::{Secret, Settings};
 use essay_grader::startup::{Application, ShutdownHandle};
 use serde_json::Value;
 use tokio::task::JoinHandle;
@@ -109,8 +109,8 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
     let dir = Arc::new(tempfile::tempdir().expect("create a temp dir"));
     let mut settings = Settings {
         addr: "127.0.0.1:0".parse().unwrap(),
-        database: fresh_database_url(dir.path()).await,
-        admin_token: Some(ADMIN_TOKEN.to_owned()),
+        database: fresh_database_url(dir.path()).await.into(),
+        admin_token: Some(Secret::new(ADMIN_TOKEN)),
         ..Settings::default()
     };
     configure(&mut settings);

@@ -1,5 +1,6 @@
 //! POST /api/v1/prompts, GET /api/v1/prompts, GET /api/v1/prompts/{id}.
 
+use essay_grader::config::Secret;
 use serde_json::json;
 
 use crate::helpers::{assert_error, json_body, spawn_app, spawn_app_with};
@@ -149,7 +150,7 @@ async fn registering_a_prompt_needs_the_admin_or_an_api_key_even_where_grading_i
         201
     );
 
-    let with_keys = spawn_app_with(|s| s.api_keys = vec!["teacher-key-0001".to_owned()]).await;
+    let with_keys = spawn_app_with(|s| s.api_keys = vec![Secret::new("teacher-key-0001")]).await;
     let by_key = with_keys
         .client
         .post(with_keys.url("/api/v1/prompts"))

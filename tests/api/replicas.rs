@@ -485,6 +485,8 @@ async fn a_session_from_one_replica_follows_and_cancels_a_job_the_other_trains()
         .client
         .post(other.url(&format!("/api/v1/jobs/{id}/cancel")))
         .header("cookie", &cookie)
+        // What the browser adds to a write from our own page.
+        .header("sec-fetch-site", "same-origin")
         .send()
         .await
         .unwrap();

@@ -10,7 +10,7 @@ import assert from "node:assert/strict";
 import { PROMPTS, essay } from "./fixtures.mjs";
 import { ADMIN_TOKEN, LONG, launchBrowser, newPage, snapshot, startServer, waitForText, withArtifacts } from "./harness.mjs";
 
-const KEY = "teacher-key-7b";
+const KEY = "teacher-key-7b-browser";
 
 describe("calibrating a saved prompt", { timeout: LONG * 2 }, () => {
   let server;
