@@ -13,10 +13,19 @@ COPY models ./models
 RUN cargo build --release --locked --bin essay-grader
 
 FROM debian:bookworm-slim
-# A non-root user owns the data folder, the only place the service writes.
-RUN useradd --system --home-dir /var/lib/essay-grader --create-home essay-grader
+# A non-root user (fixed ids, so that orchestrators and bind mounts can name
+# it) owns the data folder, the only place the service writes. The folder is
+# created and handed over *before* VOLUME: Docker fills a fresh named volume
+# with the image's folder, owner included, so the volume is writable by the
+# service from its first start. Created after VOLUME, it would be root's.
+RUN groupadd --system --gid 10001 essay-grader \
+ && useradd --system --uid 10001 --gid 10001 --home-dir /var/lib/essay-grader \
+      --create-home essay-grader \
+ && mkdir -p /var/lib/essay-grader/data \
+ && chown 10001:10001 /var/lib/essay-grader/data \
+ && chmod 0750 /var/lib/essay-grader/data
 COPY --from=build /src/target/release/essay-grader /usr/local/bin/essay-grader
-USER essay-grader
+USER 10001:10001
 WORKDIR /var/lib/essay-grader
 # Listen on every interface inside the container; publish the port to choose
 # who can reach it. The database lives in the volume mounted at ./data.

@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod atomic_file;
+mod backup;
 mod calibration_study;
 mod config_cmd;
 mod cv;
@@ -46,6 +47,8 @@ enum Command {
     Features(features::FeaturesArgs),
     /// Print the training config.
     Config(config_cmd::ConfigArgs),
+    /// Copy the live SQLite database consistently (VACUUM INTO), atomically.
+    Backup(backup::BackupArgs),
     /// Measure the speed of the NN core, the features or cross-validation.
     Bench(crate::bench::BenchArgs),
 }
@@ -64,6 +67,7 @@ pub fn main() -> ExitCode {
         Command::Features(args) => features::run(args),
         Command::Config(args) => config_cmd::run(args),
         Command::Bench(args) => crate::bench::run(args),
+        Command::Backup(args) => backup::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

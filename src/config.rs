@@ -265,7 +265,7 @@ pub struct Settings {
 
     /// When set, `GET /metrics` needs `Authorization: Bearer <this token>`.
     #[arg(long, env = "ESSAY_GRADER_METRICS_TOKEN", hide_env_values = true)]
-    pub metrics_token: Option<String>,
+    pub metrics_token: Option<Secret>,
 }
 
 /// A trusted proxy: an address (`10.0.0.2`) or a network (`10.0.0.0/8`).
@@ -464,8 +464,8 @@ impl Settings {
         }
         if self
             .metrics_token
-            .as_deref()
-            .is_some_and(|t| t.trim().is_empty())
+            .as_ref()
+            .is_some_and(|t| t.expose().trim().is_empty())
         {
             problems.push("ESSAY_GRADER_METRICS_TOKEN is set but blank".to_owned());
         }
@@ -803,11 +803,12 @@ mod tests {
         let settings = Settings {
             admin_token: Some(Secret::new(TOKEN)),
             api_keys: vec![Secret::new(KEY_1)],
+            metrics_token: Some(Secret::new("metrics-token-31337")),
             database: DatabaseUrl::from("postgres://eg:db-password-42@db:5432/eg"),
             ..Settings::default()
         };
         let shown = format!("{settings:?} {settings:#?}");
-        for secret in [TOKEN, KEY_1, "db-password-42"] {
+        for secret in [TOKEN, KEY_1, "db-password-42", "metrics-token-31337"] {
             assert!(!shown.contains(secret), "{secret} in {shown}");
         }
         assert!(shown.contains("<redacted>"), "{shown}");

@@ -24,6 +24,25 @@ pub struct WriteError {
 /// Writes `bytes` to `path` atomically: a temp file beside it, `fsync`, then
 /// `rename`. On any failure the temp file is removed and `path` is untouched.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), WriteError> {
+    let tmp = temp_path_beside(path)?;
+    let written = (|| {
+        let mut file = File::create(&tmp)?;
+        file.write_all(bytes)?;
+        Ok(())
+    })();
+    if let Err(source) = written {
+        let _ = fs::remove_file(&tmp);
+        return Err(WriteError {
+            path: path.to_path_buf(),
+            source,
+        });
+    }
+    publish(&tmp, path)
+}
+
+/// A path for a temporary file in `path`'s directory (so that the final
+/// rename stays on one filesystem, and is atomic) that does not exist yet.
+pub fn temp_path_beside(path: &Path) -> Result<PathBuf, WriteError> {
     let fail = |source| WriteError {
         path: path.to_path_buf(),
         source,
@@ -35,22 +54,35 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), WriteError> {
     let name = path
         .file_name()
         .ok_or_else(|| fail(std::io::Error::other("the path has no file name")))?;
-    // Same directory so the rename stays on one filesystem (and is atomic).
-    let tmp = dir.join(format!(
+    Ok(dir.join(format!(
         ".{}.tmp-{}-{}",
         name.to_string_lossy(),
         std::process::id(),
         COUNTER.fetch_add(1, Ordering::Relaxed)
-    ));
+    )))
+}
+
+/// Makes a finished temporary file the file at `path`: `fsync` it, rename it
+/// over `path`, and `fsync` the directory so that the rename survives a
+/// power cut. On failure the temporary file is removed and `path` untouched.
+pub fn publish(tmp: &Path, path: &Path) -> Result<(), WriteError> {
     let result = (|| {
-        let mut file = File::create(&tmp)?;
-        file.write_all(bytes)?;
-        file.sync_all()?;
-        fs::rename(&tmp, path)
+        File::open(tmp)?.sync_all()?;
+        fs::rename(tmp, path)?;
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            // Not every platform can open a directory; the rename is done.
+            if let Ok(dir) = File::open(dir) {
+                let _ = dir.sync_all();
+            }
+        }
+        Ok(())
     })();
-    if let Err(e) = result {
-        let _ = fs::remove_file(&tmp);
-        return Err(fail(e));
+    if let Err(source) = result {
+        let _ = fs::remove_file(tmp);
+        return Err(WriteError {
+            path: path.to_path_buf(),
+            source,
+        });
     }
     Ok(())
 }

@@ -166,6 +166,7 @@ pub fn session_cookie_name(behind_tls: bool) -> &'static str {
     }
 }
 
+/// The value of the session cookie `name`, if the request carries one.
 pub(crate) fn session_cookie<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
     headers
         .get_all(header::COOKIE)

@@ -100,6 +100,7 @@ struct Upload {
     security(("admin" = [])),
     request_body(content_type = "multipart/form-data", description = "essays (CSV), prompts (CSV), mapping (JSON), name"),
     responses(
+        (status = 403, description = "The session cookie came with a write that did not come from this service's pages (no `Sec-Fetch-Site: same-origin` or matching `Origin`)", body = super::error::ErrorBody),
         (status = 201, description = "Stored", body = DatasetView),
         (status = 413, description = "Over the upload limit", body = super::error::ErrorBody),
         (status = 422, description = "A missing field, a bad mapping, or bad rows (file, line, column)", body = super::error::ErrorBody),
@@ -261,6 +262,7 @@ pub async fn get_dataset(
     security(("admin" = [])),
     params(("id" = String, Path, description = "The dataset id")),
     responses(
+        (status = 403, description = "The session cookie came with a write that did not come from this service's pages (no `Sec-Fetch-Site: same-origin` or matching `Origin`)", body = super::error::ErrorBody),
         (status = 204, description = "Deleted"),
         (status = 404, description = "No such dataset", body = super::error::ErrorBody),
         (status = 409, description = "Queued or running jobs use it", body = super::error::ErrorBody),

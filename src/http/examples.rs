@@ -225,11 +225,14 @@ pub struct ExampleList {
 
 /// Paging of `GET /api/v1/prompts/{id}/examples`.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ExamplePage {
     /// At most this many examples (1 to 1000, default 100).
+    #[param(minimum = 1, maximum = 1000, nullable = false)]
     pub limit: Option<i64>,
     /// Skip this many first (default 0).
+    #[param(minimum = 0, nullable = false)]
     pub offset: Option<i64>,
 }
 
@@ -373,6 +376,7 @@ fn round3(x: f64) -> f64 {
     params(("id" = String, Path, description = "The prompt id")),
     security(("api_key" = []), ("admin" = [])),
     responses(
+        (status = 403, description = "The session cookie came with a write that did not come from this service's pages (no `Sec-Fetch-Site: same-origin` or matching `Origin`)", body = super::error::ErrorBody),
         (status = 201, description = "Stored; the refitted calibration", body = ExamplesAdded),
         (status = 401, description = "No API key or admin credentials", body = ErrorBody),
         (status = 404, description = "No such prompt", body = ErrorBody),
@@ -464,6 +468,7 @@ pub async fn list_examples(
     ),
     security(("api_key" = []), ("admin" = [])),
     responses(
+        (status = 403, description = "The session cookie came with a write that did not come from this service's pages (no `Sec-Fetch-Site: same-origin` or matching `Origin`)", body = super::error::ErrorBody),
         (status = 200, description = "Removed; the refitted calibration", body = ExamplesDeleted),
         (status = 401, description = "No API key or admin credentials", body = ErrorBody),
         (status = 404, description = "No such prompt, or no such example of it", body = ErrorBody),
@@ -499,6 +504,7 @@ pub async fn delete_example(
     params(("id" = String, Path, description = "The prompt id")),
     security(("api_key" = []), ("admin" = [])),
     responses(
+        (status = 403, description = "The session cookie came with a write that did not come from this service's pages (no `Sec-Fetch-Site: same-origin` or matching `Origin`)", body = super::error::ErrorBody),
         (status = 200, description = "Removed", body = ExamplesDeleted),
         (status = 401, description = "No API key or admin credentials", body = ErrorBody),
         (status = 404, description = "No such prompt", body = ErrorBody),
@@ -652,6 +658,7 @@ pub struct DatasetFromExamples {
     request_body = DatasetFromExamples,
     security(("admin" = [])),
     responses(
+        (status = 403, description = "The session cookie came with a write that did not come from this service's pages (no `Sec-Fetch-Site: same-origin` or matching `Origin`)", body = super::error::ErrorBody),
         (status = 201, description = "Stored", body = DatasetView),
         (status = 401, description = "No admin credentials", body = ErrorBody),
         (status = 422, description = "Unknown prompts or datasets, prompts without examples, targets that do not match", body = ErrorBody),

@@ -148,6 +148,7 @@ impl GradeResponse {
     request_body = GradeRequest,
     security((), ("api_key" = [])),
     responses(
+        (status = 403, description = "The session cookie came with a write that did not come from this service's pages (no `Sec-Fetch-Site: same-origin` or matching `Origin`)", body = super::error::ErrorBody),
         (status = 200, description = "The grade", body = GradeResponse),
         (status = 404, description = "Unknown prompt_id", body = ErrorBody),
         (status = 413, description = "Body over the single-essay limit", body = ErrorBody),
@@ -231,6 +232,7 @@ pub struct BatchResponse {
     request_body = BatchRequest,
     security((), ("api_key" = [])),
     responses(
+        (status = 403, description = "The session cookie came with a write that did not come from this service's pages (no `Sec-Fetch-Site: same-origin` or matching `Origin`)", body = super::error::ErrorBody),
         (status = 200, description = "One result per item, in order", body = BatchResponse),
         (status = 413, description = "Body over the batch limit", body = ErrorBody),
         (status = 422, description = "No items, or more than the maximum", body = ErrorBody),

@@ -105,16 +105,16 @@ pub struct AppState {
 
 /// The whole application: every resource's routes and the shared layers.
 pub fn router(state: AppState) -> Router {
-    with_shared_layers(routes(), state)
+    with_shared_layers(routes(&state.settings), state)
 }
 
 /// Every resource's routes, without the shared layers.
-fn routes() -> Router<AppState> {
+fn routes(settings: &Settings) -> Router<AppState> {
     Router::new()
         .merge(pages::router())
         .merge(health::router())
         .merge(metrics::router())
-        .merge(openapi::router())
+        .merge(openapi::router(settings))
         .merge(auth::router())
         .merge(grading::router())
         .merge(prompts::router())

@@ -137,6 +137,7 @@ pub struct Activation {
     security(("admin" = [])),
     params(("id" = String, Path, description = "The model id")),
     responses(
+        (status = 403, description = "The session cookie came with a write that did not come from this service's pages (no `Sec-Fetch-Site: same-origin` or matching `Origin`)", body = super::error::ErrorBody),
         (status = 200, description = "Activated", body = Activation),
         (status = 404, description = "No such model", body = super::error::ErrorBody),
         (status = 422, description = "The stored artifact cannot be loaded", body = super::error::ErrorBody),

@@ -293,9 +293,11 @@ pub fn chars_over(value: &str, max: usize) -> Option<usize> {
     post,
     path = "/api/v1/prompts",
     tag = "prompts",
+    security((), ("api_key" = [])),
     request_body = CreatePrompt,
     security(("api_key" = []), ("admin" = [])),
     responses(
+        (status = 403, description = "The session cookie came with a write that did not come from this service's pages (no `Sec-Fetch-Site: same-origin` or matching `Origin`)", body = super::error::ErrorBody),
         (status = 201, description = "Registered", body = PromptRecord),
         (status = 401, description = "No API key or admin credentials", body = super::error::ErrorBody),
         (status = 409, description = "The id is taken", body = super::error::ErrorBody),
@@ -362,11 +364,14 @@ pub async fn create_prompt(
 
 /// Paging of `GET /api/v1/prompts`.
 #[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ListParams {
     /// At most this many prompts (1 to 1000, default 100).
+    #[param(minimum = 1, maximum = 1000, nullable = false)]
     pub limit: Option<i64>,
     /// Skip this many first (default 0).
+    #[param(minimum = 0, nullable = false)]
     pub offset: Option<i64>,
 }
 
@@ -382,6 +387,7 @@ pub struct PromptList {
     get,
     path = "/api/v1/prompts",
     tag = "prompts",
+    security((), ("api_key" = [])),
     params(ListParams),
     responses(
         (status = 200, description = "A page of prompts", body = PromptList),
@@ -420,6 +426,7 @@ pub async fn list_prompts(
     get,
     path = "/api/v1/prompts/{id}",
     tag = "prompts",
+    security((), ("api_key" = [])),
     params(("id" = String, Path, description = "The prompt id")),
     responses(
         (status = 200, description = "The prompt", body = PromptRecord),

@@ -15,6 +15,8 @@
 //!   `essay-grader sweep` runs), off the async executor.
 //! - [`progress`]: the progress the API shows, its ETA, and the once-a-second
 //!   throttle.
+//! - [`unsaved_points`]: the bounded buffer of run metrics not written yet
+//!   (between heartbeats, and while the database refuses writes).
 //!
 //! It does not parse HTTP (that is `http::jobs`) nor hold SQL (`store`). It
 //! may use `store`, `experiments`, `grader`, `training`, `features` and `nn`.
@@ -23,6 +25,7 @@ pub mod executor;
 pub mod progress;
 pub mod queue;
 pub mod spec;
+pub mod unsaved_points;
 
 pub use executor::{ExecuteError, Executor, JobInput, JobOutput, TrainingExecutor};
 pub use progress::{EpochReport, JobProgress};

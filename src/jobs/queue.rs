@@ -30,6 +30,15 @@
 //! On shutdown the workers stop their training at the next epoch and put the
 //! job back in the queue; the next claim, here or in another process, starts
 //! it from the beginning.
+//!
+//! A database that refuses writes (read-only, full: see
+//! `store::writability`) is waited out, not taken for a lost lease: nobody
+//! can recover the job meanwhile, since recovery is a write too. Training
+//! goes on, its progress stays live, its metric points wait in a bounded
+//! buffer ([`UnsavedPoints`]), and a finished job's end (model, metrics,
+//! status) is held in memory and retried until the database takes it. This
+//! process's recovery spares the jobs it still runs, so when the database
+//! comes back a lease that lapsed meanwhile is renewed, not recovered.
 
 use std::collections::HashMap;
 use std::ops::ControlFlow;
@@ -46,6 +55,7 @@ use tokio::task::JoinHandle;
 use crate::jobs::executor::{Executor, JobInput, JobOutput};
 use crate::jobs::progress::{EpochReport, JobProgress, Throttle};
 use crate::jobs::spec::JobSpec;
+use crate::jobs::unsaved_points::UnsavedPoints;
 use crate::jobs::{JobKind, JobStatus, MAX_ATTEMPTS};
 use crate::store;
 use crate::store::jobs::{
@@ -71,6 +81,9 @@ pub struct QueueSettings {
     pub lease: Duration,
     /// How often this process looks for lapsed leases to recover.
     pub recovery_interval: Duration,
+    /// How many metric points a running job keeps while they cannot be
+    /// written (the database refuses writes); beyond it the oldest are dropped.
+    pub max_unsaved_points: usize,
 }
 
 impl Default for QueueSettings {
@@ -92,6 +105,7 @@ impl QueueSettings {
             lease,
             recovery_interval: (lease / 6)
                 .clamp(Duration::from_millis(500), Duration::from_secs(5)),
+            max_unsaved_points: DEFAULT_MAX_UNSAVED_POINTS,
         }
     }
 
@@ -104,6 +118,10 @@ impl QueueSettings {
         )
     }
 }
+
+/// The default of [`QueueSettings::max_unsaved_points`]: 50,000 points of
+/// about 100 bytes, some 5 MB per running job at most.
+pub const DEFAULT_MAX_UNSAVED_POINTS: usize = 50_000;
 
 /// A job's state as its watchers see it: what `GET /jobs/{id}/events` sends.
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
@@ -228,9 +246,15 @@ impl JobQueue {
     /// Requeues (or fails, or cancels) the jobs whose lease lapsed, and wakes
     /// a worker when some went back in the queue.
     pub async fn recover_expired_leases(&self) -> Result<(), sqlx::Error> {
-        let recovery =
-            store::jobs::recover_expired_leases(&self.inner.pool, MAX_ATTEMPTS, &store::now())
-                .await?;
+        // Jobs this process still runs are its own to record, however late.
+        let running_here: Vec<String> = lock(&self.inner.live).keys().cloned().collect();
+        let recovery = store::jobs::recover_expired_leases_sparing(
+            &self.inner.pool,
+            MAX_ATTEMPTS,
+            &store::now(),
+            &running_here,
+        )
+        .await?;
         if !recovery.is_empty() {
             tracing::warn!(
                 requeued = ?recovery.requeued,
@@ -251,8 +275,12 @@ impl JobQueue {
                 () = tokio::time::sleep(self.inner.settings.recovery_interval) => {}
                 () = stopping(&mut shutdown) => return,
             }
-            if let Err(err) = self.recover_expired_leases().await {
-                tracing::warn!(error = %err, "could not look for lapsed job leases");
+            match self.recover_expired_leases().await {
+                Ok(()) => {}
+                Err(err) if store::writability::not_writable(&err).is_some() => {
+                    tracing::debug!(error = %err, "cannot recover lapsed leases while the database refuses writes")
+                }
+                Err(err) => tracing::warn!(error = %err, "could not look for lapsed job leases"),
             }
         }
     }
@@ -352,6 +380,11 @@ impl JobQueue {
                     continue;
                 }
                 Ok(None) => {}
+                // The write probe logs a database that refuses writes once;
+                // claiming waits for it quietly.
+                Err(err) if store::writability::not_writable(&err).is_some() => {
+                    tracing::debug!(worker, error = %err, "cannot claim a job while the database refuses writes")
+                }
                 Err(err) => tracing::error!(worker, error = %err, "could not claim a job"),
             }
             tokio::select! {
@@ -450,7 +483,7 @@ impl JobQueue {
         let mut throttle = Throttle::new(self.inner.settings.heartbeat_interval);
         let mut heartbeat = tokio::time::interval(self.inner.settings.heartbeat_interval);
         heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let mut points: Vec<MetricPoint> = Vec::new();
+        let mut points = UnsavedPoints::with_cap(self.inner.settings.max_unsaved_points);
         let mut latest: Option<JobProgress> = None;
         let mut unsaved = false;
         let mut shutdown_deadline: Option<tokio::time::Instant> = None;
@@ -503,6 +536,10 @@ impl JobQueue {
             points.extend(epoch_points(&report));
             latest = Some(report.with_eta(started.elapsed()));
         }
+        if points.dropped() > 0 {
+            tracing::warn!(job_id = %job.id, dropped = points.dropped(), kept = points.len(), "metric points were dropped while the database refused writes (oldest first)");
+        }
+        let points = points.into_vec();
         // A lost lease wins over everything: whatever this worker did is no
         // longer its to record. Then a cancel; a shutdown only over an
         // unfinished job (one that completed just as the server stopped keeps
@@ -588,7 +625,7 @@ impl JobQueue {
         job: &JobRow,
         lease: &Lease,
         progress: Option<&JobProgress>,
-        points: &mut Vec<MetricPoint>,
+        points: &mut UnsavedPoints,
         cancel: &AtomicBool,
         lost: &AtomicBool,
         lease_holds_until: &mut Instant,
@@ -607,7 +644,7 @@ impl JobQueue {
             terms,
             progress.as_deref(),
             &job.run_id,
-            points,
+            points.as_slice(),
         )
         .await;
         match renewal {
@@ -621,6 +658,11 @@ impl JobQueue {
             Ok(Heartbeat::Lost) => {
                 tracing::warn!(job_id = %job.id, "lost the job's lease (another process recovered it); stopping");
                 lost.store(true, Ordering::Relaxed);
+            }
+            Err(err) if let Some(kind) = store::writability::not_writable(&err) => {
+                // Nobody can recover the job while nobody can write: train
+                // on, keep the progress live and the points buffered.
+                tracing::warn!(job_id = %job.id, reason = kind.describe(), unsaved_points = points.len(), "the database refuses writes; training goes on and its metrics wait in memory");
             }
             Err(err) if Instant::now() >= *lease_holds_until => {
                 tracing::error!(job_id = %job.id, error = %err, "could not renew the job's lease for a whole lease; stopping, another process may take it");
@@ -685,7 +727,7 @@ impl JobQueue {
         let progress =
             progress.map(|p| serde_json::to_string(&p).expect("progress always serialises"));
         let result = self
-            .commit_end(
+            .commit_end_when_writable(
                 job,
                 lease,
                 &mut end,
@@ -714,6 +756,72 @@ impl JobQueue {
         }
         let row = store::jobs::get_job(pool, &job.id).await.ok().flatten();
         row.as_ref().map(JobSnapshot::from_row)
+    }
+
+    /// [`commit_end`](Self::commit_end), retried every heartbeat interval
+    /// while the database refuses writes: the finished result (and the job's
+    /// lease, spared by this process's recovery) is held in memory, so the
+    /// job is neither lost nor run again. Once a shutdown begins it gives up
+    /// after the shutdown grace period (the job then reruns after its lease,
+    /// as after a crash); any other error is returned at once.
+    #[allow(clippy::too_many_arguments)]
+    async fn commit_end_when_writable(
+        &self,
+        job: &JobRow,
+        lease: &Lease,
+        end: &mut JobEnd,
+        points: &[MetricPoint],
+        output: Option<&JobOutput>,
+        progress: Option<&str>,
+        timings: &str,
+        now: &str,
+    ) -> Result<(), sqlx::Error> {
+        let mut shutdown = self.inner.shutdown.subscribe();
+        let mut give_up_at: Option<tokio::time::Instant> = None;
+        let mut held = false;
+        loop {
+            let err = match self
+                .commit_end(job, lease, end, points, output, progress, timings, now)
+                .await
+            {
+                Ok(()) => {
+                    if held {
+                        tracing::info!(job_id = %job.id, "the database takes writes again; the held end of the job is recorded");
+                        metrics::gauge!("jobs_held_ends").decrement(1.0);
+                    }
+                    return Ok(());
+                }
+                Err(err) => err,
+            };
+            let Some(kind) = store::writability::not_writable(&err) else {
+                if held {
+                    metrics::gauge!("jobs_held_ends").decrement(1.0);
+                }
+                return Err(err);
+            };
+            if !held {
+                held = true;
+                metrics::gauge!("jobs_held_ends").increment(1.0);
+                tracing::warn!(job_id = %job.id, reason = kind.describe(), "the database refuses writes; the job's end is held in memory and retried until it takes them");
+            }
+            let give_up = async {
+                match give_up_at {
+                    Some(at) => tokio::time::sleep_until(at).await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                () = tokio::time::sleep(self.inner.settings.heartbeat_interval) => {}
+                () = stopping(&mut shutdown), if give_up_at.is_none() => {
+                    give_up_at = Some(tokio::time::Instant::now() + self.inner.settings.shutdown_grace);
+                }
+                () = give_up => {
+                    tracing::error!(job_id = %job.id, "shutting down while the database still refuses writes: the job's result is lost and it will run again after its lease");
+                    metrics::gauge!("jobs_held_ends").decrement(1.0);
+                    return Err(err);
+                }
+            }
+        }
     }
 
     /// Registers the model (if any), appends the last metrics and finishes
@@ -893,13 +1001,16 @@ mod tests {
         finish: Finish,
         /// Epochs actually run, across all jobs.
         ran: AtomicUsize,
+        /// Jobs started.
+        jobs: AtomicUsize,
     }
 
     #[derive(Clone, Copy)]
     enum Finish {
         Succeed,
         Fail,
-        Panic,
+        /// Panics in the first job it runs, succeeds in the others.
+        PanicOnFirstJob,
     }
 
     impl Executor for FakeExecutor {
@@ -908,6 +1019,7 @@ mod tests {
             input: &JobInput,
             on_epoch: &mut dyn FnMut(EpochReport) -> ControlFlow<()>,
         ) -> Result<JobOutput, ExecuteError> {
+            let job_number = self.jobs.fetch_add(1, Ordering::SeqCst);
             for epoch in 1..=self.epochs {
                 std::thread::sleep(Duration::from_millis(self.epoch_ms));
                 self.ran.fetch_add(1, Ordering::SeqCst);
@@ -932,7 +1044,10 @@ mod tests {
                 }
             }
             match self.finish {
-                Finish::Succeed => Ok(JobOutput {
+                Finish::PanicOnFirstJob if job_number == 0 => {
+                    panic!("index out of bounds in a fake layer")
+                }
+                Finish::Succeed | Finish::PanicOnFirstJob => Ok(JobOutput {
                     metrics: serde_json::json!({"mcrmse": 0.5, "essays": input.essays.len()}),
                     points: vec![("fold_1/mcrmse".into(), 0, 0.5)],
                     model: (input.spec.kind() == JobKind::Train).then(|| ModelOutput {
@@ -945,7 +1060,6 @@ mod tests {
                     fold: "all".into(),
                     message: "the loss became NaN at epoch 2".into(),
                 })),
-                Finish::Panic => panic!("index out of bounds in a fake layer"),
             }
         }
     }
@@ -956,6 +1070,7 @@ mod tests {
             epoch_ms,
             finish,
             ran: AtomicUsize::new(0),
+            jobs: AtomicUsize::new(0),
         })
     }
 
@@ -968,6 +1083,7 @@ mod tests {
             shutdown_grace: Duration::from_secs(5),
             lease: Duration::from_millis(600),
             recovery_interval: Duration::from_millis(100),
+            max_unsaved_points: DEFAULT_MAX_UNSAVED_POINTS,
         }
     }
 
@@ -1078,12 +1194,12 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_panic_in_training_fails_the_job_and_the_worker_carries_on() {
-        let (_dir, pool, queue) = setup(fake(1, 1, Finish::Panic)).await;
+    async fn a_panic_in_training_fails_the_job_with_its_reason_and_the_next_job_succeeds() {
+        let (_dir, pool, queue) = setup(fake(1, 1, Finish::PanicOnFirstJob)).await;
         let workers = queue.start().await.unwrap();
 
         let first = enqueue(&queue, JobKind::Cv).await;
-        let second = enqueue(&queue, JobKind::Cv).await;
+        let second = enqueue(&queue, JobKind::Train).await;
         let first = wait_for(&pool, &first, is_final).await;
         let second = wait_for(&pool, &second, is_final).await;
         workers.shutdown().await;
@@ -1093,7 +1209,8 @@ mod tests {
             first.error.as_deref(),
             Some("training panicked: index out of bounds in a fake layer")
         );
-        assert_eq!(second.status, "failed");
+        assert_eq!(second.status, "succeeded", "{second:?}");
+        assert!(second.model_id.is_some());
     }
 
     #[tokio::test]
@@ -1246,6 +1363,72 @@ mod tests {
             points.is_empty(),
             "no metrics written over the new claim: {points:?}"
         );
+    }
+
+    /// Makes every query of `pool` (one connection) refuse writes, or take
+    /// them again, as a read-only database file would.
+    async fn refuse_writes(pool: &Db, refuse: bool) {
+        let pragma = if refuse {
+            "PRAGMA query_only = ON"
+        } else {
+            "PRAGMA query_only = OFF"
+        };
+        sqlx::query(pragma).execute(pool).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_job_finishing_while_the_database_refuses_writes_is_held_then_recorded_once_and_not_rerun()
+     {
+        // One connection, so the pragma of `refuse_writes` holds for every query.
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("test.db").display());
+        let pool = store::open(&url, 1).await.unwrap();
+        insert_dataset(&pool, &sample_dataset("d1", 5))
+            .await
+            .unwrap();
+        let executor = fake(30, 20, Finish::Succeed);
+        let queue = JobQueue::new(
+            pool.clone(),
+            QueueSettings {
+                max_unsaved_points: 10,
+                ..settings()
+            },
+            executor.clone(),
+        );
+        let workers = queue.start().await.unwrap();
+        let id = enqueue(&queue, JobKind::Train).await;
+        let running = wait_for(&pool, &id, |row| row.status == "running").await;
+
+        refuse_writes(&pool, true).await;
+        while executor.ran.load(Ordering::SeqCst) < 30 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        // Well past the 600 ms lease, with recovery every 100 ms.
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        let held = queue.watch(&id).is_some();
+        let while_refused = store::jobs::get_job(&pool, &id).await.unwrap().unwrap();
+        refuse_writes(&pool, false).await;
+        let job = wait_for(&pool, &id, is_final).await;
+        workers.shutdown().await;
+
+        assert!(held, "the worker still holds the finished job");
+        assert_eq!(while_refused.status, "running");
+        assert_eq!(job.status, "succeeded", "{job:?}");
+        assert_eq!(job.attempts, 1, "not rerun");
+        assert_eq!(executor.ran.load(Ordering::SeqCst), 30, "trained once");
+        assert!(job.model_id.is_some(), "the model was registered");
+        let losses: Vec<i64> = store::runs::list_metrics(&pool, &running.run_id)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|p| p.name.ends_with("train_loss"))
+            .map(|p| p.step)
+            .collect();
+        assert!(
+            losses.len() < 30,
+            "the buffer of unwritten points is bounded: {losses:?}"
+        );
+        assert_eq!(losses.last(), Some(&30), "the newest points were kept");
     }
 
     #[tokio::test]

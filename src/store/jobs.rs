@@ -456,53 +456,93 @@ pub async fn recover_expired_leases(
     max_attempts: i64,
     now: &str,
 ) -> Result<Recovery, sqlx::Error> {
-    let mut tx = pool.begin().await?;
-    let cancelled: Vec<(String, String)> = sqlx::query_as(
-        "UPDATE jobs SET status = 'cancelled', finished_at = $1, lease_token = NULL, lease_expires_at = NULL \
-         WHERE status = 'running' AND (lease_expires_at IS NULL OR lease_expires_at < $2) AND cancel_requested = 1 RETURNING id, run_id",
-    )
-    .bind(now)
-    .bind(now)
-    .fetch_all(&mut *tx)
-    .await?;
-    let failed: Vec<(String, String)> = sqlx::query_as(
-        "UPDATE jobs SET status = 'failed', finished_at = $1, lease_token = NULL, lease_expires_at = NULL, \
-                error = 'the worker running this job stopped (its lease lapsed) ' || attempts || ' times; giving up after ' || $2 || ' attempts' \
-         WHERE status = 'running' AND (lease_expires_at IS NULL OR lease_expires_at < $3) AND attempts >= $4 RETURNING id, run_id",
-    )
-    .bind(now)
-    .bind(max_attempts.to_string())
-    .bind(now)
-    .bind(max_attempts)
-    .fetch_all(&mut *tx)
-    .await?;
-    let requeued: Vec<(String, String)> = sqlx::query_as(
-        "UPDATE jobs SET status = 'queued', progress = NULL, lease_token = NULL, lease_expires_at = NULL, \
-                claimed_by = NULL \
-         WHERE status = 'running' AND (lease_expires_at IS NULL OR lease_expires_at < $1) RETURNING id, run_id",
+    recover_expired_leases_sparing(pool, max_attempts, now, &[]).await
+}
+
+/// [`recover_expired_leases`], leaving alone the jobs in `spared`: those the
+/// calling process is still running, whose lease lapsed only because the
+/// database refused the renewals (a read-only or full database, during which
+/// nobody could renew or recover). Their worker records them as soon as the
+/// database takes writes; recovering them here would rerun finished work.
+pub async fn recover_expired_leases_sparing(
+    pool: &Db,
+    max_attempts: i64,
+    now: &str,
+    spared: &[String],
+) -> Result<Recovery, sqlx::Error> {
+    // The write lock first (SQLite), so the read below cannot go stale
+    // before the updates; each update re-checks its conditions anyway.
+    let mut tx = super::begin_write(pool).await?;
+    let lapsed: Vec<(String,)> = sqlx::query_as(
+        "SELECT id FROM jobs WHERE status = 'running' \
+           AND (lease_expires_at IS NULL OR lease_expires_at < $1) ORDER BY id",
     )
     .bind(now)
     .fetch_all(&mut *tx)
     .await?;
-    for (runs, status) in [
-        (&cancelled, "cancelled"),
-        (&failed, "failed"),
-        (&requeued, "queued"),
-    ] {
-        for (_, run_id) in runs {
-            sqlx::query("UPDATE runs SET status = $1 WHERE id = $2")
-                .bind(status)
-                .bind(run_id)
-                .execute(&mut *tx)
-                .await?;
+    let mut recovery = Recovery::default();
+    for (id,) in lapsed {
+        if spared.contains(&id) {
+            continue;
         }
+        let cancelled: Option<(String,)> = sqlx::query_as(
+            "UPDATE jobs SET status = 'cancelled', finished_at = $1, lease_token = NULL, lease_expires_at = NULL \
+             WHERE id = $2 AND status = 'running' AND (lease_expires_at IS NULL OR lease_expires_at < $3) \
+               AND cancel_requested = 1 RETURNING run_id",
+        )
+        .bind(now)
+        .bind(&id)
+        .bind(now)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let failed: Option<(String,)> = match cancelled {
+            Some(_) => None,
+            None => {
+                sqlx::query_as(
+                    "UPDATE jobs SET status = 'failed', finished_at = $1, lease_token = NULL, lease_expires_at = NULL, \
+                            error = 'the worker running this job stopped (its lease lapsed) ' || attempts || ' times; giving up after ' || $2 || ' attempts' \
+                     WHERE id = $3 AND status = 'running' AND (lease_expires_at IS NULL OR lease_expires_at < $4) \
+                       AND attempts >= $5 RETURNING run_id",
+                )
+                .bind(now)
+                .bind(max_attempts.to_string())
+                .bind(&id)
+                .bind(now)
+                .bind(max_attempts)
+                .fetch_optional(&mut *tx)
+                .await?
+            }
+        };
+        let requeued: Option<(String,)> = match (&cancelled, &failed) {
+            (None, None) => {
+                sqlx::query_as(
+                    "UPDATE jobs SET status = 'queued', progress = NULL, lease_token = NULL, lease_expires_at = NULL, \
+                            claimed_by = NULL \
+                     WHERE id = $1 AND status = 'running' AND (lease_expires_at IS NULL OR lease_expires_at < $2) \
+                     RETURNING run_id",
+                )
+                .bind(&id)
+                .bind(now)
+                .fetch_optional(&mut *tx)
+                .await?
+            }
+            _ => None,
+        };
+        let (run, status, list) = match (cancelled, failed, requeued) {
+            (Some((run,)), _, _) => (run, "cancelled", &mut recovery.cancelled),
+            (_, Some((run,)), _) => (run, "failed", &mut recovery.failed),
+            (_, _, Some((run,))) => (run, "queued", &mut recovery.requeued),
+            _ => continue,
+        };
+        sqlx::query("UPDATE runs SET status = $1 WHERE id = $2")
+            .bind(status)
+            .bind(&run)
+            .execute(&mut *tx)
+            .await?;
+        list.push(id);
     }
     tx.commit().await?;
-    Ok(Recovery {
-        requeued: requeued.into_iter().map(|(id, _)| id).collect(),
-        failed: failed.into_iter().map(|(id, _)| id).collect(),
-        cancelled: cancelled.into_iter().map(|(id, _)| id).collect(),
-    })
+    Ok(recovery)
 }
 
 /// Cancels a queued job at once, or asks its worker to stop a running one.
@@ -732,6 +772,26 @@ mod tests {
         let job = get_job(&pool, "a").await.unwrap().unwrap();
         assert_eq!((job.status.as_str(), job.attempts), ("queued", 1));
         assert!(job.lease_token.is_none());
+    }
+
+    #[tokio::test]
+    async fn recovery_spares_the_lapsed_jobs_the_caller_still_runs_and_takes_the_others() {
+        let (_dir, pool) = pool_with_dataset().await;
+        queue(&pool, "a", T0).await;
+        queue(&pool, "b", T0).await;
+        let first = claim(&pool, "w1", lease(T0, T1)).await.unwrap();
+        claim(&pool, "w1", lease(T0, T1)).await.unwrap();
+
+        let spared = [first.job.id.clone()];
+        let recovery = recover_expired_leases_sparing(&pool, 3, T3, &spared)
+            .await
+            .unwrap();
+
+        assert_eq!(recovery.requeued.len(), 1);
+        assert_ne!(recovery.requeued[0], first.job.id);
+        let kept = get_job(&pool, &first.job.id).await.unwrap().unwrap();
+        assert_eq!(kept.status, "running");
+        assert_eq!(kept.lease_token.as_ref(), Some(&first.lease.token));
     }
 
     #[tokio::test]

@@ -17,6 +17,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
 use sqlx::{ConnectOptions, Connection, Executor};
 
 pub mod admin;
+pub mod backup;
 pub mod calibrations;
 pub mod datasets;
 pub mod example_model_scores;

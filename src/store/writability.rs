@@ -46,15 +46,19 @@ pub fn not_writable(err: &sqlx::Error) -> Option<NotWritable> {
     let code = db_err.code()?;
     // SQLite reports its extended result code as a number; the primary code
     // is its low byte (SQLITE_READONLY_DBMOVED = 1032 is a SQLITE_READONLY).
-    if let Ok(extended) = code.parse::<i32>() {
-        return match extended & 0xff {
+    // PostgreSQL's SQLSTATE can be all digits too (25006), so the engine is
+    // told by the error's type, not by the code's look.
+    if db_err
+        .try_downcast_ref::<sqlx::sqlite::SqliteError>()
+        .is_some()
+    {
+        return match code.parse::<i32>().ok()? & 0xff {
             8 => Some(NotWritable::ReadOnly),
             13 => Some(NotWritable::Full),
             10 => Some(NotWritable::Io),
             _ => None,
         };
     }
-    // PostgreSQL's SQLSTATE.
     match code.as_ref() {
         "25006" => Some(NotWritable::ReadOnly),
         c if c.starts_with("53") => Some(NotWritable::Full),

@@ -9,7 +9,10 @@ use essay_grader::store::models::{NewModel, activate_model, register_model};
 use serde_json::{Value, json};
 
 use crate::grading::{ESSAY, register_bees};
-use crate::helpers::{ADMIN_TOKEN, TestApp, assert_error, json_body, spawn_app};
+use crate::helpers::{
+    ADMIN_TOKEN, Backend, TestApp, assert_error, json_body, refuse_writes, spawn_app,
+    spawn_app_with,
+};
 
 /// A model artifact as a broken upgrade or a damaged row would leave it.
 const DAMAGED_ARTIFACT: &[u8] = b"{\"format_version\": 1, \"networks\": [[0.1, 0.2";
@@ -172,4 +175,135 @@ async fn wait_for_ready(app: &TestApp, done: impl Fn(&Value) -> bool) -> Value {
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+async fn create_prompt(app: &TestApp, id: &str, text: &str) -> reqwest::Response {
+    app.admin_post_json(
+        "/api/v1/prompts",
+        &json!({"id": id, "title": "Tides", "question": "Why are there two tides a day?",
+                "text": text}),
+    )
+    .await
+}
+
+const TIDES: &str = "The moon pulls the ocean toward it, and the earth is pulled away from \
+the water on the far side, so two bulges of water circle the planet every day.";
+
+#[tokio::test]
+async fn while_the_database_is_read_only_grading_goes_on_writes_answer_503_and_all_recovers() {
+    let app = spawn_app_with(|settings| settings.db_max_connections = 1).await;
+    register_bees(&app).await;
+
+    refuse_writes(&app, true).await;
+
+    let ready = wait_for_ready(&app, |ready| ready["database"] == "read_only").await;
+    assert_eq!(ready["status"], "degraded", "{ready}");
+    assert!(
+        ready["problems"][0]
+            .as_str()
+            .unwrap()
+            .contains("refuses writes"),
+        "{ready}"
+    );
+    assert_eq!(
+        grade(&app).await.status().as_u16(),
+        200,
+        "grades from memory"
+    );
+    let refused = create_prompt(&app, "tides", TIDES).await;
+    assert_eq!(
+        refused
+            .headers()
+            .get("retry-after")
+            .map(|v| v.to_str().unwrap()),
+        Some("5")
+    );
+    let body = assert_error(refused, 503, "database_not_writable").await;
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("read-only"),
+        "{body}"
+    );
+
+    refuse_writes(&app, false).await;
+
+    let ready = wait_for_ready(&app, |ready| ready["database"] == "writable").await;
+    assert_eq!(ready["status"], "ready", "{ready}");
+    assert_eq!(
+        create_prompt(&app, "tides", TIDES).await.status().as_u16(),
+        201
+    );
+}
+
+#[tokio::test]
+async fn a_full_database_refuses_inserts_with_503_and_takes_them_again_once_it_has_room() {
+    // SQLite only, by design: its per-connection page limit
+    // (`PRAGMA max_page_count`) makes a full database without a small
+    // filesystem (mounting one needs privileges CI lacks). PostgreSQL has no
+    // such limit to lower from a session.
+    if crate::BACKEND != Backend::Sqlite {
+        return;
+    }
+    let app = spawn_app_with(|settings| settings.db_max_connections = 1).await;
+    register_bees(&app).await;
+    // No room beyond the pages the file has now.
+    sqlx::query("PRAGMA max_page_count = 1")
+        .execute(&app.db)
+        .await
+        .unwrap();
+    let long_text = TIDES.repeat(200);
+
+    let refused = create_prompt(&app, "tides", &long_text).await;
+    let body = assert_error(refused, 503, "database_not_writable").await;
+    assert!(
+        body["error"]["message"].as_str().unwrap().contains("full"),
+        "{body}"
+    );
+    let ready = wait_for_ready(&app, |ready| ready["database"] == "full").await;
+    assert_eq!(ready["status"], "degraded", "{ready}");
+    assert_eq!(
+        grade(&app).await.status().as_u16(),
+        200,
+        "grades from memory"
+    );
+
+    sqlx::query("PRAGMA max_page_count = 1073741823")
+        .execute(&app.db)
+        .await
+        .unwrap();
+
+    wait_for_ready(&app, |ready| ready["database"] == "writable").await;
+    assert_eq!(
+        create_prompt(&app, "tides", &long_text)
+            .await
+            .status()
+            .as_u16(),
+        201
+    );
+}
+
+#[tokio::test]
+async fn the_openapi_document_lists_the_503_of_refused_writes_on_every_writing_route() {
+    let app = spawn_app().await;
+    let doc = json_body(app.get("/api/openapi.json").await).await;
+
+    let mut writing_routes = 0;
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for method in ["post", "put", "patch", "delete"] {
+            let Some(operation) = item.get(method) else {
+                continue;
+            };
+            writing_routes += 1;
+            let refused = &operation["responses"]["503"]["description"];
+            assert!(
+                refused
+                    .as_str()
+                    .is_some_and(|d| d.contains("refuses writes")),
+                "{method} {path}: {refused}"
+            );
+        }
+    }
+    assert!(writing_routes > 5, "{writing_routes}");
 }

@@ -254,3 +254,19 @@ pub async fn assert_error(response: reqwest::Response, status: u16, code: &str) 
     assert!(body["error"]["fields"].is_object(), "fields in {body}");
     body
 }
+
+/// Makes the service's database refuse writes, or take them again, without
+/// touching file permissions (CI runs as root, which they do not stop): the
+/// app runs with one pooled connection, and that session is switched to
+/// read-only (`PRAGMA query_only` on SQLite, `default_transaction_read_only`
+/// on PostgreSQL). Writes then fail as on a read-only file or a read-only
+/// server: SQLITE_READONLY, SQLSTATE 25006.
+pub async fn refuse_writes(app: &TestApp, refuse: bool) {
+    let sql = match (crate::BACKEND, refuse) {
+        (Backend::Sqlite, true) => "PRAGMA query_only = ON",
+        (Backend::Sqlite, false) => "PRAGMA query_only = OFF",
+        (Backend::Postgres, true) => "SET default_transaction_read_only = on",
+        (Backend::Postgres, false) => "SET default_transaction_read_only = off",
+    };
+    sqlx::query(sql).execute(&app.db).await.unwrap();
+}

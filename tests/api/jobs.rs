@@ -11,7 +11,9 @@ use serde_json::{Value, json};
 use crate::datasets::{
     csv_part, essays_csv_of, prompts_csv, upload, upload_essays, upload_fixture,
 };
-use crate::helpers::{ADMIN_TOKEN, TestApp, assert_error, json_body, spawn_app};
+use crate::helpers::{
+    ADMIN_TOKEN, TestApp, assert_error, json_body, refuse_writes, spawn_app, spawn_app_with,
+};
 
 /// A train config that finishes quickly on the fixture.
 fn tiny_config() -> Value {
@@ -954,4 +956,51 @@ async fn a_server_stopping_ends_open_event_streams_instead_of_waiting_for_them()
     })
     .await;
     assert!(rest.is_ok(), "the stream was closed");
+}
+
+#[tokio::test]
+async fn a_job_ending_while_the_database_refuses_writes_is_recorded_once_it_takes_them_and_not_rerun()
+ {
+    // One pooled connection, so `refuse_writes` holds for every query; the
+    // shortest lease, so it lapses while the end is held.
+    let app = spawn_app_with(|settings| {
+        settings.db_max_connections = 1;
+        settings.job_lease_secs = 3;
+    })
+    .await;
+    let dataset_id = upload_fixture(&app).await;
+    let id = queue_job(
+        &app,
+        "train",
+        &dataset_id,
+        json!({"epochs": 40, "ensemble": 1, "early_stopping": null}),
+    )
+    .await;
+    wait_for(&app, &id, training).await;
+    let mut live = app.state.jobs.watch(&id).expect("running here");
+
+    refuse_writes(&app, true).await;
+    live.wait_for(|snapshot| {
+        snapshot
+            .progress
+            .as_ref()
+            .is_some_and(|p| p.epoch == p.epochs && p.member == p.members)
+    })
+    .await
+    .expect("training reaches its last epoch");
+    // A whole lease and more, with the end held in memory.
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let while_refused = get_job(&app, &id).await;
+    let held = app.state.jobs.watch(&id).is_some();
+    refuse_writes(&app, false).await;
+    let job = wait_for(&app, &id, ended).await;
+
+    assert_eq!(while_refused["status"], "running", "{while_refused}");
+    assert!(held, "the worker still holds the finished job");
+    assert_eq!(job["status"], "succeeded", "{job}");
+    assert_eq!(job["attempts"], 1, "not rerun: {job}");
+    assert!(
+        job["model_id"].is_string(),
+        "its model is registered: {job}"
+    );
 }

@@ -277,6 +277,60 @@ async fn a_job_of_a_replica_killed_mid_training_is_finished_by_the_other_after_i
 }
 
 #[tokio::test]
+async fn kill_9_mid_training_then_a_restart_completes_the_job_and_loses_no_job_run_or_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = fresh_database_url(dir.path()).await;
+    let mut first = Replica::start(&url).await;
+    let dataset_id = first.upload_fixture().await;
+    let tiny = json!({"epochs": 4, "ensemble": 1, "early_stopping": null});
+    let done_before = first.queue("train", &dataset_id, tiny).await;
+    let done_before = first.wait_for_job(&done_before, ended).await;
+    assert_eq!(done_before["status"], "succeeded", "{done_before}");
+    let long = json!({"epochs": 400, "ensemble": 1, "early_stopping": null});
+    let id = first.queue("train", &dataset_id, long).await;
+    first
+        .wait_for_job(&id, |job| {
+            job["status"] == "running" && job["progress"]["epoch"].as_u64().is_some_and(|e| e >= 1)
+        })
+        .await;
+    let models_before = first.admin_get("/api/v1/models").await["models"].clone();
+
+    first.kill();
+    let restarted = Replica::start(&url).await;
+    let job = restarted.wait_for_job(&id, ended).await;
+
+    assert_eq!(job["status"], "succeeded", "{job}");
+    assert_eq!(job["attempts"], 2, "the killed attempt counts: {job}");
+    let models = restarted.admin_get("/api/v1/models").await["models"].clone();
+    let versions: Vec<i64> = models
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["version"].as_i64().unwrap())
+        .collect();
+    assert_eq!(versions, [3, 2, 1], "every version kept, one new: {models}");
+    for model in models_before.as_array().unwrap() {
+        assert!(
+            models
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|m| m["id"] == model["id"]),
+            "{model} is still registered"
+        );
+    }
+    assert_eq!(models[0]["id"], job["model_id"], "{models}");
+    let jobs = restarted.admin_get("/api/v1/jobs").await["jobs"].clone();
+    assert_eq!(jobs.as_array().unwrap().len(), 2, "{jobs}");
+    for job in [&done_before, &job] {
+        let run = restarted
+            .admin_get(&format!("/api/v1/runs/{}", job["run_id"].as_str().unwrap()))
+            .await;
+        assert_eq!(run["status"], "succeeded", "{run}");
+    }
+}
+
+#[tokio::test]
 async fn a_model_activated_on_one_replica_grades_on_the_other_within_two_seconds() {
     let Cluster { a, b, .. } = &two_replicas().await;
     let dataset_id = a.upload_fixture().await;

@@ -362,3 +362,123 @@ async fn a_whole_flow_logs_no_essay_text_prompt_text_or_secret() {
         }
     }
 }
+
+/// Runs `essay-grader backup` with these arguments.
+fn backup(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_essay-grader"))
+        .arg("backup")
+        .args(args)
+        .env_clear()
+        .output()
+        .expect("the binary runs")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backup_taken_while_serving_restores_the_prompts_and_models() {
+    let dir = tempfile::tempdir().unwrap();
+    let live = dir.path().join("live");
+    let backups = dir.path().join("backups");
+    let restored = dir.path().join("restored");
+    for d in [&live, &backups, &restored] {
+        std::fs::create_dir(d).unwrap();
+    }
+    let admin_token = "backup-check-admin-token";
+    let served = Served::start(&[
+        "--database",
+        &sqlite_url(&live),
+        "--admin-token",
+        admin_token,
+    ]);
+    let client = reqwest::Client::new();
+    let (text, _, _) = essay(1, 3);
+    let registered = client
+        .post(served.url("/api/v1/prompts"))
+        .bearer_auth(admin_token)
+        .json(&json!({"id": "kept", "title": "Kept", "question": "What is kept?", "text": text}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(registered.status().as_u16(), 201);
+
+    // Twice while serving: the second replaces the first atomically.
+    let target = backups.join("essay-grader.db");
+    for _ in 0..2 {
+        let out = backup(&[
+            "--database",
+            &sqlite_url(&live),
+            "--out",
+            target.to_str().unwrap(),
+        ]);
+        assert!(
+            out.status.success(),
+            "backup failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let report: Value = serde_json::from_slice(&out.stdout).expect("a JSON report");
+        assert_eq!(report["prompts"], 1, "{report}");
+        assert_eq!(report["models"], 1, "{report}");
+        assert_eq!(report["integrity_check"], "ok", "{report}");
+    }
+    let left: Vec<_> = std::fs::read_dir(&backups)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(
+        left,
+        vec!["essay-grader.db".to_owned()],
+        "temp files left behind"
+    );
+    drop(served.stop());
+
+    // Restore: the copy becomes the database of a new service.
+    std::fs::copy(&target, restored.join("essay-grader.db")).unwrap();
+    let again = Served::start(&[
+        "--database",
+        &sqlite_url(&restored),
+        "--admin-token",
+        admin_token,
+    ]);
+    let prompt: Value = client
+        .get(again.url("/api/v1/prompts/kept"))
+        .bearer_auth(admin_token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(prompt["text"], text.as_str(), "{prompt}");
+    let models: Value = client
+        .get(again.url("/api/v1/models"))
+        .bearer_auth(admin_token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        models["models"].as_array().map(Vec::len),
+        Some(1),
+        "{models}"
+    );
+    assert_eq!(models["models"][0]["active"], true, "{models}");
+    drop(again.stop());
+}
+
+#[test]
+fn backup_refuses_a_postgres_url_and_points_to_pg_dump() {
+    let dir = tempfile::tempdir().unwrap();
+    let target = dir.path().join("b.db");
+    let out = backup(&[
+        "--database",
+        "postgres://eg:pg-password-1@127.0.0.1:1/eg",
+        "--out",
+        target.to_str().unwrap(),
+    ]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("pg_dump"), "{err}");
+    assert!(!err.contains("pg-password-1"), "{err}");
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+}
