@@ -62,7 +62,11 @@ curl -fsS "$base/api/openapi.json" -o "$work/openapi.json"
 seed="${CONTRACT_SEED:-$(python3 -c 'import random; print(random.randrange(2**31))')}"
 echo "schemathesis: seed $seed (rerun with CONTRACT_SEED=$seed)"
 status=0
-"$venv/bin/st" --config-file scripts/contract/schemathesis.toml run "$base/api/openapi.json" \
+# From the temporary folder, so that Schemathesis's cache stays out of the
+# repository and goes with the folder.
+config="$PWD/scripts/contract/schemathesis.toml"
+st="$(cd "$venv" && pwd)/bin/st"
+(cd "$work" && "$st" --config-file "$config" run "$base/api/openapi.json" \
   --checks all \
   -H "Authorization: Bearer $admin_token" \
   -H "X-Api-Key: $api_key" \
@@ -70,7 +74,7 @@ status=0
   --seed "$seed" \
   --workers 2 \
   --generation-database none \
-  --no-color || status=$?
+  --no-color) || status=$?
 if [ "$status" -ne 0 ]; then
   echo "--- server log (last 40 lines) ---"
   tail -n 40 "$work/server.log"

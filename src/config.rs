@@ -465,9 +465,11 @@ impl Settings {
         if self
             .metrics_token
             .as_ref()
-            .is_some_and(|t| t.expose().trim().is_empty())
+            .is_some_and(|t| t.expose().trim().chars().count() < MIN_SECRET_CHARS)
         {
-            problems.push("ESSAY_GRADER_METRICS_TOKEN is set but blank".to_owned());
+            problems.push(format!(
+                "ESSAY_GRADER_METRICS_TOKEN must be at least {MIN_SECRET_CHARS} characters (a short token can be guessed)"
+            ));
         }
         if problems.is_empty() {
             Ok(())

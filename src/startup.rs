@@ -139,6 +139,10 @@ impl Application {
             rate_limiter,
             throttle,
             event_streams: Default::default(),
+            metrics_token: settings
+                .metrics_token
+                .as_ref()
+                .map(|token| auth::digest(token.expose().trim())),
             jobs,
             db,
             model,
@@ -361,8 +365,8 @@ async fn load_newest_earlier_model(
     db: &crate::store::Db,
     below: i64,
 ) -> anyhow::Result<Option<http::ActiveModel>> {
-    // Newest first.
-    for record in store::models::list_models(db).await? {
+    // Newest first, every version (no page bound: this is start-up, not a request).
+    for record in store::models::list_models(db, i64::MAX, 0).await? {
         if record.version >= below {
             continue;
         }

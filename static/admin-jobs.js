@@ -147,7 +147,9 @@ export function createSection(root, admin) {
   let request = {};
 
   function layerRow(layer, i) {
-    const unitsInput = numberInput(`config.network.layers[${i}].units`, { step: "1", min: "1", value: String(layer.units || 16), id: `layer-${i}-units` });
+    const unitsInput = numberInput(`config.network.layers[${i}].units`, {
+      step: "1", min: "1", max: String(options.bounds.max_units_per_layer), value: String(layer.units || 16), id: `layer-${i}-units`,
+    });
     const act = el("select", { "data-field": `config.network.layers[${i}].activation`, id: `layer-${i}-activation` },
       [...options.activations, "maxout"].map((a) => el("option", { value: a }, a)));
     act.value = layer.kind === "maxout" ? "maxout" : layer.activation || "relu";
@@ -167,8 +169,11 @@ export function createSection(root, admin) {
       remove);
   }
 
+  // The server's bounds (GET /api/v1/train-options) are the inputs' limits;
+  // the server still checks them and names any field over one.
   function renderLayers(specs) {
     layers.replaceChildren(...specs.map(layerRow));
+    addLayer.disabled = specs.length >= options.bounds.max_layers;
   }
 
   // The layers as the form shows them, keeping the JSON's other keys
@@ -323,6 +328,8 @@ export function createSection(root, admin) {
     epochs.value = d.epochs;
     batch.value = d.batch_size;
     ensemble.value = d.ensemble;
+    epochs.max = String(options.bounds.max_epochs);
+    ensemble.max = String(options.bounds.max_ensemble);
     folds.value = "prompt";
     const grid = defaultGrid();
     depths.value = grid.depths.join(", ");
@@ -474,6 +481,15 @@ export function createSection(root, admin) {
       source.close();
       streams.delete(job.id);
       await refreshJobs();
+    });
+    // A stream the server refused (429: the session's streams are all open
+    // elsewhere) is not retried by the browser: poll instead, which tries
+    // the stream again on each refresh.
+    source.addEventListener("error", () => {
+      if (source.readyState !== EventSource.CLOSED) return;
+      streams.delete(job.id);
+      clearTimeout(pollTimer);
+      pollTimer = setTimeout(refreshJobs, 3000);
     });
   }
 

@@ -19,11 +19,16 @@ use crate::nn::{Network, NetworkArtifact, NnError, Standardizer};
 use crate::training::ScoreGrid;
 
 use super::explain::{ConceptColumns, concept_columns};
-use super::grade::WarningFeatures;
+use super::grade::{MAX_STANDARDISED_INPUT, WarningFeatures};
 use super::train::TrainingSummary;
 
 /// The model format this build writes and reads.
 pub const MODEL_FORMAT_VERSION: u32 = 1;
+
+/// The largest value a member network may be able to compute (its
+/// magnitude bound) for inputs within ±MAX_STANDARDISED_INPUT: far below
+/// f32's 3.4e38, so rounding in the bound cannot hide an overflow.
+const MAX_NETWORK_MAGNITUDE: f64 = 1e30;
 
 /// Quantiles stored per target (0th to 100th percentile).
 pub(super) const QUANTILES: usize = 101;
@@ -211,6 +216,29 @@ impl GraderModel {
             shape(format!("members[{index}] outputs"), t, net.n_outputs())?;
             networks.push(net);
         }
+        // Scores must be finite for every essay: with inputs clamped to
+        // ±MAX_STANDARDISED_INPUT, each network's values stay under its
+        // magnitude bound, which must leave f32 (3.4e38) far behind, and the
+        // unscaled scores must be finite too. A trained network is many
+        // orders of magnitude below this; only a damaged file is refused.
+        for (index, net) in networks.iter().enumerate() {
+            let bound = net.magnitude_bound(f64::from(MAX_STANDARDISED_INPUT));
+            let scores_finite = file
+                .target_scaler
+                .std
+                .iter()
+                .zip(&file.target_scaler.mean)
+                .all(|(s, m)| (bound * s + m.abs()).is_finite());
+            if !(bound <= MAX_NETWORK_MAGNITUDE && scores_finite) {
+                return Err(ModelError::Invalid {
+                    parameter: format!("members[{index}]"),
+                    message: format!(
+                        "its weights could produce values up to {bound:e} (at most \
+                         {MAX_NETWORK_MAGNITUDE:e} are allowed) and so overflow"
+                    ),
+                });
+            }
+        }
         shape("target_quantiles", t, file.target_quantiles.len())?;
         for (j, q) in file.target_quantiles.iter().enumerate() {
             shape(format!("target_quantiles[{j}]"), QUANTILES, q.len())?;
@@ -227,12 +255,23 @@ impl GraderModel {
         for (j, &i) in feature_idx.iter().enumerate() {
             column_of[i] = Some(j);
         }
+        let x_mean: Vec<f32> = file.scaler.mean.iter().map(|v| *v as f32).collect();
+        let x_inv_std: Vec<f32> = file.scaler.std.iter().map(|v| (1.0 / v) as f32).collect();
+        if let Some(j) = (0..d).find(|&j| !(x_mean[j].is_finite() && x_inv_std[j].is_finite())) {
+            return Err(ModelError::Invalid {
+                parameter: format!("scaler[{j}]"),
+                message: format!(
+                    "mean {} and std {} do not fit in f32",
+                    file.scaler.mean[j], file.scaler.std[j]
+                ),
+            });
+        }
         Ok(GraderModel {
             concepts: concept_columns(&features),
             features,
             column_of,
-            x_mean: file.scaler.mean.iter().map(|v| *v as f32).collect(),
-            x_inv_std: file.scaler.std.iter().map(|v| (1.0 / v) as f32).collect(),
+            x_mean,
+            x_inv_std,
             networks,
             selection: features::Selection::for_features(&feature_idx),
             feature_idx,
@@ -345,6 +384,50 @@ mod tests {
         for (p, f) in plain_batch.iter().zip(&full_batch) {
             assert_eq!(p.scores, f.scores);
         }
+    }
+
+    /// Found by fuzzing (tests/fuzz, artifact): finite but huge weights
+    /// overflowed f32 while grading, giving infinite scores, NaN effects, and
+    /// a panic in the percentile lookup. Such a model is now refused at load.
+    #[test]
+    fn a_model_whose_networks_could_overflow_is_refused_naming_the_member() {
+        let (_, model) = trained();
+        let msg = corrupt(&model, |v| {
+            v["members"][1]["params"][0]["values"][0] = json!(3.0e38)
+        });
+        assert!(
+            msg.starts_with(
+                "the model's members[1] is invalid: its weights could produce values up to"
+            ),
+            "{msg}"
+        );
+        let msg = corrupt(&model, |v| v["target_scaler"]["std"][0] = json!(1.5e308));
+        assert!(
+            msg.starts_with("the model's members[0] is invalid"),
+            "{msg}"
+        );
+        let msg = corrupt(&model, |v| v["scaler"]["std"][2] = json!(1e-300));
+        assert!(
+            msg.starts_with("the model's scaler[2] is invalid: mean"),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn a_feature_far_outside_the_training_range_still_grades_finitely() {
+        let (ds, model) = trained();
+        let prompt = PreparedPrompt::new(&ds.prompts["rivers"]);
+        let long = "word ".repeat(20_000);
+        let grade = model.grade(&prompt, &long);
+        for (_, s) in &grade.scores.0 {
+            assert!(s.is_finite(), "{s}");
+        }
+        assert!(
+            grade
+                .explanation
+                .iter()
+                .all(|e| e.effects.0.iter().all(|(_, v)| v.is_finite()))
+        );
     }
 
     #[test]

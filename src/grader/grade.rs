@@ -104,6 +104,12 @@ impl WarningFeatures {
     }
 }
 
+/// How far from the training mean, in standard deviations, a network input
+/// may lie; inputs beyond are clamped. No real essay's feature lies ten
+/// thousand deviations out, and the bound is what lets loading prove that a
+/// model's networks cannot overflow (see `artifact.rs`).
+pub(super) const MAX_STANDARDISED_INPUT: f32 = 1e4;
+
 /// Whether a grade includes its explanation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Explain {
@@ -150,7 +156,8 @@ impl GraderModel {
     fn standardise(&self, mut x: Array2<f32>) -> Array2<f32> {
         for mut row in x.rows_mut() {
             for (j, v) in row.iter_mut().enumerate() {
-                *v = (*v - self.x_mean[j]) * self.x_inv_std[j];
+                *v = ((*v - self.x_mean[j]) * self.x_inv_std[j])
+                    .clamp(-MAX_STANDARDISED_INPUT, MAX_STANDARDISED_INPUT);
             }
         }
         x
@@ -211,7 +218,8 @@ impl GraderModel {
         let mut x = Array2::<f32>::zeros((vectors.len(), d));
         for (mut row, (_, values)) in x.rows_mut().into_iter().zip(vectors) {
             for (j, &i) in self.feature_idx.iter().enumerate() {
-                row[j] = (values[i] - self.x_mean[j]) * self.x_inv_std[j];
+                row[j] = ((values[i] - self.x_mean[j]) * self.x_inv_std[j])
+                    .clamp(-MAX_STANDARDISED_INPUT, MAX_STANDARDISED_INPUT);
             }
         }
         let mut scaled = Array2::zeros((vectors.len() * block, self.file.target_names.len()));

@@ -211,17 +211,22 @@ pub(super) fn dataset_rows(
     path = "/api/v1/datasets",
     tag = "datasets",
     security(("admin" = [])),
+    params(super::paging::PageQuery),
     responses(
-        (status = 200, description = "The datasets", body = DatasetList),
+        (status = 200, description = "A page of the datasets, newest first", body = DatasetList),
         (status = 401, description = "No admin credentials", body = super::error::ErrorBody),
+        (status = 422, description = "`limit` or `offset` out of range", body = super::error::ErrorBody),
+        (status = 429, description = "Over the rate limit, or too many failed credentials; see Retry-After", body = super::error::ErrorBody),
     )
 )]
 pub async fn list_datasets(
     _admin: AdminAuth,
     State(state): State<AppState>,
+    super::extract::Query(query): super::extract::Query<super::paging::PageQuery>,
 ) -> Result<Json<DatasetList>, ApiError> {
+    let page = super::paging::Page::from_query(query)?;
     let mut datasets = Vec::new();
-    for row in store::datasets::list_datasets(&state.db).await? {
+    for row in store::datasets::list_datasets(&state.db, page.limit, page.offset).await? {
         datasets.push(view(&state.db, row).await?);
     }
     Ok(Json(DatasetList { datasets }))

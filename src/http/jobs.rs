@@ -23,6 +23,7 @@ use super::AppState;
 use super::auth::{self, AdminAuth};
 use super::error::ApiError;
 use super::extract::{Json, Path, Query};
+use super::paging::{Page, PageQuery};
 use crate::experiments::ModelKind;
 use crate::experiments::sweep::SweepGrid;
 use crate::jobs::{
@@ -143,16 +144,6 @@ pub struct JobLinks {
 pub struct JobList {
     /// The newest jobs first.
     pub jobs: Vec<JobView>,
-}
-
-/// Query of `GET /api/v1/jobs`.
-#[derive(Debug, Deserialize, utoipa::IntoParams)]
-#[into_params(parameter_in = Query)]
-#[serde(deny_unknown_fields)]
-pub struct ListQuery {
-    /// At most this many jobs (1 to 1000, default 100).
-    #[param(minimum = 1, maximum = 1000, nullable = false)]
-    pub limit: Option<i64>,
 }
 
 /// Queues a job. The config (or a sweep's grid) is checked now, with every
@@ -532,25 +523,20 @@ fn check_dataset(spec: &JobSpec, dataset: &DatasetRow) -> Result<(), ApiError> {
     path = "/api/v1/jobs",
     tag = "jobs",
     security(("admin" = [])),
-    params(ListQuery),
+    params(PageQuery),
     responses(
-        (status = 200, description = "The jobs", body = JobList),
-        (status = 422, description = "A bad limit", body = super::error::ErrorBody),
+        (status = 200, description = "A page of the jobs, newest first", body = JobList),
+        (status = 422, description = "`limit` or `offset` out of range", body = super::error::ErrorBody),
+        (status = 429, description = "Over the rate limit, or too many failed credentials; see Retry-After", body = super::error::ErrorBody),
     )
 )]
 pub async fn list_jobs(
     _admin: AdminAuth,
     State(state): State<AppState>,
-    Query(query): Query<ListQuery>,
+    Query(query): Query<PageQuery>,
 ) -> Result<Json<JobList>, ApiError> {
-    let limit = query.limit.unwrap_or(100);
-    if !(1..=1000).contains(&limit) {
-        return Err(ApiError::field(
-            "limit",
-            format!("must be from 1 to 1000 (got {limit})"),
-        ));
-    }
-    let jobs = store::jobs::list_jobs(&state.db, limit)
+    let page = Page::from_query(query)?;
+    let jobs = store::jobs::list_jobs(&state.db, page.limit, page.offset)
         .await?
         .iter()
         .map(view)

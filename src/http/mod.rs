@@ -47,6 +47,7 @@ pub mod metrics;
 pub mod models;
 pub mod openapi;
 pub mod pages;
+pub mod paging;
 pub mod prompts;
 pub mod rate_limit;
 pub mod run_plots;
@@ -99,6 +100,8 @@ pub struct AppState {
     pub rate_limiter: Arc<rate_limit::RateLimiter>,
     /// Failed sign-ins and unknown bearer / API-key secrets per address.
     pub throttle: Arc<throttle::AuthThrottle>,
+    /// SHA-256 of `ESSAY_GRADER_METRICS_TOKEN`; when set, `/metrics` needs it.
+    pub metrics_token: Option<[u8; 32]>,
     /// Live job event streams per admin session, to cap them.
     pub event_streams: jobs::EventStreamSlots,
 }

@@ -11,7 +11,8 @@ use super::AppState;
 use super::active_model::ActiveModel;
 use super::auth::AdminAuth;
 use super::error::ApiError;
-use super::extract::{Json, Path};
+use super::extract::{Json, Path, Query};
+use super::paging::{Page, PageQuery};
 use crate::store::{
     self,
     models::{ActivationRecord, ModelRecord},
@@ -40,17 +41,22 @@ pub struct ModelList {
     path = "/api/v1/models",
     tag = "models",
     security(("admin" = [])),
+    params(PageQuery),
     responses(
-        (status = 200, description = "The registry", body = ModelList),
+        (status = 200, description = "A page of the registry", body = ModelList),
         (status = 401, description = "No admin credentials", body = super::error::ErrorBody),
+        (status = 422, description = "`limit` or `offset` out of range", body = super::error::ErrorBody),
+        (status = 429, description = "Over the rate limit, or too many failed credentials; see Retry-After", body = super::error::ErrorBody),
     )
 )]
 pub async fn list_models(
     _admin: AdminAuth,
     State(state): State<AppState>,
+    Query(query): Query<PageQuery>,
 ) -> Result<Json<ModelList>, ApiError> {
+    let page = Page::from_query(query)?;
     Ok(Json(ModelList {
-        models: store::models::list_models(&state.db).await?,
+        models: store::models::list_models(&state.db, page.limit, page.offset).await?,
     }))
 }
 
@@ -205,13 +211,20 @@ pub struct ActivationList {
     path = "/api/v1/models/activations",
     tag = "models",
     security(("admin" = [])),
-    responses((status = 200, description = "The history", body = ActivationList))
+    params(PageQuery),
+    responses(
+        (status = 200, description = "A page of the history, newest first", body = ActivationList),
+        (status = 422, description = "`limit` or `offset` out of range", body = super::error::ErrorBody),
+        (status = 429, description = "Over the rate limit, or too many failed credentials; see Retry-After", body = super::error::ErrorBody),
+    )
 )]
 pub async fn list_activations(
     _admin: AdminAuth,
     State(state): State<AppState>,
+    Query(query): Query<PageQuery>,
 ) -> Result<Json<ActivationList>, ApiError> {
+    let page = Page::from_query(query)?;
     Ok(Json(ActivationList {
-        activations: store::models::activation_history(&state.db).await?,
+        activations: store::models::activation_history(&state.db, page.limit, page.offset).await?,
     }))
 }

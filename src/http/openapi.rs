@@ -139,6 +139,12 @@ const UNAUTHORIZED: SharedError = SharedError {
     name: "Unauthorized",
     description: "Missing or wrong credentials for this route",
 };
+const FORBIDDEN: SharedError = SharedError {
+    status: "403",
+    name: "Forbidden",
+    description: "A write authenticated by the session cookie that did not come from this \
+                  service's own pages (`Sec-Fetch-Site` or `Origin`)",
+};
 const REQUEST_TIMEOUT: SharedError = SharedError {
     status: "408",
     name: "RequestTimeout",
@@ -185,7 +191,8 @@ const INTERNAL: SharedError = SharedError {
 /// - a query parameter: 422;
 /// - credentials it cannot do without: 401, with `WWW-Authenticate`;
 /// - a method that writes (POST, PUT, PATCH, DELETE): 503 with `Retry-After`
-///   (the database refuses writes);
+///   (the database refuses writes), and 403 when it reads credentials (a
+///   session cookie sent from another site);
 /// - every route: 408 (the request timeout), 429 with `Retry-After` (the
 ///   rate limit) and 500.
 struct SharedResponses;
@@ -196,6 +203,7 @@ impl Modify for SharedResponses {
         for shared in [
             &BAD_REQUEST,
             &UNAUTHORIZED,
+            &FORBIDDEN,
             &REQUEST_TIMEOUT,
             &PAYLOAD_TOO_LARGE,
             &UNSUPPORTED_MEDIA_TYPE,
@@ -208,11 +216,13 @@ impl Modify for SharedResponses {
                 .responses
                 .insert(shared.name.to_owned(), RefOr::T(error_response(shared)));
         }
-        for item in openapi.paths.paths.values_mut() {
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            // Grading is a POST that never writes to the database.
+            let grading = path.starts_with("/api/v1/grade");
             let operations = [
                 (&mut item.get, false),
                 (&mut item.put, true),
-                (&mut item.post, true),
+                (&mut item.post, !grading),
                 (&mut item.delete, true),
                 (&mut item.patch, true),
             ];
@@ -221,11 +231,22 @@ impl Modify for SharedResponses {
                     continue;
                 };
                 for shared in shared_errors_of(operation, writes) {
-                    operation
-                        .responses
-                        .responses
-                        .entry(shared.status.to_owned())
-                        .or_insert_with(|| RefOr::Ref(Ref::from_response_name(shared.name)));
+                    let responses = &mut operation.responses.responses;
+                    match responses.get_mut(shared.status) {
+                        None => {
+                            responses.insert(
+                                shared.status.to_owned(),
+                                RefOr::Ref(Ref::from_response_name(shared.name)),
+                            );
+                        }
+                        // A route's own 503 (say, no model loaded) keeps its
+                        // words, and a write adds the shared causes to them.
+                        Some(RefOr::T(own)) if shared.status == "503" => {
+                            own.description =
+                                format!("{}; or: {}", own.description, shared.description);
+                        }
+                        Some(_) => {}
+                    }
                 }
             }
         }
@@ -263,7 +284,20 @@ fn shared_errors_of(operation: &Operation, writes: bool) -> Vec<&'static SharedE
     if needs_credentials(operation) {
         errors.push(&UNAUTHORIZED);
     }
+    if writes && reads_credentials(operation) {
+        errors.push(&FORBIDDEN);
+    }
     errors
+}
+
+/// Whether the operation names any security scheme (credentials may be
+/// optional), so that a session cookie on it counts.
+fn reads_credentials(operation: &Operation) -> bool {
+    operation.security.as_ref().is_some_and(|alternatives| {
+        alternatives
+            .iter()
+            .any(|requirement| *requirement != SecurityRequirement::default())
+    })
 }
 
 /// Whether the operation names security schemes and none of its
@@ -775,6 +809,21 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn credentialed_writes_document_a_cross_site_cookie_403() {
+        for (path, method, operation) in operations(&document()) {
+            if method != "get" && reads_credentials(operation) {
+                assert!(
+                    statuses(operation).contains(&"403"),
+                    "{method} {path} lacks 403"
+                );
+            }
+        }
+        let doc = document();
+        let grade = &doc.paths.paths["/api/v1/grade"].post;
+        assert!(statuses(grade.as_ref().unwrap()).contains(&"403"));
     }
 
     #[test]

@@ -1228,7 +1228,12 @@ mod tests {
             Some("training failed: fake failed on fold all: the loss became NaN at epoch 2")
         );
         assert!(job.model_id.is_none());
-        assert!(store::models::list_models(&pool).await.unwrap().is_empty());
+        assert!(
+            store::models::list_models(&pool, 1000, 0)
+                .await
+                .unwrap()
+                .is_empty()
+        );
     }
 
     #[tokio::test]

@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use ndarray::{Array1, Array2};
 use serde::{Deserialize, Serialize};
 
-use super::{Float, Network, NetworkConfig, NnError, Standardizer};
+use super::{Float, LayerSpec, Network, NetworkConfig, NetworkSpec, NnError, Standardizer};
 
 /// The artifact format this build writes and reads.
 pub const ARTIFACT_FORMAT_VERSION: u32 = 1;
@@ -113,6 +113,14 @@ impl<F: Float> Network<F> {
                 supported: ARTIFACT_FORMAT_VERSION,
             });
         }
+        // Building the network allocates every weight the config and
+        // `n_inputs` declare, so those sizes are checked against the values
+        // the file holds first: a forged `n_inputs` of 10^12 is refused
+        // rather than allocated. (An invalid config fails in `new` below,
+        // before it allocates.)
+        if let Ok(spec) = artifact.config.validate() {
+            check_declared_sizes(artifact, &spec)?;
+        }
         // Building from the config validates it and gives the expected shapes.
         let mut network = Network::<F>::new(&artifact.config, artifact.n_inputs)?;
         let mut by_name: BTreeMap<&str, &NamedParam> = BTreeMap::new();
@@ -151,6 +159,48 @@ impl<F: Float> Network<F> {
 
         Ok(network)
     }
+}
+
+/// Checks that each parameter the validated config and the input width
+/// declare is in the artifact with that shape and that many values, without
+/// allocating anything of the declared size.
+fn check_declared_sizes(artifact: &NetworkArtifact, spec: &NetworkSpec) -> Result<(), NnError> {
+    let hidden = spec.hidden.iter().enumerate().map(|(i, layer)| {
+        let width = match *layer {
+            LayerSpec::Dense { units, .. } => units,
+            LayerSpec::Maxout { units, pieces } => units.saturating_mul(pieces),
+        };
+        (format!("layers.{i}"), width, layer.units())
+    });
+    let output = std::iter::once(("output".to_owned(), spec.output_units, spec.output_units));
+    let mut fan_in = artifact.n_inputs;
+    for (prefix, width, units_out) in hidden.chain(output) {
+        for (name, shape) in [
+            (format!("{prefix}.weight"), vec![fan_in, width]),
+            (format!("{prefix}.bias"), vec![width]),
+        ] {
+            let Some(param) = artifact.params.iter().find(|p| p.name == name) else {
+                return Err(NnError::MissingParameter { name });
+            };
+            if param.shape != shape {
+                return Err(NnError::ParameterShape {
+                    name,
+                    expected: shape,
+                    got: param.shape.clone(),
+                });
+            }
+            let count = shape.iter().fold(1usize, |n, &d| n.saturating_mul(d));
+            if param.values.len() != count {
+                return Err(NnError::ParameterLength {
+                    name,
+                    expected: count,
+                    got: param.values.len(),
+                });
+            }
+        }
+        fan_in = units_out;
+    }
+    Ok(())
 }
 
 /// Removes `name` from the map after checking its shape, length and values.
@@ -233,6 +283,40 @@ mod tests {
             ]
         );
         assert_eq!(artifact.params[2].shape, [6, 6]);
+    }
+
+    /// Found by fuzzing (tests/fuzz, artifact): a forged input width or
+    /// layer width was allocated (and randomly initialised) before the
+    /// parameters were checked, so a few bytes of JSON could ask for
+    /// terabytes. Each is now refused, naming the parameter, without
+    /// allocating what it declares.
+    #[test]
+    fn forged_sizes_are_refused_without_allocating_them() {
+        let mut huge_inputs = saved();
+        huge_inputs["n_inputs"] = 1_000_000_000_000u64.into();
+        huge_inputs["params"][0]["shape"] = serde_json::json!([1_000_000_000_000u64, 6]);
+        let err = load(huge_inputs).unwrap_err().to_string();
+        assert!(
+            err.contains("\"layers.0.weight\" holds 24 values; its shape needs 6000000000000"),
+            "{err}"
+        );
+
+        let mut huge_units = saved();
+        huge_units["config"]["layers"][1]["units"] = (usize::MAX / 2).into();
+        let err = load(huge_units).unwrap_err().to_string();
+        assert!(
+            err.contains("\"layers.1.weight\" has shape [6, 6]"),
+            "{err}"
+        );
+
+        let mut overflowing = saved();
+        overflowing["config"]["layers"][1]["units"] = (usize::MAX / 2).into();
+        overflowing["params"][2]["shape"] = serde_json::json!([6, usize::MAX - 1]);
+        let err = load(overflowing).unwrap_err().to_string();
+        assert!(
+            err.contains("its shape needs 18446744073709551615"),
+            "{err}"
+        );
     }
 
     #[test]

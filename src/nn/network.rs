@@ -167,6 +167,40 @@ impl<F: Float> Network<F> {
         })
     }
 
+    /// An upper bound on the magnitude of every value the forward pass
+    /// computes (each layer's pre-activations and outputs) for any input row
+    /// whose values all lie within ±`input_bound`. Interval arithmetic: a
+    /// unit's pre-activation is at most the sum of its |weights| times the
+    /// input bound plus |bias|, and no activation grows a magnitude beyond
+    /// max(|z|, 1, α). Loading uses it to refuse a network whose weights
+    /// could overflow f32.
+    pub fn magnitude_bound(&self, input_bound: f64) -> f64 {
+        let mut bound = input_bound.abs();
+        let mut largest = bound;
+        for layer in &self.layers {
+            let affine = layer.affine();
+            let pre = affine
+                .weight
+                .columns()
+                .into_iter()
+                .zip(affine.bias.iter())
+                .map(|(w, b)| {
+                    w.iter().map(|v| v.as_f64().abs()).sum::<f64>() * bound + b.as_f64().abs()
+                })
+                .fold(0.0f64, f64::max);
+            bound = match layer {
+                Layer::Maxout(_) => pre,
+                Layer::Dense { activation, .. } => match *activation {
+                    Activation::Sigmoid | Activation::Tanh | Activation::Softmax => 1.0,
+                    Activation::Elu { alpha } => pre.max(alpha.abs()),
+                    Activation::Identity | Activation::Relu | Activation::LeakyRelu { .. } => pre,
+                },
+            };
+            largest = largest.max(pre).max(bound);
+        }
+        largest
+    }
+
     /// Validates the config together with the input width.
     fn check(config: &NetworkConfig, n_inputs: usize) -> Result<NetworkSpec, NnError> {
         let mut errs = Vec::new();
@@ -469,6 +503,27 @@ mod tests {
                 err_b < TOLERANCE,
                 "layer {li} bias: relative error {err_b:e}"
             );
+        }
+    }
+
+    #[test]
+    fn the_magnitude_bound_holds_every_value_of_the_forward_pass() {
+        let config: NetworkConfig = serde_json::from_str(
+            r#"{"layers":[{"units":2,"activation":"relu"}],"output":{"units":1,"activation":"identity"}}"#,
+        )
+        .unwrap();
+        let mut net = Network::<f32>::new(&config, 2).unwrap();
+        let layers = net.layers_mut();
+        layers[0].affine_mut().weight = ndarray::array![[1.0, -2.0], [3.0, 0.5]];
+        layers[0].affine_mut().bias = ndarray::array![0.5, -1.0];
+        layers[1].affine_mut().weight = ndarray::array![[-4.0], [1.0]];
+        layers[1].affine_mut().bias = ndarray::array![2.0];
+        // Hidden: max(|1|+|3|, |-2|+|0.5|)·10 + bias = 40.5; output: (4 + 1)·40.5 + 2.
+        assert_eq!(net.magnitude_bound(10.0), 204.5);
+        // Every input at the corners of the box stays within it.
+        for x in [[10.0, 10.0], [10.0, -10.0], [-10.0, 10.0], [-10.0, -10.0]] {
+            let y = net.predict(ndarray::array![x].view());
+            assert!(y[[0, 0]].abs() <= 204.5, "{y}");
         }
     }
 

@@ -148,11 +148,17 @@ pub async fn insert_dataset(pool: &Db, new: &NewDataset) -> Result<DatasetRow, s
 }
 
 /// The live (not deleted) datasets, newest first.
-pub async fn list_datasets(pool: &Db) -> Result<Vec<DatasetRow>, sqlx::Error> {
+pub async fn list_datasets(
+    pool: &Db,
+    limit: i64,
+    offset: i64,
+) -> Result<Vec<DatasetRow>, sqlx::Error> {
     sqlx::query_as::<_, DatasetRow>(
         "SELECT id, name, layout, targets, score_grid, row_count, prompt_count, problems, created_at, deleted_at \
-         FROM datasets WHERE deleted_at IS NULL ORDER BY created_at DESC, id",
+         FROM datasets WHERE deleted_at IS NULL ORDER BY created_at DESC, id LIMIT $1 OFFSET $2",
     )
+    .bind(limit)
+    .bind(offset)
     .fetch_all(pool)
     .await
 }
@@ -310,7 +316,7 @@ mod tests {
         assert_eq!(row.prompt_count, 1);
         assert_eq!(prompts, new.prompts);
         assert_eq!(essays, new.essays);
-        assert_eq!(list_datasets(&pool).await.unwrap().len(), 1);
+        assert_eq!(list_datasets(&pool, 1000, 0).await.unwrap().len(), 1);
         let summaries = prompt_summaries(&pool, "d1").await.unwrap();
         assert_eq!(summaries, vec![("p1".to_string(), "Bees".to_string(), 12)]);
     }
@@ -397,6 +403,6 @@ mod tests {
         assert_eq!(tombstone.deleted_at.as_deref(), Some(now));
         assert_eq!(tombstone.row_count, 3);
         assert!(load_dataset_rows(&pool, "d1").await.unwrap().1.is_empty());
-        assert!(list_datasets(&pool).await.unwrap().is_empty());
+        assert!(list_datasets(&pool, 1000, 0).await.unwrap().is_empty());
     }
 }

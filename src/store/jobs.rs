@@ -209,12 +209,15 @@ pub async fn get_job(pool: &Db, id: &str) -> Result<Option<JobRow>, sqlx::Error>
         .await
 }
 
-/// The newest jobs first, at most `limit`.
-pub async fn list_jobs(pool: &Db, limit: i64) -> Result<Vec<JobRow>, sqlx::Error> {
-    sqlx::query_as::<_, JobRow>("SELECT * FROM jobs ORDER BY created_at DESC, id DESC LIMIT $1")
-        .bind(limit)
-        .fetch_all(pool)
-        .await
+/// The newest jobs first, at most `limit`, after skipping `offset`.
+pub async fn list_jobs(pool: &Db, limit: i64, offset: i64) -> Result<Vec<JobRow>, sqlx::Error> {
+    sqlx::query_as::<_, JobRow>(
+        "SELECT * FROM jobs ORDER BY created_at DESC, id DESC LIMIT $1 OFFSET $2",
+    )
+    .bind(limit)
+    .bind(offset)
+    .fetch_all(pool)
+    .await
 }
 
 /// The right to write a running job: its id and the token its claim drew.

@@ -194,10 +194,17 @@ pub async fn register_first_model(
 }
 
 /// Every model version, newest first.
-pub async fn list_models(pool: &Db) -> Result<Vec<ModelRecord>, sqlx::Error> {
-    let rows = sqlx::query_as::<_, ModelRow>(select_model!("ORDER BY m.version DESC"))
-        .fetch_all(pool)
-        .await?;
+pub async fn list_models(
+    pool: &Db,
+    limit: i64,
+    offset: i64,
+) -> Result<Vec<ModelRecord>, sqlx::Error> {
+    let rows =
+        sqlx::query_as::<_, ModelRow>(select_model!("ORDER BY m.version DESC LIMIT $1 OFFSET $2"))
+            .bind(limit)
+            .bind(offset)
+            .fetch_all(pool)
+            .await?;
     Ok(rows.into_iter().map(Into::into).collect())
 }
 
@@ -312,10 +319,17 @@ impl ActivationListener {
 }
 
 /// The activation history, newest first.
-pub async fn activation_history(pool: &Db) -> Result<Vec<ActivationRecord>, sqlx::Error> {
+pub async fn activation_history(
+    pool: &Db,
+    limit: i64,
+    offset: i64,
+) -> Result<Vec<ActivationRecord>, sqlx::Error> {
     sqlx::query_as::<_, ActivationRecord>(
-        "SELECT seq, model_id, previous_model_id, activated_at FROM model_activations ORDER BY seq DESC",
+        "SELECT seq, model_id, previous_model_id, activated_at FROM model_activations ORDER BY seq DESC \
+         LIMIT $1 OFFSET $2",
     )
+    .bind(limit)
+    .bind(offset)
     .fetch_all(pool)
     .await
 }
@@ -353,7 +367,7 @@ mod tests {
         assert_eq!(a.metrics["cv_mcrmse"], 0.5);
         assert_eq!(a.run_id.as_deref(), Some("run-1"));
         assert_eq!(count_models(&pool).await.unwrap(), 2);
-        let listed = list_models(&pool).await.unwrap();
+        let listed = list_models(&pool, 1000, 0).await.unwrap();
         assert_eq!(listed.iter().map(|m| m.version).collect::<Vec<_>>(), [2, 1]);
         assert_eq!(model_artifact(&pool, &a.id).await.unwrap().unwrap(), b"{}");
     }
@@ -383,7 +397,7 @@ mod tests {
             (third.seq, third.previous_model_id.as_deref()),
             (3, Some(b.id.as_str()))
         );
-        assert_eq!(activation_history(&pool).await.unwrap().len(), 3);
+        assert_eq!(activation_history(&pool, 1000, 0).await.unwrap().len(), 3);
     }
 
     #[tokio::test]
@@ -403,14 +417,14 @@ mod tests {
                 .is_none()
         );
         assert_eq!(count_models(&pool).await.unwrap(), 1);
-        assert_eq!(activation_history(&pool).await.unwrap().len(), 1);
+        assert_eq!(activation_history(&pool, 1000, 0).await.unwrap().len(), 1);
     }
 
     #[tokio::test]
     async fn activating_an_unknown_model_changes_nothing() {
         let (pool, _dir) = test_db::fresh().await;
         assert!(activate_model(&pool, "nope").await.unwrap().is_none());
-        assert!(activation_history(&pool).await.unwrap().is_empty());
+        assert!(activation_history(&pool, 1000, 0).await.unwrap().is_empty());
         assert!(get_model(&pool, "nope").await.unwrap().is_none());
     }
 }

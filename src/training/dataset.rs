@@ -101,7 +101,8 @@ pub struct ScoreGridError {
 
 impl ScoreGrid {
     /// Builds a grid, checking min < max, step > 0 and that the range holds a
-    /// whole number of steps (within 1e-6 of a step) and at most 10,000 levels.
+    /// whole number of steps (at least one, within 1e-6 of a step) and at
+    /// most 10,000 levels.
     pub fn new(min: f64, max: f64, step: f64) -> Result<ScoreGrid, String> {
         if !(min.is_finite() && max.is_finite() && step.is_finite()) {
             return Err("min, max and step must be finite numbers".into());
@@ -113,6 +114,11 @@ impl ScoreGrid {
             return Err(format!("step {step} must be positive"));
         }
         let steps = (max - min) / step;
+        // A step beyond the range would leave a grid of one level, on which
+        // every score is the same and kappa is undefined.
+        if steps.round() < 1.0 {
+            return Err(format!("step {step} is larger than the range {min}..{max}"));
+        }
         if (steps - steps.round()).abs() > 1e-6 {
             return Err(format!(
                 "the range {min}..{max} is not a whole number of steps of {step}"
@@ -937,6 +943,20 @@ mod tests {
                 .contains("min 5 must be below max 1")
         );
         assert!(serde_json::from_str::<DatasetLayout>(r#"{"idcol": "x"}"#).is_err());
+    }
+
+    /// Found by fuzzing (tests/fuzz, dataset): "0:1:1e308" passed the
+    /// whole-number-of-steps check with zero steps and made a grid of one level.
+    #[test]
+    fn a_score_grid_whose_step_exceeds_its_range_is_refused() {
+        for text in ["0:1:1e308", "0:1:3", "1:5:9"] {
+            let err = text.parse::<ScoreGrid>().unwrap_err();
+            assert!(
+                err.reason.contains("is larger than the range"),
+                "{text}: {err}"
+            );
+        }
+        assert_eq!("0:1:1".parse::<ScoreGrid>().unwrap().levels(), 2);
     }
 
     #[test]

@@ -130,7 +130,9 @@ async fn models_registered_and_activated_at_once_through_four_pools_get_distinct
 
     versions.sort();
     assert_eq!(versions, (1..=12).collect::<Vec<i64>>());
-    let history = models::activation_history(&pools[0]).await.unwrap();
+    let history = models::activation_history(&pools[0], 1000, 0)
+        .await
+        .unwrap();
     let seqs: BTreeSet<i64> = history.iter().map(|a| a.seq).collect();
     assert_eq!(seqs, (1..=12).collect());
 }

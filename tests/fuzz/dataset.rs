@@ -131,7 +131,10 @@ fn layout() -> impl Strategy<Value = DatasetLayout> {
         column(),
         column(),
         proptest::collection::vec(column(), 0..4),
-        proptest::option::of(score_grid_text().prop_filter_map("not a grid", |s| s.parse().ok())),
+        proptest::option::of(
+            proptest::sample::select(&["1:5:1", "1:5:0.5", "0:100:1", "-1:1:0.25"][..])
+                .prop_map(|s| s.parse::<ScoreGrid>().expect("a valid grid")),
+        ),
     )
         .prop_map(
             |(id_col, text_col, prompt_col, targets, score_grid)| DatasetLayout {

@@ -30,8 +30,10 @@
 //! "memory allocation of N bytes failed") instead of passing on a machine
 //! with enough memory or overcommit.
 
+mod artifact;
 mod dataset;
 mod features;
+mod http_bodies;
 
 use std::alloc::{GlobalAlloc, Layout, System};
 
