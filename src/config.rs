@@ -181,6 +181,7 @@ pub struct Settings {
     /// answers 503 with `Retry-After` instead of stacking up work.
     #[arg(long, env = "ESSAY_GRADER_GRADING_QUEUE", default_value_t = 256)]
     pub grading_queue: usize,
+
     // -- admission control: rate limits, credential throttling, admin limits, metrics (admission) --
     /// Requests per minute one client may make in the long run (an API key,
     /// the admin token, or else an IP address); 0 turns rate limiting off.

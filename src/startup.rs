@@ -98,7 +98,11 @@ impl Application {
 
         // Registered prompts are prepared on demand (the first grade against
         // each), so start-up time and memory do not grow with their number.
-        let prompts = PromptCache::new(settings.prompt_cache_bytes);
+        let grading_slots = http::grading_slots::GradingSlots::new(
+            settings.grading_cpu_slots(),
+            settings.grading_queue,
+        );
+        let prompts = PromptCache::new(settings.prompt_cache_bytes, grading_slots.clone());
         if let Some(active) = model.current() {
             let calibrated = http::calibrations::load_all(&db, &prompts, &active)
                 .await
@@ -146,7 +150,9 @@ impl Application {
             prompts,
             inline_prompts: http::grading::InlinePromptCache::new(
                 settings.inline_prompt_cache_bytes,
+                grading_slots.clone(),
             ),
+            grading_slots,
             settings: Arc::new(settings),
             credentials: Arc::new(credentials),
             metrics,

@@ -226,7 +226,7 @@ async fn raw_scores(
         return Ok(raw.into_iter().flatten().collect());
     }
     let prompt = prompts
-        .get(db, prompt_id)
+        .get_patiently(db, prompt_id)
         .await?
         .ok_or_else(|| ApiError::NotFound {
             what: "prompt",

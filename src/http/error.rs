@@ -96,6 +96,15 @@ pub enum ApiError {
         /// Why.
         message: String,
     },
+    /// 503: every grading CPU slot is busy and the waiting room is full; the
+    /// request was shed before any work. Carries `Retry-After`.
+    #[error(
+        "the server is grading at capacity and sheds this request; retry after {retry_after_secs} s"
+    )]
+    Overloaded {
+        /// Seconds the client should wait before retrying.
+        retry_after_secs: u64,
+    },
     /// 503: the database answers but refuses writes (read-only, full, failing
     /// storage); nothing was changed. Grading and reads go on.
     #[error(
@@ -144,9 +153,9 @@ impl ApiError {
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
-            Self::Unavailable { .. } | Self::DatabaseNotWritable { .. } => {
-                StatusCode::SERVICE_UNAVAILABLE
-            }
+            Self::Unavailable { .. }
+            | Self::DatabaseNotWritable { .. }
+            | Self::Overloaded { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -164,6 +173,7 @@ impl ApiError {
             Self::PayloadTooLarge { .. } => "payload_too_large",
             Self::UnsupportedMediaType { .. } => "unsupported_media_type",
             Self::Unavailable { .. } => "unavailable",
+            Self::Overloaded { .. } => "overloaded",
             Self::DatabaseNotWritable { .. } => "database_not_writable",
             Self::Internal(_) => "internal",
         }
@@ -236,6 +246,11 @@ impl IntoResponse for ApiError {
             response
                 .headers_mut()
                 .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        if let Self::Overloaded { retry_after_secs } = &self {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_secs));
         }
         response
     }
@@ -357,6 +372,17 @@ mod tests {
         let body = serde_json::to_string(&err.body()).unwrap();
         assert!(!body.contains("secret"));
         assert_eq!(err.status_code(), StatusCode::INTERNAL_SERVER_ERROR);
+    }
+
+    #[test]
+    fn a_shed_request_is_a_503_with_retry_after_and_the_json_shape() {
+        let response = ApiError::Overloaded {
+            retry_after_secs: 1,
+        }
+        .into_response();
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(response.headers()[header::RETRY_AFTER], "1");
+        assert_eq!(response.headers()[header::CONTENT_TYPE], "application/json");
     }
 
     #[test]

@@ -246,7 +246,11 @@ fn current_model(state: &AppState) -> Result<Arc<ActiveModel>, ApiError> {
 
 /// 404 unless the prompt is registered.
 async fn require_prompt(state: &AppState, id: &str) -> Result<(), ApiError> {
-    match state.prompts.get(&state.db, id).await? {
+    // Checking that it exists does not prepare it (CPU work, and a grading slot).
+    if state.prompts.cached(id).is_some() {
+        return Ok(());
+    }
+    match crate::store::prompts::get_prompt(&state.db, id).await? {
         Some(_) => Ok(()),
         None => Err(ApiError::NotFound {
             what: "prompt",

@@ -8,13 +8,17 @@
 //! is taken from the [`ModelHandle`](super::ModelHandle) once per request, so a
 //! request started before an activation finishes on the old model.
 //!
-//! A single essay is graded on the async executor: it takes well under a
-//! millisecond, less than a hop to a blocking thread would cost. A batch is
-//! CPU work of up to a second and goes to blocking threads, split across the
-//! cores.
+//! Every piece of CPU work takes a grading slot first ([`GradingSlots`]): a
+//! request that finds them all busy and the waiting room full is shed with
+//! 503 and `Retry-After`. A single essay is graded on the async executor while
+//! it holds its slot: it takes well under a millisecond, less than a hop to a
+//! blocking thread would cost. A batch is CPU work of up to a second and goes
+//! to blocking threads, one per slot it could take, and stops between chunks
+//! once its request is abandoned (timed out or disconnected).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use axum::Router;
@@ -29,6 +33,7 @@ use super::bounded_cache::BoundedCache;
 use super::calibrations::{CalibrationNote, calibrate_grade};
 use super::error::{ApiError, ErrorBody};
 use super::extract::Json;
+use super::grading_slots::{GradingSlots, SlotUse};
 use super::prompts::{chars_over, prompt_size_problems};
 use crate::features::{PreparedPrompt, Prompt};
 use crate::grader::{ByTarget, ConceptEffect, Explain, Grade, Warning};
@@ -147,8 +152,10 @@ impl GradeResponse {
         (status = 200, description = "The grade", body = GradeResponse),
         (status = 404, description = "Unknown prompt_id", body = ErrorBody),
         (status = 413, description = "Body over the single-essay limit", body = ErrorBody),
-        (status = 422, description = "Invalid fields (empty essay, both or neither prompt forms)", body = ErrorBody),
-        (status = 503, description = "No model loaded", body = ErrorBody),
+        (status = 422, description = "Invalid fields (empty essay, an essay or inline prompt over its \
+            length cap, both or neither prompt forms)", body = ErrorBody),
+        (status = 503, description = "No model loaded, or the grading CPU is saturated (code \
+            `overloaded`, with `Retry-After`)", body = ErrorBody),
     )
 )]
 pub async fn grade_essay(
@@ -161,6 +168,8 @@ pub async fn grade_essay(
     let essay = check_essay(&state, &request.essay, "essay")?;
     let calibrate_for = request.prompt_id.clone().filter(|_| request.calibrate);
     let prompt = resolve_prompt(&state, request.prompt_id, request.prompt, "").await?;
+    // Held while the essay is graded here, on the executor.
+    let _slot = state.grading_slots.acquire(SlotUse::Single).await?;
     let mut grade = model.grader.grade(&prompt, essay);
     let calibrated = calibrate_grade(&model, calibrate_for.as_deref(), &mut grade);
     metrics::histogram!("grading_duration_seconds", "kind" => "single")
@@ -227,7 +236,8 @@ pub struct BatchResponse {
         (status = 200, description = "One result per item, in order", body = BatchResponse),
         (status = 413, description = "Body over the batch limit", body = ErrorBody),
         (status = 422, description = "No items, or more than the maximum", body = ErrorBody),
-        (status = 503, description = "No model loaded", body = ErrorBody),
+        (status = 503, description = "No model loaded, or the grading CPU is saturated (code \
+            `overloaded`, with `Retry-After`)", body = ErrorBody),
     )
 )]
 pub async fn grade_batch(
@@ -277,10 +287,27 @@ pub async fn grade_batch(
     } else {
         Explain::No
     };
-    let graded: Vec<(usize, Grade)> =
-        tokio::task::spawn_blocking(move || grade_in_parallel(&grader, &work, explain))
-            .await
-            .map_err(|e| ApiError::Internal(anyhow::Error::new(e).context("grading a batch")))?;
+    // Set when this handler's future is dropped (the 408 timeout, or the
+    // client went away): the grading threads stop at their next chunk.
+    let abandoned = Arc::new(AtomicBool::new(false));
+    let _abandon_on_drop = AbandonOnDrop(abandoned.clone());
+    let graded: Vec<(usize, Grade)> = if work.is_empty() {
+        Vec::new()
+    } else {
+        let slots = state.grading_slots.clone();
+        let mut slot = slots.acquire(SlotUse::Batch).await?;
+        // Below a few dozen essays a thread costs more than it saves.
+        let useful_threads = work.len().div_ceil(MIN_ESSAYS_PER_THREAD);
+        let threads = slots.take_idle(&mut slot, useful_threads.saturating_sub(1));
+        tokio::task::spawn_blocking(move || {
+            // The slots stay taken until the CPU work ends, even when the
+            // request has been abandoned.
+            let _slot = slot;
+            grade_in_parallel(&grader, &work, explain, threads, &abandoned, &slots)
+        })
+        .await
+        .map_err(|e| ApiError::Internal(anyhow::Error::new(e).context("grading a batch")))?
+    };
 
     let mut grades: Vec<Option<Grade>> = (0..n).map(|_| None).collect();
     for (index, grade) in graded {
@@ -328,24 +355,44 @@ pub async fn grade_batch(
 /// near the best for both and bounds the memory of one call.
 const GRADE_CHUNK: usize = 128;
 
-/// Grades the items on up to one thread per core, each thread taking a
-/// contiguous share and running the model over it a few essays at a time.
+/// Fewest essays worth a thread of their own.
+const MIN_ESSAYS_PER_THREAD: usize = 32;
+
+/// Sets its flag when dropped: owned by the batch handler's future, so the
+/// flag says that nobody waits for the batch's answer any more.
+struct AbandonOnDrop(Arc<AtomicBool>);
+
+impl Drop for AbandonOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+}
+
+/// Grades the items on `threads` threads (one per slot held), each taking a
+/// contiguous share and running the model over it a chunk at a time. Before
+/// each chunk a thread checks `abandoned` and stops when it is set, so an
+/// abandoned batch stops within one chunk per thread.
 fn grade_in_parallel(
     model: &ActiveModel,
     work: &[(usize, Arc<PreparedPrompt>, String)],
     explain: Explain,
+    threads: usize,
+    abandoned: &AtomicBool,
+    slots: &GradingSlots,
 ) -> Vec<(usize, Grade)> {
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    // Below a few dozen essays a thread costs more than it saves.
-    let share = work.len().div_ceil(threads).max(32);
+    let share = work.len().div_ceil(threads.max(1)).max(1);
     let grade_share = |items: &[(usize, Arc<PreparedPrompt>, String)]| {
         let mut out = Vec::with_capacity(items.len());
         for chunk in items.chunks(GRADE_CHUNK) {
+            if abandoned.load(Ordering::Relaxed) {
+                break;
+            }
             let pairs: Vec<(&PreparedPrompt, &str)> = chunk
                 .iter()
                 .map(|(_, p, e)| (p.as_ref(), e.as_str()))
                 .collect();
             let grades = model.grader.grade_batch_with(&pairs, explain);
+            slots.count_batch_essays(grades.len());
             out.extend(chunk.iter().map(|(i, _, _)| *i).zip(grades));
         }
         out
@@ -461,19 +508,26 @@ async fn resolve_prompt(
 pub struct InlinePromptCache {
     /// SHA-256 of (title, question, text) -> the prepared prompt.
     entries: Arc<BoundedCache<[u8; 32], PreparedPrompt>>,
+    /// Preparing a prompt is CPU work: it takes a grading slot.
+    slots: GradingSlots,
 }
 
 impl Default for InlinePromptCache {
     fn default() -> Self {
-        Self::new(crate::config::Settings::default().inline_prompt_cache_bytes)
+        Self::new(
+            crate::config::Settings::default().inline_prompt_cache_bytes,
+            GradingSlots::default(),
+        )
     }
 }
 
 impl InlinePromptCache {
-    /// An empty cache holding at most `budget` bytes of prepared prompts.
-    pub fn new(budget: usize) -> Self {
+    /// An empty cache holding at most `budget` bytes of prepared prompts,
+    /// preparing them in `slots`.
+    pub fn new(budget: usize, slots: GradingSlots) -> Self {
         Self {
             entries: Arc::new(BoundedCache::new("inline", budget)),
+            slots,
         }
     }
 
@@ -483,7 +537,8 @@ impl InlinePromptCache {
     }
 
     /// The prepared form of an inline prompt, from the cache or computed on a
-    /// blocking thread (the source text can run to thousands of words).
+    /// blocking thread holding a grading slot (the source text can run to
+    /// thousands of words); 503 when the grading CPU is saturated.
     pub async fn prepare(&self, prompt: InlinePrompt) -> Result<Arc<PreparedPrompt>, ApiError> {
         use sha2::{Digest, Sha256};
         let mut hasher = Sha256::new();
@@ -497,7 +552,9 @@ impl InlinePromptCache {
         if let Some(hit) = self.entries.get(&key) {
             return Ok(hit);
         }
+        let slot = self.slots.acquire(SlotUse::Prompt).await?;
         let prepared = tokio::task::spawn_blocking(move || {
+            let _slot = slot;
             Arc::new(PreparedPrompt::new(&Prompt {
                 title: prompt.title,
                 question: prompt.question,

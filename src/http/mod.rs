@@ -40,6 +40,7 @@ pub mod error;
 pub mod examples;
 pub mod extract;
 pub mod grading;
+pub mod grading_slots;
 pub mod health;
 pub mod jobs;
 pub mod metrics;
@@ -76,6 +77,10 @@ pub struct AppState {
     pub prompts: PromptCache,
     /// Prompts sent inline with grading requests, prepared once per distinct text.
     pub inline_prompts: grading::InlinePromptCache,
+    /// The grading CPU's slots and waiting room: every CPU-heavy piece of
+    /// request work takes a slot, and a request finding them all busy and
+    /// the waiting room full is shed with 503.
+    pub grading_slots: grading_slots::GradingSlots,
     /// The service's settings (limits, timeouts, ...), fixed at start-up.
     pub settings: Arc<Settings>,
     /// Digests of the admin token and the API keys.

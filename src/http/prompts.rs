@@ -1,7 +1,7 @@
 //! Registered prompts: `POST /api/v1/prompts`, `GET /api/v1/prompts`,
 //! `GET /api/v1/prompts/{id}`, and the in-memory cache of their prepared
-//! form, so that grading against a registered prompt costs only the essay's
-//! time.
+//! form (bounded by bytes, filled on first use), so that grading against a
+//! registered prompt costs only the essay's time.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -16,6 +16,7 @@ use super::auth::{GradingAccess, PromptWriteAccess};
 use super::bounded_cache::BoundedCache;
 use super::error::ApiError;
 use super::extract::{Json, Path, Query};
+use super::grading_slots::{GradingSlots, SlotUse};
 use crate::features::{PreparedPrompt, Prompt};
 use crate::store::{self, prompts::PromptInsert, prompts::PromptRecord};
 
@@ -77,19 +78,26 @@ impl CachedPrompt {
 pub struct PromptCache {
     /// Prompt id -> its prepared form.
     entries: Arc<BoundedCache<String, CachedPrompt>>,
+    /// Preparing a prompt is CPU work: it takes a grading slot.
+    slots: GradingSlots,
 }
 
 impl Default for PromptCache {
     fn default() -> Self {
-        Self::new(crate::config::Settings::default().prompt_cache_bytes)
+        Self::new(
+            crate::config::Settings::default().prompt_cache_bytes,
+            GradingSlots::default(),
+        )
     }
 }
 
 impl PromptCache {
-    /// An empty cache holding at most `budget` bytes of prepared prompts.
-    pub fn new(budget: usize) -> Self {
+    /// An empty cache holding at most `budget` bytes of prepared prompts,
+    /// preparing them in `slots`.
+    pub fn new(budget: usize, slots: GradingSlots) -> Self {
         Self {
             entries: Arc::new(BoundedCache::new("registered", budget)),
+            slots,
         }
     }
 
@@ -125,9 +133,49 @@ impl PromptCache {
         let Some(record) = store::prompts::get_prompt(pool, id).await? else {
             return Ok(None);
         };
-        let prepared = Arc::new(prepare(record).await?);
+        let prepared = Arc::new(self.prepare(record, Admission::Shed).await?);
         self.insert(prepared.clone());
         Ok(Some(prepared))
+    }
+
+    /// Like [`get`](Self::get), but a preparation waits for a grading slot
+    /// instead of being shed: for calibration refits, which run after their
+    /// request has stored its examples (a 503 then would misreport a write
+    /// that happened) and are serialised by the calibration lock.
+    pub async fn get_patiently(
+        &self,
+        pool: &crate::store::Db,
+        id: &str,
+    ) -> Result<Option<Arc<CachedPrompt>>, ApiError> {
+        if let Some(hit) = self.cached(id) {
+            return Ok(Some(hit));
+        }
+        let Some(record) = store::prompts::get_prompt(pool, id).await? else {
+            return Ok(None);
+        };
+        let prepared = Arc::new(self.prepare(record, Admission::Wait).await?);
+        self.insert(prepared.clone());
+        Ok(Some(prepared))
+    }
+
+    /// Prepares a prompt on a blocking thread, holding a grading slot (the
+    /// prompt text can run to thousands of words); 503 when the grading CPU
+    /// is saturated.
+    async fn prepare(
+        &self,
+        record: PromptRecord,
+        admission: Admission,
+    ) -> Result<CachedPrompt, ApiError> {
+        let slot = match admission {
+            Admission::Shed => self.slots.acquire(SlotUse::Prompt).await?,
+            Admission::Wait => self.slots.acquire_patiently().await?,
+        };
+        tokio::task::spawn_blocking(move || {
+            let _slot = slot;
+            CachedPrompt::new(record)
+        })
+        .await
+        .map_err(|e| ApiError::Internal(anyhow::Error::new(e).context("preparing a prompt")))
     }
 
     /// How many prompts are cached.
@@ -146,12 +194,13 @@ impl PromptCache {
     }
 }
 
-/// Prepares a prompt off the async executor: the prompt text can run to
-/// thousands of words.
-async fn prepare(record: PromptRecord) -> Result<CachedPrompt, ApiError> {
-    tokio::task::spawn_blocking(move || CachedPrompt::new(record))
-        .await
-        .map_err(|e| ApiError::Internal(anyhow::Error::new(e).context("preparing a prompt")))
+/// How a preparation gets its grading slot.
+#[derive(Debug, Clone, Copy)]
+enum Admission {
+    /// Through the waiting room; 503 when it is full.
+    Shed,
+    /// Waiting as long as it takes.
+    Wait,
 }
 
 /// The routes of this module.
@@ -237,7 +286,7 @@ pub fn chars_over(value: &str, max: usize) -> Option<usize> {
     (n > max).then_some(n)
 }
 
-/// Registers a prompt, prepares it, and caches it. Needs the admin token or
+/// Registers a prompt (prepared when first graded against). Needs the admin token or
 /// an API key: every prompt costs memory and a row, so anonymous clients may
 /// not add them.
 #[utoipa::path(
@@ -308,9 +357,8 @@ pub async fn create_prompt(
             ));
         }
     };
-    state
-        .prompts
-        .insert(Arc::new(prepare(record.clone()).await?));
+    // Not prepared here: the first grade against it prepares it, so a
+    // registration never waits for (or is shed by) the grading CPU.
     Ok((StatusCode::CREATED, Json(record)))
 }
 
@@ -390,8 +438,12 @@ pub async fn get_prompt(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Json<PromptRecord>, ApiError> {
-    match state.prompts.get(&state.db, &id).await? {
-        Some(prompt) => Ok(Json(prompt.record.clone())),
+    // Reading a prompt does not prepare it.
+    if let Some(cached) = state.prompts.cached(&id) {
+        return Ok(Json(cached.record.clone()));
+    }
+    match store::prompts::get_prompt(&state.db, &id).await? {
+        Some(record) => Ok(Json(record)),
         None => Err(ApiError::NotFound { what: "prompt", id }),
     }
 }
@@ -484,7 +536,7 @@ mod tests {
             )
             .heap_bytes();
             // Room for two prompts, not three.
-            let cache = PromptCache::new(one * 5 / 2);
+            let cache = PromptCache::new(one * 5 / 2, GradingSlots::new(1, 0));
             for id in ["a", "b", "c"] {
                 assert!(cache.get(&pool, id).await.unwrap().is_some());
             }

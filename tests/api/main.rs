@@ -17,6 +17,7 @@ mod grading;
 mod health;
 mod helpers;
 mod jobs;
+mod limits;
 mod models;
 mod prompts;
 mod replicas;

@@ -32,6 +32,8 @@ mod health;
 mod helpers;
 #[path = "../api/jobs.rs"]
 mod jobs;
+#[path = "../api/limits.rs"]
+mod limits;
 #[path = "../api/models.rs"]
 mod models;
 #[path = "../api/prompts.rs"]
