@@ -72,6 +72,10 @@ pub struct HttpBenchArgs {
     /// replica with several (docs/scaling.md).
     #[arg(long, value_delimiter = ',', value_name = "URL")]
     pub targets: Vec<String>,
+    /// bench http --targets: the replicas' admin token or one of their API
+    /// keys, with which the prompts are registered (registering needs one).
+    #[arg(long, env = "ESSAY_GRADER_BENCH_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
 }
 
 /// A prompt to register and the essays to grade against it.
@@ -149,11 +153,13 @@ async fn bench_targets(args: HttpBenchArgs) -> anyhow::Result<()> {
         .build()?;
     for prompt in &workload.prompts {
         // A prompt already there (an earlier run) is fine: 409.
-        let response = client
+        let mut request = client
             .post(format!("{}/api/v1/prompts", targets[0]))
-            .json(prompt)
-            .send()
-            .await?;
+            .json(prompt);
+        if let Some(token) = &args.token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await?;
         let status = response.status();
         if !status.is_success() && status != reqwest::StatusCode::CONFLICT {
             bail!("registering a prompt failed: {}", response.text().await?);
@@ -222,6 +228,7 @@ async fn bench(args: HttpBenchArgs) -> anyhow::Result<()> {
     for prompt in &workload.prompts {
         let response = client
             .post(format!("{base}/api/v1/prompts"))
+            .bearer_auth(&token)
             .json(prompt)
             .send()
             .await?;

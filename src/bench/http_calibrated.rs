@@ -38,6 +38,7 @@ async fn calibrated_workload(
         copy["id"] = json!(copy_id);
         let response = client
             .post(format!("{base}/api/v1/prompts"))
+            .bearer_auth(token)
             .json(&copy)
             .send()
             .await?;

@@ -72,8 +72,10 @@ impl<T: serde::Serialize> IntoResponse for Json<T> {
                 body,
             )
                 .into_response(),
-            Err(err) => ApiError::Internal(anyhow::Error::new(err).context("serialising a response"))
-                .into_response(),
+            Err(err) => {
+                ApiError::Internal(anyhow::Error::new(err).context("serialising a response"))
+                    .into_response()
+            }
         }
     }
 }
