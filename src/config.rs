@@ -129,7 +129,7 @@ pub struct Settings {
 
     // -- abuse limits (limits): prompts, essays, caches, grading CPU --
     /// Most prompts the service registers; a registration beyond it is
-    /// refused with 422 until a prompt is removed.
+    /// refused with 422 (there is no delete route yet; raise the cap).
     #[arg(long, env = "ESSAY_GRADER_MAX_PROMPTS", default_value_t = 1000)]
     pub max_prompts: usize,
 
