@@ -300,24 +300,12 @@ impl FromRequestParts<AppState> for GradingAccess {
         if state.credentials.api_keys.is_empty() {
             return Ok(GradingAccess);
         }
-        let (client, presented) = (
-            ClientIp::of(&parts.extensions),
-            presented_secret(&parts.headers),
-        );
-        state.throttle.before_secret(client, presented)?;
-        if presented.is_some_and(|key| state.credentials.is_api_key(key))
-            || is_admin(&parts.method, &parts.headers, state).await?
-        {
-            return Ok(GradingAccess);
-        }
-        let refusal = ApiError::Unauthorized {
-            message:
-                "grading needs an API key: send `Authorization: Bearer <key>` or `X-Api-Key: <key>`"
-                    .to_owned(),
-        };
-        Err(state
-            .throttle
-            .after_refusal(client, presented, &state.credentials, refusal))
+        require_credential(parts, state, || {
+            "grading needs an API key: send `Authorization: Bearer <key>` or `X-Api-Key: <key>`"
+                .to_owned()
+        })
+        .await
+        .map(|()| GradingAccess)
     }
 }
 
@@ -332,11 +320,12 @@ impl FromRequestParts<AppState> for CredentialedAccess {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        require_credential(
-            parts,
-            state,
-            "changing a prompt's examples changes everyone's grades for it, so it needs",
-        )
+        require_credential(parts, state, || {
+            needs_credential(
+                state,
+                "changing a prompt's examples changes everyone's grades for it, so it needs",
+            )
+        })
         .await
         .map(|()| CredentialedAccess)
     }
@@ -352,16 +341,22 @@ impl FromRequestParts<AppState> for PromptWriteAccess {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        require_credential(parts, state, "registering a prompt needs")
-            .await
-            .map(|()| PromptWriteAccess)
+        require_credential(parts, state, || {
+            needs_credential(state, "registering a prompt needs")
+        })
+        .await
+        .map(|()| PromptWriteAccess)
     }
 }
 
 /// Passes a request that presents an API key or the admin token (or carries
-/// an admin session), through the credential throttle; else 401 whose message
-/// is `needs` followed by the credentials this server accepts.
-async fn require_credential(parts: &Parts, state: &AppState, needs: &str) -> Result<(), ApiError> {
+/// an admin session), through the credential throttle; else 401 with the
+/// message `refusal` makes (only made when it is needed).
+async fn require_credential(
+    parts: &Parts,
+    state: &AppState,
+    refusal: impl FnOnce() -> String,
+) -> Result<(), ApiError> {
     let (client, presented) = (
         ClientIp::of(&parts.extensions),
         presented_secret(&parts.headers),
@@ -372,17 +367,20 @@ async fn require_credential(parts: &Parts, state: &AppState, needs: &str) -> Res
     {
         return Ok(());
     }
+    let refusal = ApiError::Unauthorized { message: refusal() };
+    Err(state
+        .throttle
+        .after_refusal(client, presented, &state.credentials, refusal))
+}
+
+/// `needs` followed by the credentials this server accepts for its writes.
+fn needs_credential(state: &AppState, needs: &str) -> String {
     let how = if state.credentials.api_keys.is_empty() {
         "the admin token (`Authorization: Bearer <token>`) or an admin session"
     } else {
         "an API key (`Authorization: Bearer <key>` or `X-Api-Key: <key>`) or the admin token"
     };
-    let refusal = ApiError::Unauthorized {
-        message: format!("{needs} {how}"),
-    };
-    Err(state
-        .throttle
-        .after_refusal(client, presented, &state.credentials, refusal))
+    format!("{needs} {how}")
 }
 
 /// The routes of this module.

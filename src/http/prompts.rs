@@ -127,15 +127,7 @@ impl PromptCache {
         pool: &crate::store::Db,
         id: &str,
     ) -> Result<Option<Arc<CachedPrompt>>, ApiError> {
-        if let Some(hit) = self.cached(id) {
-            return Ok(Some(hit));
-        }
-        let Some(record) = store::prompts::get_prompt(pool, id).await? else {
-            return Ok(None);
-        };
-        let prepared = Arc::new(self.prepare(record, Admission::Shed).await?);
-        self.insert(prepared.clone());
-        Ok(Some(prepared))
+        self.get_admitted(pool, id, Admission::Shed).await
     }
 
     /// Like [`get`](Self::get), but a preparation waits for a grading slot
@@ -147,13 +139,22 @@ impl PromptCache {
         pool: &crate::store::Db,
         id: &str,
     ) -> Result<Option<Arc<CachedPrompt>>, ApiError> {
+        self.get_admitted(pool, id, Admission::Wait).await
+    }
+
+    async fn get_admitted(
+        &self,
+        pool: &crate::store::Db,
+        id: &str,
+        admission: Admission,
+    ) -> Result<Option<Arc<CachedPrompt>>, ApiError> {
         if let Some(hit) = self.cached(id) {
             return Ok(Some(hit));
         }
         let Some(record) = store::prompts::get_prompt(pool, id).await? else {
             return Ok(None);
         };
-        let prepared = Arc::new(self.prepare(record, Admission::Wait).await?);
+        let prepared = Arc::new(self.prepare(record, admission).await?);
         self.insert(prepared.clone());
         Ok(Some(prepared))
     }
