@@ -122,14 +122,7 @@ impl GradingSlots {
             });
         }
         let _waiting = LeaveWaitingRoom(&self.inner.waiting);
-        let permit = self
-            .inner
-            .semaphore
-            .clone()
-            .acquire_owned()
-            .await
-            .map_err(|e| ApiError::Internal(anyhow::Error::new(e).context("grading slots")))?;
-        Ok(CpuSlot { permit })
+        self.wait_for_slot().await
     }
 
     /// A slot, waiting for as long as it takes and outside the waiting room:
@@ -137,6 +130,12 @@ impl GradingSlots {
     /// written something (a calibration refit after its examples are stored)
     /// and that is serialised elsewhere, so it cannot pile up.
     pub async fn acquire_patiently(&self) -> Result<CpuSlot, ApiError> {
+        self.wait_for_slot().await
+    }
+
+    /// Waits for a free slot (the semaphore is never closed, so the error
+    /// arm is only a guard).
+    async fn wait_for_slot(&self) -> Result<CpuSlot, ApiError> {
         let permit = self
             .inner
             .semaphore

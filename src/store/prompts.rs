@@ -21,8 +21,9 @@ pub struct PromptRecord {
     pub created_at: String,
 }
 
-/// Inserts a prompt. Returns `Ok(None)` when the id is already taken, so the
-/// caller can answer 409 without a race between a check and the insert.
+/// Inserts a prompt with no cap on their number (for tests that need a
+/// prompt row). Returns `Ok(None)` when the id is already taken.
+#[cfg(test)]
 pub async fn insert_prompt(
     pool: &Db,
     id: &str,
@@ -30,18 +31,12 @@ pub async fn insert_prompt(
     question: &str,
     text: &str,
 ) -> Result<Option<PromptRecord>, sqlx::Error> {
-    sqlx::query_as::<_, PromptRecord>(
-        "INSERT INTO prompts (id, title, question, text, created_at) VALUES ($1, $2, $3, $4, $5) \
-         ON CONFLICT (id) DO NOTHING \
-         RETURNING id, title, question, text, created_at",
+    Ok(
+        match insert_prompt_within(pool, id, title, question, text, i64::MAX).await? {
+            PromptInsert::Inserted(record) => Some(record),
+            PromptInsert::IdTaken | PromptInsert::Full => None,
+        },
     )
-    .bind(id)
-    .bind(title)
-    .bind(question)
-    .bind(text)
-    .bind(super::now())
-    .fetch_optional(pool)
-    .await
 }
 
 /// What [`insert_prompt_within`] did.
@@ -89,7 +84,8 @@ pub async fn insert_prompt_within(
     })
 }
 
-/// How many prompts are registered.
+/// How many prompts are registered (for tests).
+#[cfg(test)]
 pub async fn count_prompts(pool: &Db) -> Result<i64, sqlx::Error> {
     let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM prompts")
         .fetch_one(pool)
@@ -124,7 +120,8 @@ pub async fn list_prompts(
     .await
 }
 
-/// Every prompt, to warm the in-memory cache at start-up.
+/// Every prompt (for tests; the service prepares prompts on first use).
+#[cfg(test)]
 pub async fn all_prompts(pool: &Db) -> Result<Vec<PromptRecord>, sqlx::Error> {
     sqlx::query_as::<_, PromptRecord>(
         "SELECT id, title, question, text, created_at FROM prompts ORDER BY created_at, id",
