@@ -31,7 +31,9 @@ pub(crate) struct ParaphraseScratch {
     prompt_sentence_best: Vec<f32>,
     /// Distinct frequency ranks of the essay's content words with a vector.
     content_ranks: Vec<u32>,
-    /// The unit vector of each of `content_ranks`.
+    /// Those of `content_ranks` that are not words of the source text.
+    other_ranks: Vec<u32>,
+    /// The unit vector of each of `other_ranks`.
     word_rows: Vec<[f32; DIMS]>,
     /// Each word's best cosine with a keyword (not used).
     word_best: Vec<f32>,
@@ -172,21 +174,37 @@ fn meaning_features(
     let keywords = prompt.keywords.len();
     let mut nearest = [0.0f32; KEYWORD_COUNT.next_multiple_of(LANES)];
     if !scratch.content_ranks.is_empty() && (0..keywords).any(lacking) {
+        let lanes = &prompt.keyword_vectors;
+        let width = lanes.blocks() * LANES;
+        let nearest = &mut nearest[..width];
+        // Words of the source: their cosines were computed with the prompt.
+        let known = &prompt.text_word_keyword_cosines;
+        scratch.other_ranks.clear();
+        for &rank in &scratch.content_ranks {
+            match prompt.text_word_rows.get(&word_vectors::rank_key(rank)) {
+                Some(&row) => {
+                    let cosines = &known[row as usize * width..][..width];
+                    for (best, &c) in nearest.iter_mut().zip(cosines) {
+                        *best = best.max(c);
+                    }
+                }
+                None => scratch.other_ranks.push(rank),
+            }
+        }
         let word_rows = &mut scratch.word_rows;
         word_rows.clear();
-        word_rows.resize(scratch.content_ranks.len(), [0.0; DIMS]);
-        for (&rank, row) in scratch.content_ranks.iter().zip(word_rows.iter_mut()) {
+        word_rows.resize(scratch.other_ranks.len(), [0.0; DIMS]);
+        for (&rank, row) in scratch.other_ranks.iter().zip(word_rows.iter_mut()) {
             word_vectors::write_unit_vector(rank, row);
         }
         scratch.word_best.clear();
         scratch.word_best.resize(word_rows.len(), 0.0);
-        let lanes = &prompt.keyword_vectors;
         best_cosines(
             word_rows,
             lanes,
             |b| (b * LANES..((b + 1) * LANES).min(keywords)).any(lacking),
             &mut scratch.word_best,
-            &mut nearest[..lanes.blocks() * LANES],
+            nearest,
         );
     }
     let mut keyword_credit = 0.0f64;
