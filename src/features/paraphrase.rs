@@ -118,6 +118,7 @@ fn meaning_features(
     scratch.content_ranks.clear();
     // One row per essay sentence; the essay's own sum is the sum of its
     // sentences' (every word is in exactly one sentence).
+    word_vectors::touch_rows(words.iter().filter(|w| w.is_content()).map(|w| w.rank));
     let mut essay = [0.0f32; DIMS];
     scratch.sentence_rows.clear();
     scratch.sentence_rows.resize(sentences.len(), [0.0; DIMS]);
@@ -238,28 +239,40 @@ fn meaning_features(
 }
 
 /// Scales each row to unit length, as [`word_vectors::MeanVector::normalise`]
-/// does: the
-/// same sums of squares in the same order, four rows' sums at a time so
-/// that they overlap instead of each waiting on its own last addition.
+/// does: the same sums of squares in the same order, four rows' sums at a
+/// time in registers so that they overlap instead of each waiting on its
+/// own last addition.
 #[inline(always)]
 fn normalise_rows(rows: &mut [[f32; DIMS]]) {
-    for group in rows.chunks_mut(4) {
+    let mut quads = rows.chunks_exact_mut(4);
+    for quad in &mut quads {
         // −0, where `Iterator::sum` starts (a square is never −0, so the
         // start cannot show; it is kept for the same reason below).
         let mut squares = [-0.0f32; 4];
         for d in 0..DIMS {
-            for (sum, row) in squares.iter_mut().zip(group.iter()) {
+            for (sum, row) in squares.iter_mut().zip(quad.iter()) {
                 *sum += row[d] * row[d];
             }
         }
-        for (row, &sum) in group.iter_mut().zip(&squares) {
-            let norm = sum.sqrt();
-            if norm > 0.0 {
-                let inverse = 1.0 / norm;
-                for x in row.iter_mut() {
-                    *x *= inverse;
-                }
-            }
+        for (row, &sum) in quad.iter_mut().zip(&squares) {
+            scale_to_unit(row, sum);
+        }
+    }
+    for row in quads.into_remainder() {
+        let sum = row.iter().fold(-0.0f32, |sum, &x| sum + x * x);
+        scale_to_unit(row, sum);
+    }
+}
+
+/// Scales `row`, whose sum of squares is `squares`, to unit length (a zero
+/// row stays zero).
+#[inline(always)]
+fn scale_to_unit(row: &mut [f32; DIMS], squares: f32) {
+    let norm = squares.sqrt();
+    if norm > 0.0 {
+        let inverse = 1.0 / norm;
+        for x in row.iter_mut() {
+            *x *= inverse;
         }
     }
 }

@@ -13,12 +13,13 @@
 //! `MAX_TREE_DEPTH` levels deep, as training allows.
 //!
 //! Loading lays each tree out for grading as a complete binary tree in heap
-//! order (see `Tree`): its splits in 8 bytes each, one cache line for a tree
-//! of depth 3, and its leaves' outputs in another. A walk is then a fixed
-//! number of steps, each an index computed from a comparison, with no branch
-//! that depends on the essay: two cache lines and no mispredicted jumps per
-//! tree, where a walk over the stored arrays touched three or four lines and
-//! guessed each direction.
+//! order (see `Booster`): its splits in 8 bytes each, one cache line for a
+//! tree of depth 3, and its leaves' outputs in another. A walk is then a
+//! fixed number of steps, each an index computed from a comparison, with no
+//! branch that depends on the essay: two cache lines and no mispredicted
+//! jumps per tree, where a walk over the stored arrays touched three or four
+//! lines and guessed each direction. Eight trees are walked side by side, so
+//! that their loads overlap.
 //!
 //! Trees read the model's features as they are (no scaling: a split does not
 //! care), straight from the catalogue vector grading extracts, so training
@@ -135,27 +136,42 @@ fn f32_threshold(threshold: f64) -> f32 {
     }
 }
 
-/// A tree as a complete binary tree in heap order: split `i` has children
-/// `2i + 1` (left) and `2i + 2` (right), and the `2^height` leaves follow the
-/// `2^height − 1` splits. A stored leaf above the last level is spread over
-/// the leaves below it, under padding splits that lead to it both ways, so
-/// every walk takes `height` steps with no branch on where it stands.
-#[derive(Debug, Clone, Copy)]
-struct Tree {
-    /// Its first line in `Booster::splits`.
-    splits: u32,
-    /// Its first line in `Booster::leaves`.
-    leaves: u32,
-    height: u32,
-}
+/// Trees walked side by side: their walks do not depend on each other, so
+/// written one step of each in turn, the processor overlaps their loads
+/// instead of waiting on one tree's chain of them at a time.
+const SIDE_BY_SIDE: usize = 8;
 
 /// One target's booster, checked and laid out for walking.
+///
+/// Each tree is a complete binary tree of the booster's `height` in heap
+/// order: split `i` has children `2i + 1` (left) and `2i + 2` (right), and
+/// the `2^height` leaves follow the `2^height − 1` splits. A stored leaf
+/// above the last level is spread over the leaves below it, under padding
+/// splits that lead to it both ways, and so is every tree shallower than the
+/// deepest; so every walk takes `height` steps with no branch on where it
+/// stands. Tree `t`'s splits start at line `t · split_lines` of `splits`, its
+/// leaves at line `t · leaf_lines` of `leaves`.
 #[derive(Debug, Clone)]
 struct Booster {
     base_score: f64,
-    trees: Vec<Tree>,
+    trees: usize,
+    height: u32,
+    split_lines: usize,
+    leaf_lines: usize,
     splits: Vec<SplitLine>,
     leaves: Vec<LeafLine>,
+    /// Per tree of one line of splits (depth 1 to 3), the masks an
+    /// explanation walks with; empty for deeper trees.
+    masks: Vec<TreeMasks>,
+}
+
+/// Bit i of each mask stands for split i of a tree of depth 1 to 3.
+#[derive(Debug, Clone, Copy, Default)]
+struct TreeMasks {
+    /// The splits whose feature's training mean goes right.
+    mean_right: u8,
+    /// Per split, the splits on the same concept group (none for padding).
+    same_group: [u8; 7],
 }
 
 impl Booster {
@@ -173,7 +189,7 @@ impl Booster {
         let n = b.left.len();
         // Levels below each node; children come after their parents, so
         // backwards every child is done first.
-        let mut height = vec![0u32; n];
+        let mut below = vec![0u32; n];
         for i in (0..n).rev() {
             if b.left[i] != 0 {
                 if b.missing[i] != b.left[i] && b.missing[i] != b.right[i] {
@@ -182,17 +198,12 @@ impl Booster {
                         "a missing value must go to the left or the right child",
                     ));
                 }
-                height[i] = 1 + height[b.left[i] as usize].max(height[b.right[i] as usize]);
+                below[i] = 1 + below[b.left[i] as usize].max(below[b.right[i] as usize]);
             }
         }
-        let mut booster = Booster {
-            base_score: b.base_score,
-            trees: Vec::with_capacity(b.roots.len()),
-            splits: Vec::new(),
-            leaves: Vec::new(),
-        };
+        let mut height = 0;
         for &root in &b.roots {
-            let h = height[root as usize];
+            let h = below[root as usize];
             if h as usize > MAX_TREE_DEPTH {
                 return Err(invalid(
                     at("roots"),
@@ -201,29 +212,31 @@ impl Booster {
                     ),
                 ));
             }
-            let tree = Tree {
-                splits: booster.splits.len() as u32,
-                leaves: booster.leaves.len() as u32,
-                height: h,
-            };
-            let splits = (1usize << h) - 1;
-            booster.splits.resize(
-                booster.splits.len() + splits.div_ceil(8),
-                SplitLine::default(),
-            );
-            booster.leaves.resize(
-                booster.leaves.len() + (1usize << h).div_ceil(8),
-                LeafLine::default(),
-            );
+            height = height.max(h);
+        }
+        let splits = (1usize << height) - 1;
+        let (split_lines, leaf_lines) = (splits.div_ceil(8), (1usize << height).div_ceil(8));
+        let trees = b.roots.len();
+        let mut booster = Booster {
+            base_score: b.base_score,
+            trees,
+            height,
+            split_lines,
+            leaf_lines,
+            splits: vec![SplitLine::default(); trees * split_lines],
+            leaves: vec![LeafLine::default(); trees * leaf_lines],
+            masks: Vec::new(),
+        };
+        for (t, &root) in b.roots.iter().enumerate() {
             // (stored node, heap position) pairs still to place.
             let mut pending = vec![(root as usize, 0usize)];
             while let Some((node, pos)) = pending.pop() {
                 if pos >= splits {
                     let leaf = pos - splits;
-                    booster.leaves[tree.leaves as usize + leaf / 8].0[leaf % 8] = b.value[node];
+                    booster.leaves[t * leaf_lines + leaf / 8].0[leaf % 8] = b.value[node];
                     continue;
                 }
-                let split = &mut booster.splits[tree.splits as usize + pos / 8].0[pos % 8];
+                let split = &mut booster.splits[t * split_lines + pos / 8].0[pos % 8];
                 if b.left[node] == 0 {
                     // A leaf above the last level: a padding split.
                     *split = Split {
@@ -255,15 +268,39 @@ impl Booster {
                 pending.push((b.left[node] as usize, 2 * pos + 1));
                 pending.push((b.right[node] as usize, 2 * pos + 2));
             }
-            booster.trees.push(tree);
+        }
+        if split_lines == 1 {
+            booster.masks = booster
+                .splits
+                .iter()
+                .map(|line| {
+                    let mut masks = TreeMasks::default();
+                    for (i, s) in line.0.iter().enumerate().take(splits) {
+                        masks.mean_right |= u8::from(s.flags & MEAN_LEFT == 0) << i;
+                        for (j, other) in line.0.iter().enumerate().take(splits) {
+                            if s.group != NO_GROUP && other.group == s.group {
+                                masks.same_group[i] |= 1 << j;
+                            }
+                        }
+                    }
+                    masks
+                })
+                .collect();
         }
         Ok(booster)
     }
 
-    /// Split `i` (heap order) of `tree`.
+    /// Split `i` (heap order) of tree `t`.
     #[inline(always)]
-    fn split(&self, tree: &Tree, i: usize) -> &Split {
-        &self.splits[tree.splits as usize + i / 8].0[i % 8]
+    fn split(&self, t: usize, i: usize) -> &Split {
+        &self.splits[t * self.split_lines + i / 8].0[i % 8]
+    }
+
+    /// The output of leaf `i` (a heap position past the splits) of tree `t`.
+    #[inline(always)]
+    fn leaf_value(&self, t: usize, i: usize) -> f64 {
+        let leaf = i + 1 - (1usize << self.height);
+        self.leaves[t * self.leaf_lines + leaf / 8].0[leaf % 8]
     }
 
     /// Whether split `s` sends `values` right; with `NAN`, a missing value
@@ -278,36 +315,47 @@ impl Booster {
         }
     }
 
-    /// The leaf (heap position past the splits) `values` reaches in `tree`.
-    /// With `OCCLUSION`, also the concept groups whose training means would
-    /// have sent the walk the other way at some split (only those can end
-    /// in another leaf when occluded) and, per group, the first such split.
+    /// The leaves (heap positions past the splits) that `values` reaches in
+    /// the trees `first..first + N`, walked side by side. With
+    /// `OCCLUSION`, also per tree the concept groups whose training means
+    /// would have sent the walk the other way at some split (only those can
+    /// end in another leaf when occluded) and, per group, the first such
+    /// split.
     #[inline(always)]
-    fn walk<const NAN: bool, const OCCLUSION: bool>(
+    fn walk<const NAN: bool, const OCCLUSION: bool, const N: usize>(
         &self,
-        tree: &Tree,
+        first: usize,
         values: &[f32],
-    ) -> (usize, u32, [u8; 32]) {
-        let (mut i, mut diverging) = (0usize, 0u32);
-        let mut first = [0u8; 32];
-        for _ in 0..tree.height {
-            let s = self.split(tree, i);
-            let right = Self::goes_right::<NAN>(s, values);
-            if OCCLUSION {
-                let mean_right = s.flags & MEAN_LEFT == 0;
-                let bit = u32::from(right != mean_right) << s.group;
-                // The first split of a group that diverges is kept.
-                if bit & !diverging != 0 {
-                    first[usize::from(s.group)] = i as u8;
+        diverging: &mut [u32; N],
+        first_split: &mut [[u8; 32]; N],
+    ) -> [usize; N] {
+        let mut at = [0usize; N];
+        for _ in 0..self.height {
+            for k in 0..N {
+                let i = at[k];
+                let s = self.split(first + k, i);
+                let right = Self::goes_right::<NAN>(s, values);
+                if OCCLUSION {
+                    let mean_right = s.flags & MEAN_LEFT == 0;
+                    let bit = u32::from(right != mean_right) << s.group;
+                    // The first split of a group that diverges is kept.
+                    if bit & !diverging[k] != 0 {
+                        first_split[k][usize::from(s.group)] = i as u8;
+                    }
+                    diverging[k] |= bit;
                 }
-                diverging |= bit;
+                at[k] = 2 * i + 1 + usize::from(right);
             }
-            i = 2 * i + 1 + usize::from(right);
         }
-        (i, diverging & !(1 << NO_GROUP), first)
+        if OCCLUSION {
+            for d in diverging.iter_mut() {
+                *d &= !(1 << NO_GROUP);
+            }
+        }
+        at
     }
 
-    /// The leaf reached in `tree` with the features of concept group
+    /// The leaf reached in tree `t` with the features of concept group
     /// `group` at their training means, given that the walk with the actual
     /// values first parts from that one at split `from`: the two are the
     /// same walk up to there, and from there on every split on the group
@@ -315,15 +363,14 @@ impl Booster {
     #[inline(always)]
     fn walk_occluded<const NAN: bool>(
         &self,
-        tree: &Tree,
+        t: usize,
         values: &[f32],
         group: u8,
         from: usize,
     ) -> usize {
         let mut i = from;
-        let level = (from + 1).ilog2();
-        for _ in level..tree.height {
-            let s = self.split(tree, i);
+        for _ in (from + 1).ilog2()..self.height {
+            let s = self.split(t, i);
             let right = if s.group == group {
                 s.flags & MEAN_LEFT == 0
             } else {
@@ -334,58 +381,176 @@ impl Booster {
         i
     }
 
-    /// The output of leaf `i` (a heap position past the splits) of `tree`.
-    #[inline(always)]
-    fn leaf_value(&self, tree: &Tree, i: usize) -> f64 {
-        let leaf = i + 1 - (1usize << tree.height);
-        self.leaves[tree.leaves as usize + leaf / 8].0[leaf % 8]
-    }
-
     /// The booster's output for catalogue vector `values` (`out[0]`) and,
     /// for each of the first `groups` concept groups g, its output with that
     /// group occluded (`out[1 + g]`).
     fn predict_occlusions(&self, values: &[f32], groups: usize, out: &mut [f64]) {
         // Features are never NaN; a NaN anywhere takes the slower walk.
-        if values.iter().fold(false, |nan, v| nan | v.is_nan()) {
-            self.predict_occlusions_with::<true>(values, groups, out);
-        } else {
-            self.predict_occlusions_with::<false>(values, groups, out);
+        let nan = values.iter().fold(false, |nan, v| nan | v.is_nan());
+        if self.split_lines == 1 {
+            // Trees of depth 1 to 3: a tree's splits are one line.
+            match (nan, groups) {
+                (false, 0) => self.predict_small::<false>(values, out),
+                (false, _) => self.occlusions_small::<false>(values, groups, out),
+                (true, 0) => self.predict_small::<true>(values, out),
+                (true, _) => self.occlusions_small::<true>(values, groups, out),
+            }
+            return;
+        }
+        match (nan, groups) {
+            (false, 0) => self.predict_with::<false, false>(values, groups, out),
+            (false, _) => self.predict_with::<false, true>(values, groups, out),
+            (true, 0) => self.predict_with::<true, false>(values, groups, out),
+            (true, _) => self.predict_with::<true, true>(values, groups, out),
+        }
+    }
+
+    /// [`Self::predict_occlusions`] without groups for trees whose splits
+    /// are one line (depth 1 to 3): the same walks, side by side, each split
+    /// found in its tree's line without further arithmetic.
+    #[inline(always)]
+    fn predict_small<const NAN: bool>(&self, values: &[f32], out: &mut [f64]) {
+        let mut total = self.base_score;
+        let leaf_base = (1usize << self.height) - 1;
+        let mut trees = self.splits.chunks_exact(SIDE_BY_SIDE);
+        let mut first = 0;
+        for lines in &mut trees {
+            let mut at = [0usize; SIDE_BY_SIDE];
+            for _ in 0..self.height {
+                for (i, line) in at.iter_mut().zip(lines) {
+                    let right = Self::goes_right::<NAN>(&line.0[*i & 7], values);
+                    *i = 2 * *i + 1 + usize::from(right);
+                }
+            }
+            for (k, &i) in at.iter().enumerate() {
+                total += self.leaves[first + k].0[(i - leaf_base) & 7];
+            }
+            first += SIDE_BY_SIDE;
+        }
+        for (k, line) in trees.remainder().iter().enumerate() {
+            let mut i = 0;
+            for _ in 0..self.height {
+                i = 2 * i + 1 + usize::from(Self::goes_right::<NAN>(&line.0[i & 7], values));
+            }
+            total += self.leaves[first + k].0[(i - leaf_base) & 7];
+        }
+        out[0] = total;
+    }
+
+    /// [`Self::predict_occlusions`] with groups for trees whose splits are
+    /// one line (depth 1 to 3). Every split's direction is found first, as
+    /// bits of one byte (the comparisons do not depend on each other); a
+    /// walk, actual or occluded, is then arithmetic on those bits. Group g
+    /// occluded: the splits on g go the way of their means, the others as
+    /// the essay's values send them; only a group whose mean goes the other
+    /// way at a split on the essay's path can end in another leaf.
+    #[inline(always)]
+    fn occlusions_small<const NAN: bool>(&self, values: &[f32], groups: usize, out: &mut [f64]) {
+        let mut total = self.base_score;
+        out[1..=groups].fill(0.0);
+        let leaf_base = (1usize << self.height) - 1;
+        let walk = |directions: u32| {
+            let mut i = 0;
+            for _ in 0..self.height {
+                i = 2 * i + 1 + ((directions >> (i & 7)) & 1) as usize;
+            }
+            i - leaf_base
+        };
+        for ((line, masks), leaves) in self.splits.iter().zip(&self.masks).zip(&self.leaves) {
+            let mut right = 0u32;
+            for (i, s) in line.0.iter().enumerate().take(leaf_base) {
+                right |= u32::from(Self::goes_right::<NAN>(s, values)) << i;
+            }
+            let leaf = walk(right);
+            let value = leaves.0[leaf & 7];
+            total += value;
+            // The splits on the essay's path where the mean goes elsewhere.
+            let mut path = 0u32;
+            let mut i = 0;
+            for _ in 0..self.height {
+                path |= 1 << (i & 7);
+                i = 2 * i + 1 + ((right >> (i & 7)) & 1) as usize;
+            }
+            let mean_right = u32::from(masks.mean_right);
+            let mut diverging = path & (right ^ mean_right);
+            while diverging != 0 {
+                let split = diverging.trailing_zeros() as usize & 7;
+                let on_group = u32::from(masks.same_group[split.min(6)]);
+                // The group's other diverging splits give the same walk; a
+                // padding split (on no group) leads to one leaf either way.
+                diverging &= !on_group & (diverging - 1);
+                if on_group == 0 {
+                    continue;
+                }
+                let other = walk((right & !on_group) | (mean_right & on_group));
+                let g = line.0[split].group;
+                out[1 + g as usize] += leaves.0[other & 7] - value;
+            }
+        }
+        out[0] = total;
+        for o in &mut out[1..=groups] {
+            *o += total;
         }
     }
 
     #[inline(always)]
-    fn predict_occlusions_with<const NAN: bool>(
+    fn predict_with<const NAN: bool, const OCCLUSION: bool>(
         &self,
         values: &[f32],
         groups: usize,
         out: &mut [f64],
     ) {
         let mut total = self.base_score;
-        if groups == 0 {
-            for tree in &self.trees {
-                total += self.leaf_value(tree, self.walk::<NAN, false>(tree, values).0);
-            }
-            out[0] = total;
-            return;
+        if OCCLUSION {
+            out[1..=groups].fill(0.0);
         }
-        out[1..=groups].fill(0.0);
-        for tree in &self.trees {
-            let (leaf, mut diverging, first) = self.walk::<NAN, true>(tree, values);
-            let value = self.leaf_value(tree, leaf);
-            total += value;
-            // A group that would not send the walk elsewhere ends in the
-            // same leaf and adds 0 to its row, which changes no sum.
-            while diverging != 0 {
-                let g = diverging.trailing_zeros() as u8;
-                diverging &= diverging - 1;
-                let from = usize::from(first[usize::from(g)]);
-                let other = self.walk_occluded::<NAN>(tree, values, g, from);
-                out[1 + g as usize] += self.leaf_value(tree, other) - value;
-            }
+        let mut first = 0;
+        while first + SIDE_BY_SIDE <= self.trees {
+            self.predict_trees::<NAN, OCCLUSION, SIDE_BY_SIDE>(first, values, &mut total, out);
+            first += SIDE_BY_SIDE;
+        }
+        while first < self.trees {
+            self.predict_trees::<NAN, OCCLUSION, 1>(first, values, &mut total, out);
+            first += 1;
         }
         out[0] = total;
-        for o in &mut out[1..=groups] {
-            *o += total;
+        if OCCLUSION {
+            for o in &mut out[1..=groups] {
+                *o += total;
+            }
+        }
+    }
+
+    /// Adds the outputs of trees `first..first + N`, in order, to `total`
+    /// and, with `OCCLUSION`, each occluded group's change to `out[1 + g]`.
+    #[inline(always)]
+    fn predict_trees<const NAN: bool, const OCCLUSION: bool, const N: usize>(
+        &self,
+        first: usize,
+        values: &[f32],
+        total: &mut f64,
+        out: &mut [f64],
+    ) {
+        let mut diverging = [0u32; N];
+        let mut first_split = [[0u8; 32]; N];
+        let leaves =
+            self.walk::<NAN, OCCLUSION, N>(first, values, &mut diverging, &mut first_split);
+        for k in 0..N {
+            let t = first + k;
+            let value = self.leaf_value(t, leaves[k]);
+            *total += value;
+            if OCCLUSION {
+                // A group that would not send the walk elsewhere ends in the
+                // same leaf and adds 0 to its row, which changes no sum.
+                let mut groups = diverging[k];
+                while groups != 0 {
+                    let g = groups.trailing_zeros() as u8;
+                    groups &= groups - 1;
+                    let from = usize::from(first_split[k][usize::from(g)]);
+                    let other = self.walk_occluded::<NAN>(t, values, g, from);
+                    out[1 + g as usize] += self.leaf_value(t, other) - value;
+                }
+            }
         }
     }
 }
@@ -835,9 +1000,21 @@ mod tests {
 
     #[test]
     fn compact_walks_end_in_the_leaves_the_stored_f64_splits_give() {
+        // Depth 3 (a tree's splits in one line) and deeper.
+        for max_depth in [3, 6] {
+            compact_walks_of_trees_of_depth(max_depth);
+        }
+    }
+
+    fn compact_walks_of_trees_of_depth(max_depth: usize) {
         let (x, y) = step_data();
-        let files = fit_boosters(x.view(), y.view(), &config(), 3).unwrap();
+        let config = TreesConfig {
+            max_depth,
+            ..config()
+        };
+        let files = fit_boosters(x.view(), y.view(), &config, 3).unwrap();
         let trees = loaded(files.clone(), vec![0.0; 2]).unwrap();
+        assert_eq!(trees.boosters[0].split_lines > 1, max_depth > 3);
         let means = [0.5f32, 6.0];
         // The training rows, and values on and next to every threshold.
         let mut rows: Vec<[f32; 2]> = x.rows().into_iter().map(|r| [r[0], r[1]]).collect();
@@ -903,6 +1080,8 @@ mod tests {
         let means = [0.5f32, 6.0];
         for row in [
             [0.2f32, 9.0],
+            // Below the padding split's threshold of 0 as well.
+            [-1.0, 9.0],
             [0.9, 1.0],
             [0.9, 5.0],
             [f32::NAN, 1.0],
