@@ -1,7 +1,8 @@
-//! The r_ features that look past a word's exact form: meaning by word
-//! vectors (similarity to the source, coverage of its sentences, its key
-//! ideas said in other words), and how rare the essay's own words are beyond
-//! the source's vocabulary.
+//! The features that look past a word's exact form, by word vectors: how
+//! the essay's sentences hang together in meaning (e_, the essay alone), and
+//! its meaning against the source (r_: similarity, coverage of the source's
+//! sentences, its key ideas said in other words), with how rare the essay's
+//! own words are beyond the source's vocabulary.
 //!
 //! (Overlap recounted after correcting misspellings of source words was
 //! measured too and did not help; docs/experiments.md, section 7.)
@@ -9,7 +10,8 @@
 //! Word vectors are used only through derived numbers (cosines and their
 //! means), never as raw inputs: a hundred raw dimensions would let a model
 //! learn the topic of the few training prompts. When the prompt text is
-//! unknown every feature here is 0, like the other text-based r_ features.
+//! unknown every r_ feature here is 0, like the other text-based r_
+//! features; the e_ ones need only the essay.
 
 use super::catalogue::Feature;
 use super::essay::{RARE_RANK, ratio, spelt_rank};
@@ -33,7 +35,21 @@ pub(crate) struct ParaphraseScratch {
 }
 
 /// Every feature this module writes.
-pub(crate) const FEATURES: [Feature; 7] = [
+pub(crate) const FEATURES: [Feature; 10] = [
+    Feature::ESentenceCoherence,
+    Feature::ESentenceFocus,
+    Feature::EWordMeaningSpread,
+    Feature::RMeaningCosinePrompt,
+    Feature::RMeaningSentenceCoverage,
+    Feature::RMeaningGrounding,
+    Feature::RMeaningKeywordRecall,
+    Feature::RParaphraseGap,
+    Feature::RNovelMeanLogWordRank,
+    Feature::RNovelRareWordShare,
+];
+
+/// The features of [`FEATURES`] that need the prompt's text (0 without it).
+const AGAINST_THE_SOURCE: [Feature; 7] = [
     Feature::RMeaningCosinePrompt,
     Feature::RMeaningSentenceCoverage,
     Feature::RMeaningGrounding,
@@ -51,8 +67,10 @@ pub(crate) fn paraphrase_features(
     scratch: &mut ParaphraseScratch,
     out: &mut [f32],
 ) {
+    essay_meanings(tokens, scratch);
+    cohesion_features(scratch, out);
     if !prompt.has_text() {
-        for f in FEATURES {
+        for f in AGAINST_THE_SOURCE {
             out[f as usize] = 0.0;
         }
         return;
@@ -61,12 +79,10 @@ pub(crate) fn paraphrase_features(
     rarity_features(tokens, prompt, out);
 }
 
-fn meaning_features(
-    tokens: &Tokens,
-    prompt: &PreparedPrompt,
-    scratch: &mut ParaphraseScratch,
-    out: &mut [f32],
-) {
+/// The meanings of the essay alone, into `scratch`: one unit row per
+/// sentence, their sum, the content stems, and one unit row per distinct
+/// content word with a vector.
+fn essay_meanings(tokens: &Tokens, scratch: &mut ParaphraseScratch) {
     let words = &tokens.words;
     let sentences = &tokens.stats.sentences;
     reset_set(&mut scratch.content_stems);
@@ -95,7 +111,76 @@ fn meaning_features(
             .sentence_rows
             .extend_from_slice(meaning.components());
     }
-    let whole = f64::from(essay.cosine(&prompt.text_meaning));
+    // One unit row per distinct content word with a vector.
+    scratch.content_ranks.sort_unstable();
+    scratch.content_ranks.dedup();
+    let distinct = scratch.content_ranks.len();
+    scratch.word_rows.resize(distinct * DIMS, 0.0);
+    for (&rank, row) in scratch
+        .content_ranks
+        .iter()
+        .zip(scratch.word_rows.chunks_exact_mut(DIMS))
+    {
+        word_vectors::write_unit_vector(rank, row);
+    }
+}
+
+/// The e_ features of meaning: how each sentence follows on from the one
+/// before, how it keeps to the whole essay, and how far the essay's words
+/// range in meaning. Needs [`essay_meanings`] first.
+fn cohesion_features(scratch: &ParaphraseScratch, out: &mut [f32]) {
+    // A sentence with no content word that has a vector has a zero row; it
+    // has no meaning to compare, so it takes part in no mean.
+    let has_meaning = |row: &[f32]| row.iter().any(|&x| x != 0.0);
+    let rows = scratch.sentence_rows.chunks_exact(DIMS);
+    let mut coherence = 0.0f64;
+    let mut pairs = 0usize;
+    for (row, next) in rows.clone().zip(rows.clone().skip(1)) {
+        if has_meaning(row) && has_meaning(next) {
+            coherence += f64::from(dot(row, next));
+            pairs += 1;
+        }
+    }
+
+    let mut whole = scratch.essay_meaning.clone();
+    whole.normalise();
+    let mut focus = 0.0f64;
+    let mut with_meaning = 0usize;
+    for row in rows.filter(|row| has_meaning(row)) {
+        focus += f64::from(dot(row, whole.components()));
+        with_meaning += 1;
+    }
+
+    let distinct = scratch.content_ranks.len();
+    let mut mean = [0.0f32; DIMS];
+    for row in scratch.word_rows[..distinct * DIMS].chunks_exact(DIMS) {
+        for (m, x) in mean.iter_mut().zip(row) {
+            *m += x;
+        }
+    }
+    let spread = if distinct > 0 {
+        1.0 - f64::from(dot(&mean, &mean).sqrt()) / distinct as f64
+    } else {
+        0.0
+    };
+
+    out[Feature::ESentenceCoherence as usize] = ratio(coherence, pairs as f64) as f32;
+    out[Feature::ESentenceFocus as usize] = ratio(focus, with_meaning as f64) as f32;
+    out[Feature::EWordMeaningSpread as usize] = spread as f32;
+}
+
+fn dot(a: &[f32], b: &[f32]) -> f32 {
+    a.iter().zip(b).map(|(x, y)| x * y).sum()
+}
+
+fn meaning_features(
+    tokens: &Tokens,
+    prompt: &PreparedPrompt,
+    scratch: &mut ParaphraseScratch,
+    out: &mut [f32],
+) {
+    let sentences = &tokens.stats.sentences;
+    let whole = f64::from(scratch.essay_meaning.cosine(&prompt.text_meaning));
 
     // Sentence by sentence, as one matrix product: each essay sentence's
     // best prompt sentence, and each prompt sentence's best essay sentence.
@@ -116,17 +201,7 @@ fn meaning_features(
 
     // The prompt's keywords: used as they are (1), or the nearest distinct
     // essay content word by meaning (one matrix product).
-    scratch.content_ranks.sort_unstable();
-    scratch.content_ranks.dedup();
     let distinct = scratch.content_ranks.len();
-    scratch.word_rows.resize(distinct * DIMS, 0.0);
-    for (&rank, row) in scratch
-        .content_ranks
-        .iter()
-        .zip(scratch.word_rows.chunks_exact_mut(DIMS))
-    {
-        word_vectors::write_unit_vector(rank, row);
-    }
     let nearest = if distinct > 0 {
         let rows = ArrayView2::from_shape((distinct, DIMS), &scratch.word_rows[..distinct * DIMS])
             .expect("one row of DIMS values per word");
