@@ -212,6 +212,7 @@ catalogue! {
     RMeaningKeywordRecall "r_meaning_keyword_recall" Relation "Mean over the prompt's 20 top keywords of the best word-vector cosine to an essay content word (1 if used).";
     RParaphraseGap "r_paraphrase_gap" Relation "r_meaning_keyword_recall minus r_keyword_recall: the source's key ideas expressed in other words.";
     RNovelMeanLogWordRank "r_novel_mean_log_word_rank" Relation "Mean ln(frequency rank) of the correctly spelt content words whose stem is not in the prompt text.";
+    RMeaningQuestionCosine "r_meaning_question_cosine" Relation "Word-vector cosine of the essay's meaning to the question's (IDF-weighted mean vectors): does it write about what was asked.";
     RNovelRareWordShare "r_novel_rare_word_share" Relation "Share of content words that are rare (beyond the 10,000 most frequent), correctly spelt and not in the prompt text.";
 }
 

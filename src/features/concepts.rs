@@ -170,6 +170,7 @@ impl Concept {
             | RTfidfCosineTop3Sentences
             | RSentenceGrounding
             | RMeaningCosinePrompt
+            | RMeaningQuestionCosine
             | RMeaningGrounding => Concept::Relevance,
 
             RQuotesFromPrompt | RQuotedFromPromptShare | EQuoteMarksPerWord => Concept::Quoting,

@@ -1,8 +1,8 @@
 //! The features that look past a word's exact form, by word vectors: how
 //! the essay's sentences hang together in meaning (e_, the essay alone), and
-//! its meaning against the source (r_: similarity, coverage of the source's
-//! sentences, its key ideas said in other words), with how rare the essay's
-//! own words are beyond the source's vocabulary.
+//! its meaning against the source and the question (r_: similarity,
+//! coverage of the source's sentences, its key ideas said in other words),
+//! with how rare the essay's own words are beyond the source's vocabulary.
 //!
 //! (Overlap recounted after correcting misspellings of source words was
 //! measured too and did not help; docs/experiments.md, section 7.)
@@ -35,7 +35,8 @@ pub(crate) struct ParaphraseScratch {
 }
 
 /// Every feature this module writes.
-pub(crate) const FEATURES: [Feature; 10] = [
+pub(crate) const FEATURES: [Feature; 11] = [
+    Feature::RMeaningQuestionCosine,
     Feature::ESentenceCoherence,
     Feature::ESentenceFocus,
     Feature::EWordMeaningSpread,
@@ -49,7 +50,8 @@ pub(crate) const FEATURES: [Feature; 10] = [
 ];
 
 /// The features of [`FEATURES`] that need the prompt's text (0 without it).
-const AGAINST_THE_SOURCE: [Feature; 7] = [
+const AGAINST_THE_SOURCE: [Feature; 8] = [
+    Feature::RMeaningQuestionCosine,
     Feature::RMeaningCosinePrompt,
     Feature::RMeaningSentenceCoverage,
     Feature::RMeaningGrounding,
@@ -225,6 +227,10 @@ fn meaning_features(
     let mut set = |f: Feature, v: f64| out[f as usize] = v as f32;
     set(Feature::RMeaningCosinePrompt, whole);
     set(
+        Feature::RMeaningQuestionCosine,
+        f64::from(scratch.essay_meaning.cosine(&prompt.question_meaning)),
+    );
+    set(
         Feature::RMeaningSentenceCoverage,
         ratio(coverage, prompt_sentences as f64),
     );
@@ -324,14 +330,66 @@ mod tests {
     }
 
     #[test]
-    fn without_a_prompt_text_every_feature_here_is_zero() {
+    fn sentences_that_keep_to_one_topic_cohere_more_than_a_jumble() {
+        let focused = features(
+            "The factory sold rotten meat. The meat was ground into sausages. \
+             Inspectors were paid to ignore the spoiled meat.",
+        );
+        let jumble = features(
+            "The factory sold rotten meat. Pharaohs built pyramids along the Nile. \
+             Our team won the football championship.",
+        );
+        let v = |f: &crate::features::FeatureVector, x: Feature| f.value(x);
+        assert!(
+            v(&focused, Feature::ESentenceCoherence)
+                > v(&jumble, Feature::ESentenceCoherence) + 0.1
+        );
+        assert!(v(&focused, Feature::ESentenceFocus) > v(&jumble, Feature::ESentenceFocus) + 0.05);
+        // Words close in meaning range less far than unrelated ones.
+        let near = features("Beef, pork, mutton and sausages.");
+        let far = features("Beef, pyramids, football and violins.");
+        let spread = |f: &crate::features::FeatureVector| f.value(Feature::EWordMeaningSpread);
+        assert!(
+            spread(&near) + 0.05 < spread(&far),
+            "{} {}",
+            spread(&near),
+            spread(&far)
+        );
+        // One sentence has no neighbour to cohere with.
+        assert_eq!(
+            v(
+                &features("The factory sold rotten meat."),
+                Feature::ESentenceCoherence
+            ),
+            0.0
+        );
+    }
+
+    #[test]
+    fn an_essay_about_what_was_asked_is_closer_to_the_question() {
+        let on_question = features("The owners fooled the public by hiding the spoiled meat.");
+        let beside_it = features("Workers ground sausages in the factory all day long.");
+        assert!(
+            on_question.value(Feature::RMeaningQuestionCosine)
+                > beside_it.value(Feature::RMeaningQuestionCosine)
+        );
+    }
+
+    #[test]
+    fn without_a_prompt_text_the_source_features_are_zero_and_the_essays_own_remain() {
+        let essay = "The factory hid the meat. The rotten meat became sausages.";
         let prompt = PreparedPrompt::new(&Prompt {
             title: "The Cannery".into(),
             ..Prompt::default()
         });
-        let v = Extractor::new().extract(&prompt, "The factory hid the meat.");
-        for f in FEATURES {
-            assert_eq!(v.value(f), 0.0, "{f:?}");
+        let without = Extractor::new().extract(&prompt, essay);
+        let with = features(essay);
+        for f in AGAINST_THE_SOURCE {
+            assert_eq!(without.value(f), 0.0, "{f:?}");
+        }
+        for f in FEATURES.iter().filter(|f| !AGAINST_THE_SOURCE.contains(f)) {
+            assert_ne!(without.value(*f), 0.0, "{f:?}");
+            assert_eq!(without.value(*f), with.value(*f), "{f:?}");
         }
     }
 }

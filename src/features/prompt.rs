@@ -81,6 +81,8 @@ pub struct PreparedPrompt {
     pub(crate) title_stems: HashSet64,
     /// The text's meaning: its content words' IDF-weighted mean vector.
     pub(crate) text_meaning: MeanVector,
+    /// The question's meaning, weighted as the text's.
+    pub(crate) question_meaning: MeanVector,
     /// The meaning of each sentence of the text, scaled to unit length: one
     /// row per sentence (`word_vectors::DIMS` columns).
     pub(crate) sentence_meanings: Array2<f32>,
@@ -165,6 +167,10 @@ impl PreparedPrompt {
         for w in text.words.iter().filter(|w| w.is_content()) {
             text_meaning.add_word(w.rank);
         }
+        let mut question_meaning = MeanVector::default();
+        for w in question.words.iter().filter(|w| w.is_content()) {
+            question_meaning.add_word(w.rank);
+        }
         let sentences = &text.stats.sentences;
         let mut sentence_meanings = Array2::zeros((sentences.len(), word_vectors::DIMS));
         for (mut row, &(a, b)) in sentence_meanings.rows_mut().into_iter().zip(sentences) {
@@ -232,6 +238,7 @@ impl PreparedPrompt {
             question_stems,
             title_stems,
             text_meaning,
+            question_meaning,
             sentence_meanings,
             keyword_vectors,
             keyword_has_vector,

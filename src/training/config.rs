@@ -88,8 +88,8 @@ impl<'de> Deserialize<'de> for FeatureSubset {
 }
 
 /// Features left out of the `"default"` subset of a network alone (no
-/// `trees`) when the prompts have a source text: the word-vector meaning
-/// and word-rarity features of issue 10. Measured under leave-one-prompt-out
+/// `trees`) when the prompts have a source text: the word-vector meaning,
+/// cohesion and word-rarity features of issue 10. Measured under leave-one-prompt-out
 /// CV (docs/experiments.md, section 7), they make the network alone better
 /// on two held-out prompts and clearly worse on the third (The Jungle, by
 /// 0.003–0.009 over three seeds), which the accuracy rule does not allow.
@@ -105,6 +105,10 @@ pub const NOT_IN_DEFAULT: &[Feature] = &[
     Feature::RParaphraseGap,
     Feature::RNovelMeanLogWordRank,
     Feature::RNovelRareWordShare,
+    Feature::ESentenceCoherence,
+    Feature::ESentenceFocus,
+    Feature::EWordMeaningSpread,
+    Feature::RMeaningQuestionCosine,
 ];
 
 /// The catalogue indices of the `"default"` features of `groups`.
