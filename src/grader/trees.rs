@@ -70,75 +70,147 @@ pub(super) struct TreesFile {
     pub(super) boosters: Vec<BoosterFile>,
 }
 
-/// A node as grading walks it: 32 bytes, the whole split in one line.
+/// A node as grading walks it: 16 bytes, four to a cache line.
+///
+/// A split keeps its threshold as the least f32 at or above the stored f64
+/// one: an f32 feature value lies below the one exactly when it lies below
+/// the other, so every walk ends in the leaf the f64 threshold would give,
+/// and predictions are the same to the last bit.
+///
+/// A leaf leads to itself (its threshold is NaN, below which nothing lies,
+/// and its right child is itself), so a walk can take a fixed number of
+/// steps with no branch on where it stands; its leaf's output is
+/// `Booster::leaf_values[left]`.
 #[derive(Debug, Clone, Copy)]
+#[repr(C)]
 struct Node {
-    threshold: f64,
-    /// Catalogue index of the feature split on.
-    feature: u32,
-    /// 0 for a leaf.
-    left: u32,
-    right: u32,
-    missing: u32,
-    /// The concept group (explanation order) of the feature.
+    /// A value below it goes left (NaN for a leaf).
+    threshold: f32,
+    /// Catalogue index of the feature split on (0 for a leaf).
+    feature: u16,
+    /// The concept group (explanation order) of the feature, or
+    /// [`LEAF_GROUP`] for a leaf.
     group: u8,
     /// Whether the feature's training mean goes left (occlusion).
     mean_left: bool,
+    /// The left child; for a leaf, the index of its output.
+    left: u32,
+    /// The right child; for a leaf, the leaf itself.
+    right: u32,
+}
+
+const _: () = assert!(std::mem::size_of::<Node>() == 16);
+
+/// The group of a leaf: a bit outside every concept group's.
+const LEAF_GROUP: u8 = 31;
+
+const _: () = assert!(MAX_GROUPS < LEAF_GROUP as usize);
+
+/// The least f32 whose value is at or above `threshold`: for every f32 `v`
+/// (infinities and NaN included), `v < f32_threshold(t)` exactly when
+/// `f64::from(v) < t`.
+fn f32_threshold(threshold: f64) -> f32 {
+    let rounded = threshold as f32;
+    if f64::from(rounded) < threshold {
+        rounded.next_up()
+    } else {
+        rounded
+    }
 }
 
 /// One target's booster, checked and ready to walk.
 #[derive(Debug, Clone)]
 struct Booster {
     base_score: f64,
-    roots: Vec<u32>,
+    /// Each tree's root and the steps from it to its deepest leaf.
+    roots: Vec<(u32, u32)>,
     nodes: Vec<Node>,
-    values: Vec<f64>,
+    /// Per node, where a missing (NaN) input goes; a leaf to itself. Read
+    /// only when a value is NaN, which extracted features never are.
+    missing: Vec<u32>,
+    /// The leaves' outputs.
+    leaf_values: Vec<f64>,
 }
 
 impl Booster {
-    /// The leaf `values` reaches from `root`, and the concept groups split on.
-    #[inline]
-    fn walk(&self, root: u32, values: &[f32]) -> (usize, u64) {
-        let (mut i, mut groups) = (root as usize, 0u64);
-        loop {
-            let n = &self.nodes[i];
-            if n.left == 0 {
-                return (i, groups);
-            }
-            groups |= 1 << n.group;
-            let v = f64::from(values[n.feature as usize]);
-            i = if v < n.threshold {
-                n.left
-            } else if v.is_nan() {
-                n.missing
-            } else {
-                n.right
-            } as usize;
+    /// The child of node `i` that `values` goes to. Branch-free but for
+    /// NaN, which never comes from the features.
+    #[inline(always)]
+    fn step(&self, i: usize, values: &[f32]) -> usize {
+        let n = &self.nodes[i];
+        let v = values[usize::from(n.feature)];
+        let next = if v < n.threshold { n.left } else { n.right } as usize;
+        if v.is_nan() {
+            self.missing[i] as usize
+        } else {
+            next
         }
     }
 
-    /// The leaf reached with the features of concept group `group` at their
-    /// training means.
-    #[inline]
-    fn walk_occluded(&self, root: u32, values: &[f32], group: u8) -> usize {
-        let mut i = root as usize;
-        loop {
-            let n = &self.nodes[i];
-            if n.left == 0 {
-                return i;
-            }
-            let left = if n.group == group {
-                n.mean_left
-            } else {
-                let v = f64::from(values[n.feature as usize]);
-                if v.is_nan() {
-                    i = n.missing as usize;
-                    continue;
+    /// The leaf `values` reaches from a tree's root in its steps. With
+    /// `OCCLUSION`, also the concept groups whose training means would have
+    /// sent the walk elsewhere at some split (only those can end in another
+    /// leaf when occluded) and, per group, the first step at which one
+    /// would (at most 255: an earlier step is as good a start, see
+    /// [`Self::walk_occluded`]).
+    #[inline(always)]
+    fn walk<const OCCLUSION: bool>(
+        &self,
+        (root, steps): (u32, u32),
+        values: &[f32],
+    ) -> (usize, u32, [u8; 32]) {
+        let (mut i, mut diverging) = (root as usize, 0u32);
+        let mut first = [0u8; 32];
+        for step in 0..steps as usize {
+            let next = self.step(i, values);
+            if OCCLUSION {
+                let n = &self.nodes[i];
+                let at_mean = if n.mean_left { n.left } else { n.right } as usize;
+                let bit = 1u32 << n.group;
+                // A leaf leads to itself either way, so it never diverges.
+                if next != at_mean && diverging & bit == 0 {
+                    diverging |= bit;
+                    first[usize::from(n.group)] = step.min(usize::from(u8::MAX)) as u8;
                 }
-                v < n.threshold
-            };
-            i = if left { n.left } else { n.right } as usize;
+            }
+            i = next;
         }
+        (i, diverging, first)
+    }
+
+    /// The leaf reached from a tree's root with the features of concept
+    /// group `group` at their training means, given that the walk with the
+    /// actual values does not part from that one before step `from`: up to
+    /// there the two are the same walk, and from there on every split on
+    /// the group goes the way of its mean.
+    #[inline(always)]
+    fn walk_occluded(
+        &self,
+        (root, steps): (u32, u32),
+        values: &[f32],
+        group: u8,
+        from: u8,
+    ) -> usize {
+        let mut i = root as usize;
+        let from = u32::from(from).min(steps);
+        for _ in 0..from {
+            i = self.step(i, values);
+        }
+        for _ in from..steps {
+            let n = &self.nodes[i];
+            i = if n.group == group {
+                (if n.mean_left { n.left } else { n.right }) as usize
+            } else {
+                self.step(i, values)
+            };
+        }
+        i
+    }
+
+    /// The output of the leaf `i`.
+    #[inline(always)]
+    fn leaf_value(&self, i: usize) -> f64 {
+        self.leaf_values[self.nodes[i].left as usize]
     }
 
     /// The booster's output for catalogue vector `values` (`out[0]`) and,
@@ -147,18 +219,24 @@ impl Booster {
     fn predict_occlusions(&self, values: &[f32], groups: usize, out: &mut [f64]) {
         let mut total = self.base_score;
         out[1..=groups].fill(0.0);
-        for &root in &self.roots {
-            let (leaf, mut touched) = self.walk(root, values);
-            let value = self.values[leaf];
-            total += value;
-            if groups == 0 {
-                continue;
+        if groups == 0 {
+            for &tree in &self.roots {
+                total += self.leaf_value(self.walk::<false>(tree, values).0);
             }
-            while touched != 0 {
-                let g = touched.trailing_zeros() as u8;
-                touched &= touched - 1;
-                let other = self.walk_occluded(root, values, g);
-                out[1 + g as usize] += self.values[other] - value;
+            out[0] = total;
+            return;
+        }
+        for &tree in &self.roots {
+            let (leaf, mut diverging, first) = self.walk::<true>(tree, values);
+            let value = self.leaf_value(leaf);
+            total += value;
+            // A group that would not send the walk elsewhere ends in the
+            // same leaf and adds 0 to its row, which changes no sum.
+            while diverging != 0 {
+                let g = diverging.trailing_zeros() as u8;
+                diverging &= diverging - 1;
+                let other = self.walk_occluded(tree, values, g, first[usize::from(g)]);
+                out[1 + g as usize] += self.leaf_value(other) - value;
             }
         }
         out[0] = total;
@@ -246,6 +324,8 @@ impl Trees {
                 ));
             }
             let mut nodes = Vec::with_capacity(n);
+            let mut missing = Vec::with_capacity(n);
+            let mut leaf_values = Vec::new();
             for i in 0..n {
                 let leaf = b.left[i] == 0;
                 if leaf {
@@ -256,14 +336,15 @@ impl Trees {
                         ));
                     }
                     nodes.push(Node {
-                        threshold: 0.0,
+                        threshold: f32::NAN,
                         feature: 0,
-                        left: 0,
-                        right: 0,
-                        missing: 0,
-                        group: 0,
+                        group: LEAF_GROUP,
                         mean_left: false,
+                        left: leaf_values.len() as u32,
+                        right: i as u32,
                     });
+                    missing.push(i as u32);
+                    leaf_values.push(b.value[i]);
                     continue;
                 }
                 for (field, child) in [
@@ -297,20 +378,34 @@ impl Trees {
                     ));
                 }
                 nodes.push(Node {
-                    threshold,
-                    feature: feature_idx[j] as u32,
-                    left: b.left[i],
-                    right: b.right[i],
-                    missing: b.missing[i],
+                    threshold: f32_threshold(threshold),
+                    feature: u16::try_from(feature_idx[j])
+                        .expect("the catalogue has fewer than 65,536 features"),
                     group: group_of[j],
                     mean_left: f64::from(means[j]) < threshold,
+                    left: b.left[i],
+                    right: b.right[i],
                 });
+                missing.push(b.missing[i]);
+            }
+            // Steps from each node to its deepest leaf; children come after
+            // their parents, so backwards every child is done first.
+            let mut height = vec![0u32; n];
+            for i in (0..n).rev() {
+                if b.left[i] != 0 {
+                    height[i] = 1 + [b.left[i], b.right[i], b.missing[i]]
+                        .iter()
+                        .map(|&c| height[c as usize])
+                        .max()
+                        .unwrap_or(0);
+                }
             }
             boosters.push(Booster {
                 base_score: b.base_score,
-                roots: b.roots.clone(),
+                roots: b.roots.iter().map(|&r| (r, height[r as usize])).collect(),
                 nodes,
-                values: b.value.clone(),
+                missing,
+                leaf_values,
             });
         }
         Ok(Trees {
@@ -573,6 +668,113 @@ mod tests {
         trees.blend_into(&values, block.view_mut());
         assert!((block[[0, 0]] - (0.25 * 4.0 + 0.75 * own[[0, 0]])).abs() < 1e-12);
         assert_eq!(block[[0, 1]], 4.0, "weight 1 is the network alone");
+    }
+
+    #[test]
+    fn an_f32_threshold_sends_every_f32_value_the_way_the_f64_one_does() {
+        let thresholds = [
+            0.1,
+            -0.1,
+            1.0 / 3.0,
+            0.5,
+            0.0,
+            -0.0,
+            1e-45,
+            -1e-45,
+            f64::from(f32::MAX),
+            3.5e38,
+            -3.5e38,
+            1e300,
+            -1e300,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            f64::from(f32::MIN_POSITIVE) * 0.75,
+        ];
+        for t in thresholds {
+            let near = t as f32;
+            let mut values = vec![f32::INFINITY, f32::NEG_INFINITY, f32::NAN, 0.0, -0.0];
+            let mut v = near;
+            for _ in 0..4 {
+                v = v.next_down();
+            }
+            for _ in 0..9 {
+                values.push(v);
+                v = v.next_up();
+            }
+            for v in values {
+                assert_eq!(
+                    v < f32_threshold(t),
+                    f64::from(v) < t,
+                    "value {v:e}, threshold {t:e}"
+                );
+            }
+        }
+    }
+
+    /// Walks a stored booster as the file says, in f64, from the root: the
+    /// leaf's output, with `occluded` inputs at `means`.
+    fn walk_file(b: &BoosterFile, root: u32, x: &[f32], occluded: Option<(usize, f32)>) -> f64 {
+        let mut i = root as usize;
+        while b.left[i] != 0 {
+            let j = b.feature[i] as usize;
+            let v = match occluded {
+                Some((o, mean)) if o == j => mean,
+                _ => x[j],
+            };
+            i = if f64::from(v) < b.threshold[i] {
+                b.left[i]
+            } else if v.is_nan() {
+                b.missing[i]
+            } else {
+                b.right[i]
+            } as usize;
+        }
+        b.value[i]
+    }
+
+    #[test]
+    fn compact_walks_end_in_the_leaves_the_stored_f64_splits_give() {
+        let (x, y) = step_data();
+        let files = fit_boosters(x.view(), y.view(), &config(), 3).unwrap();
+        let trees = loaded(files.clone(), vec![0.0; 2]).unwrap();
+        let means = [0.5f32, 6.0];
+        // The training rows, and values on and next to every threshold.
+        let mut rows: Vec<[f32; 2]> = x.rows().into_iter().map(|r| [r[0], r[1]]).collect();
+        for b in &files {
+            for (i, &t) in b.threshold.iter().enumerate() {
+                if b.left[i] != 0 {
+                    let j = b.feature[i] as usize;
+                    for v in [(t as f32).next_down(), t as f32, (t as f32).next_up()] {
+                        let mut row = [x[[7, 0]], x[[7, 1]]];
+                        row[j] = v;
+                        rows.push(row);
+                    }
+                }
+            }
+        }
+        for row in rows {
+            let mut block = Array2::zeros((3, 2));
+            trees.blend_into(&row, block.view_mut());
+            for (t, b) in files.iter().enumerate() {
+                let leaves: Vec<f64> = b
+                    .roots
+                    .iter()
+                    .map(|&r| walk_file(b, r, &row, None))
+                    .collect();
+                let total = leaves.iter().fold(b.base_score, |s, v| s + v);
+                assert_eq!(block[[0, t]].to_bits(), total.to_bits(), "{row:?}");
+                for g in 0..2 {
+                    let change = b.roots.iter().zip(&leaves).fold(0.0, |s, (&r, &leaf)| {
+                        s + (walk_file(b, r, &row, Some((g, means[g]))) - leaf)
+                    });
+                    assert_eq!(
+                        block[[1 + g, t]].to_bits(),
+                        (change + total).to_bits(),
+                        "{row:?}, group {g}"
+                    );
+                }
+            }
+        }
     }
 
     #[test]
