@@ -20,8 +20,9 @@ pub struct BenchArgs {
     /// Prompts CSV (CommonLit layout) to go with `--essays`.
     #[arg(long)]
     pub prompts: Option<std::path::PathBuf>,
-    /// bench grade: use only the first N essays of `--essays` (fewer passes'
-    /// work, e.g. to count instructions under `valgrind --tool=callgrind`).
+    /// bench grade: use only the first N essays of `--essays`, e.g. to count
+    /// instructions under `valgrind --tool=callgrind`. The thread CPU clock
+    /// advances in scheduler ticks, so time a few thousand essays.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     pub limit: Option<u64>,
     /// Options of `bench http`.

@@ -63,7 +63,10 @@ impl<F: Float> Network<F> {
             }
         }
         scratch.input.clear();
-        scratch.input.extend(x.iter().copied());
+        match x.as_slice() {
+            Some(row) => scratch.input.extend_from_slice(row),
+            None => scratch.input.extend(x.iter().copied()),
+        }
         self.occlusion_rows_fastest(groups, scratch);
         let rows = groups.len() + 1;
         Ok(
