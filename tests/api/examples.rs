@@ -540,8 +540,13 @@ async fn register_shifted_version(app: &TestApp) -> String {
         .await
         .unwrap();
     let mut model: Value = serde_json::from_slice(&artifact).unwrap();
+    // Both parts of the blend move content by 0.5, so the blend does too.
     let mean = model["target_scaler"]["mean"][0].as_f64().unwrap();
     model["target_scaler"]["mean"][0] = json!(mean + 0.5);
+    if let Some(booster) = model["trees"]["boosters"].get_mut(0) {
+        let base = booster["base_score"].as_f64().unwrap();
+        booster["base_score"] = json!(base + 0.5);
+    }
     let record = register_model(
         &app.db,
         &NewModel {
