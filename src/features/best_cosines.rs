@@ -92,6 +92,41 @@ pub(crate) fn best_cosines(
     best_cosines_in::<false>(rows, lanes, &wanted, row_best, lane_best);
 }
 
+/// Every cosine of the unit rows `rows` with the vectors of `lanes`: row
+/// `r`'s with vector `v` at `out[r * lanes.blocks() * LANES + v]` (the
+/// padding lanes' 0 included), each summed as [`best_cosines`] sums it.
+pub(crate) fn all_cosines(rows: &[[f32; DIMS]], lanes: &Lanes, out: &mut Vec<f32>) {
+    out.clear();
+    out.resize(rows.len() * lanes.blocks() * LANES, 0.0);
+    #[cfg(target_arch = "x86_64")]
+    if fused_multiply_add() {
+        // SAFETY: `all_cosines_fma` requires only that the CPU has AVX2 and
+        // FMA, which the line above checked.
+        unsafe { all_cosines_fma(rows, lanes, out) };
+        return;
+    }
+    all_cosines_in::<false>(rows, lanes, out);
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+fn all_cosines_fma(rows: &[[f32; DIMS]], lanes: &Lanes, out: &mut [f32]) {
+    all_cosines_in::<true>(rows, lanes, out);
+}
+
+#[inline(always)]
+fn all_cosines_in<const FUSED: bool>(rows: &[[f32; DIMS]], lanes: &Lanes, out: &mut [f32]) {
+    let width = lanes.blocks() * LANES;
+    if width == 0 {
+        return;
+    }
+    for (row, out) in rows.iter().zip(out.chunks_exact_mut(width)) {
+        for (block, out) in lanes.blocks.iter().zip(out.chunks_exact_mut(LANES)) {
+            out.copy_from_slice(&tile::<FUSED, 1, 1>([row], [block])[0][0]);
+        }
+    }
+}
+
 /// Whether this CPU computes the cosines with fused multiply-adds: exactly
 /// when `matrixmultiply` picks its FMA kernel (AVX2 and FMA both present).
 pub(crate) fn fused_multiply_add() -> bool {
@@ -259,6 +294,40 @@ mod tests {
             // The padding lanes are zero vectors: cosine 0 with every row.
             assert!(lane_best[n_vectors..].iter().all(|&b| b == 0.0));
         }
+    }
+
+    #[test]
+    fn all_cosines_are_those_of_the_matrix_product_to_the_last_bit() {
+        let rows = unit_rows(5, 11);
+        let vectors = unit_rows(19, 12);
+        let lanes = Lanes::from_rows(&vectors);
+        let mut out = Vec::new();
+        all_cosines(&rows, &lanes, &mut out);
+        let width = lanes.blocks() * LANES;
+        assert_eq!(out.len(), rows.len() * width);
+        let cosines = matrix(&rows).dot(&matrix(&vectors).t());
+        for ((r, v), c) in cosines.indexed_iter() {
+            assert_eq!(
+                out[r * width + v].to_bits(),
+                c.to_bits(),
+                "row {r}, vector {v}"
+            );
+        }
+        assert!(
+            out.chunks(width)
+                .all(|row| row[vectors.len()..].iter().all(|&c| c == 0.0))
+        );
+    }
+
+    #[test]
+    fn no_vectors_give_no_cosines() {
+        let lanes = Lanes::from_rows(&[]);
+        let mut out = vec![1.0];
+        all_cosines(&unit_rows(3, 1), &lanes, &mut out);
+        assert!(out.is_empty());
+        let mut row_best = vec![0.0; 3];
+        best_cosines(&unit_rows(3, 1), &lanes, |_| true, &mut row_best, &mut []);
+        assert_eq!(row_best, [0.0; 3]);
     }
 
     #[test]

@@ -37,6 +37,8 @@ pub(crate) struct ParaphraseScratch {
     content_ranks: Vec<u32>,
     /// The unit vector of each of `content_ranks`.
     word_rows: Vec<[f32; DIMS]>,
+    /// Those of `word_rows` whose words are not words of the source text.
+    other_rows: Vec<[f32; DIMS]>,
     /// Each word's best cosine with a keyword (not used).
     word_best: Vec<f32>,
 }
@@ -269,16 +271,32 @@ fn meaning_features(
     let lacking = |k: usize| keywords_in_essay & (1 << k) == 0 && prompt.keyword_has_vector[k];
     let keywords = prompt.keywords.len();
     let mut nearest = [0.0f32; KEYWORD_COUNT.next_multiple_of(LANES)];
-    if !scratch.word_rows.is_empty() && (0..keywords).any(lacking) {
-        scratch.word_best.clear();
-        scratch.word_best.resize(scratch.word_rows.len(), 0.0);
+    if !scratch.content_ranks.is_empty() && (0..keywords).any(lacking) {
         let lanes = &prompt.keyword_vectors;
+        let width = lanes.blocks() * LANES;
+        let nearest = &mut nearest[..width];
+        // Words of the source: their cosines were computed with the prompt.
+        let known = &prompt.text_word_keyword_cosines;
+        scratch.other_rows.clear();
+        for (&rank, row) in scratch.content_ranks.iter().zip(&scratch.word_rows) {
+            match prompt.text_word_rows.get(&word_vectors::rank_key(rank)) {
+                Some(&at) => {
+                    let cosines = &known[at as usize * width..][..width];
+                    for (best, &c) in nearest.iter_mut().zip(cosines) {
+                        *best = best.max(c);
+                    }
+                }
+                None => scratch.other_rows.push(*row),
+            }
+        }
+        scratch.word_best.clear();
+        scratch.word_best.resize(scratch.other_rows.len(), 0.0);
         best_cosines(
-            &scratch.word_rows,
+            &scratch.other_rows,
             lanes,
             |b| (b * LANES..((b + 1) * LANES).min(keywords)).any(lacking),
             &mut scratch.word_best,
-            &mut nearest[..lanes.blocks() * LANES],
+            nearest,
         );
     }
     let mut keyword_credit = 0.0f64;

@@ -8,7 +8,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::best_cosines::Lanes;
+use super::best_cosines::{Lanes, all_cosines};
 use super::catalogue::Feature;
 use super::essay::{SurfaceSummary, TypeIndex, surface_summary};
 use super::hashing::{HashMap64, HashSet64, NgramHashes};
@@ -94,6 +94,14 @@ pub struct PreparedPrompt {
     pub(crate) keyword_vectors: Lanes,
     /// For each of `keywords`, whether its vector in `keyword_vectors` is one.
     pub(crate) keyword_has_vector: Vec<bool>,
+    /// The text's distinct content words with a vector, by
+    /// `word_vectors::rank_key` of their rank → their row of
+    /// `text_word_keyword_cosines`. An essay's words are mostly the
+    /// source's, so most of their cosines with the keywords are looked up.
+    pub(crate) text_word_rows: HashMap64<u32>,
+    /// Per row, the word's cosine with each keyword vector (a slot per lane
+    /// of `keyword_vectors`), summed as the essay's own words' are.
+    pub(crate) text_word_keyword_cosines: Vec<f32>,
 }
 
 fn content_stem_set(tokens: &Tokens) -> HashSet64 {
@@ -164,6 +172,33 @@ impl PreparedPrompt {
             })
             .collect();
         let keyword_vectors = Lanes::from_rows(&keyword_rows);
+        let mut text_ranks: Vec<u32> = text
+            .words
+            .iter()
+            .filter(|w| w.is_content() && word_vectors::has_vector(w.rank))
+            .map(|w| w.rank)
+            .collect();
+        text_ranks.sort_unstable();
+        text_ranks.dedup();
+        let text_word_rows: HashMap64<u32> = text_ranks
+            .iter()
+            .enumerate()
+            .map(|(i, &rank)| (word_vectors::rank_key(rank), i as u32))
+            .collect();
+        let text_word_vectors: Vec<[f32; DIMS]> = text_ranks
+            .iter()
+            .map(|&rank| {
+                let mut row = [0.0; DIMS];
+                word_vectors::write_unit_vector(rank, &mut row);
+                row
+            })
+            .collect();
+        let mut text_word_keyword_cosines = Vec::new();
+        all_cosines(
+            &text_word_vectors,
+            &keyword_vectors,
+            &mut text_word_keyword_cosines,
+        );
         let keyword_has_vector = keyword_ranks
             .iter()
             .map(|&r| word_vectors::has_vector(r))
@@ -253,6 +288,8 @@ impl PreparedPrompt {
             sentence_meanings,
             keyword_vectors,
             keyword_has_vector,
+            text_word_rows,
+            text_word_keyword_cosines,
         }
     }
 
@@ -289,6 +326,8 @@ impl PreparedPrompt {
             + self.sentence_meanings.heap_bytes()
             + self.keyword_vectors.heap_bytes()
             + self.keyword_has_vector.capacity()
+            + self.text_word_rows.capacity() * (size_of::<u64>() + size_of::<u32>() + 1)
+            + self.text_word_keyword_cosines.capacity() * size_of::<f32>()
     }
 
     /// The prompt this was prepared from.

@@ -164,6 +164,12 @@ pub fn write_unit_vector(rank: u32, out: &mut [f32; DIMS]) {
     }
 }
 
+/// A frequency rank as a well-mixed 64-bit key, for the hash maps of
+/// `hashing` (which take their keys as already-mixed hashes).
+pub(crate) fn rank_key(rank: u32) -> u64 {
+    u64::from(rank).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+}
+
 /// Does the word of this rank have a vector?
 pub fn has_vector(rank: u32) -> bool {
     rank > 0 && rank <= LISTED_WORDS

@@ -84,8 +84,8 @@ impl<F: Float> Dense<F> {
         general_mat_mul(F::one(), &x, &self.weight, F::one(), &mut z);
     }
 
-    /// Z = X·W + b for a few rows given as row-major slices (`x` holds
-    /// `rows × inputs` values, `z` receives `rows × units`). For one to a
+    /// Z = X·W + b for a few rows given as row-major slices (`z` receives
+    /// `rows × units` values, from the first `rows × inputs` of `x`). For one to a
     /// dozen rows this beats a general matrix product, which first packs its
     /// operands. Units in whole groups of 4 are summed in input order, as
     /// [`Dense::add_weight_rows`] sums them, four rows at a time so that
@@ -99,25 +99,37 @@ impl<F: Float> Dense<F> {
         let grouped = units - units % 4;
         let weight = self.weight.as_slice().expect("weights are contiguous");
         let bias = self.bias.as_slice().expect("biases are contiguous");
-        let rows = (x.len() / inputs).min(z.len() / units);
-        let (x, z) = (&x[..rows * inputs], &mut z[..rows * units]);
-        for z_row in z.chunks_exact_mut(units) {
-            z_row.copy_from_slice(bias);
+        let rows = z.len() / units;
+        assert!(x.len() >= rows * inputs, "an input row per output row");
+        for r in 0..rows {
+            z[r * units..(r + 1) * units].copy_from_slice(bias);
         }
         if grouped > 0 {
-            let mut x_quads = x.chunks_exact(4 * inputs);
-            let mut z_quads = z.chunks_exact_mut(4 * units);
-            for (x4, z4) in (&mut x_quads).zip(&mut z_quads) {
-                add_rows::<F, 4>(x4, z4, weight, inputs, units, grouped);
+            let mut r = 0;
+            while r + 4 <= rows {
+                add_rows::<F, 4>(
+                    &x[r * inputs..(r + 4) * inputs],
+                    &mut z[r * units..(r + 4) * units],
+                    weight,
+                    inputs,
+                    units,
+                    grouped,
+                );
+                r += 4;
             }
-            for (x1, z1) in x_quads
-                .remainder()
-                .chunks_exact(inputs)
-                .zip(z_quads.into_remainder().chunks_exact_mut(units))
-            {
-                add_rows::<F, 1>(x1, z1, weight, inputs, units, grouped);
+            while r < rows {
+                add_rows::<F, 1>(
+                    &x[r * inputs..(r + 1) * inputs],
+                    &mut z[r * units..(r + 1) * units],
+                    weight,
+                    inputs,
+                    units,
+                    grouped,
+                );
+                r += 1;
             }
         }
+        let (x, z) = (&x[..rows * inputs], &mut z[..rows * units]);
         if grouped == 0 {
             // Only narrow units: a layer of one to three, the output layer.
             match units {
