@@ -1,7 +1,8 @@
 //! `essay-grader bench grade`: where the CPU time of one explained grading
 //! goes, in process on one thread, without HTTP. Each stage is timed over
-//! every essay of `--essays`/`--prompts` (CommonLit layout) with the served
-//! model (`--model`, else the built-in default model):
+//! every essay of `--essays`/`--prompts` (CommonLit layout), or the first
+//! `--limit` of them, with the served model (`--model`, else the built-in
+//! default model):
 //!
 //! 1. feature extraction alone;
 //! 2. a grade without its explanation (features, one network row per
@@ -33,6 +34,7 @@ pub fn run(
     essays: Option<&Path>,
     prompts: Option<&Path>,
     model: Option<&Path>,
+    limit: Option<u64>,
 ) -> anyhow::Result<()> {
     let (Some(essays), Some(prompts)) = (essays, prompts) else {
         bail!("bench grade needs --essays FILE.csv and --prompts FILE.csv (CommonLit layout)");
@@ -61,9 +63,11 @@ pub fn run(
             (id.as_str(), PreparedPrompt::new(&prompt))
         })
         .collect();
+    let limit = limit.map_or(usize::MAX, |n| usize::try_from(n).unwrap_or(usize::MAX));
     let pairs: Vec<(&PreparedPrompt, &str)> = dataset
         .essays
         .iter()
+        .take(limit)
         .map(|e| (&prepared[e.prompt_id.as_str()], e.text.as_str()))
         .collect();
 

@@ -20,6 +20,11 @@ pub struct BenchArgs {
     /// Prompts CSV (CommonLit layout) to go with `--essays`.
     #[arg(long)]
     pub prompts: Option<std::path::PathBuf>,
+    /// bench grade: use only the first N essays of `--essays`, e.g. to count
+    /// instructions under `valgrind --tool=callgrind`. The thread CPU clock
+    /// advances in scheduler ticks, so time a few thousand essays.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub limit: Option<u64>,
     /// Options of `bench http`.
     #[command(flatten)]
     pub http: http::HttpBenchArgs,
@@ -43,12 +48,16 @@ pub enum BenchTarget {
 mod features;
 
 pub fn run(args: BenchArgs) -> anyhow::Result<()> {
+    if args.limit.is_some() && !matches!(args.what, BenchTarget::Grade) {
+        anyhow::bail!("--limit applies to `bench grade` only");
+    }
     match args.what {
         BenchTarget::Features => features::run(args.essays.as_deref(), args.prompts.as_deref()),
         BenchTarget::Grade => grade::run(
             args.essays.as_deref(),
             args.prompts.as_deref(),
             args.http.model.as_deref(),
+            args.limit,
         ),
         BenchTarget::Http => http::run(args.http),
         BenchTarget::Cv => cv::run(args.essays.as_deref(), args.prompts.as_deref()),

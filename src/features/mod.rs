@@ -15,13 +15,15 @@
 //! - [`essay`]: the e_ features; [`relation`]: the r_ features of exact
 //!   words; [`paraphrase`]: the r_ features past exact words (meaning by word
 //!   vectors, rarity against the source).
-//! - [`word_vectors`]: the compiled-in GloVe vectors and frequency ranks.
+//! - [`word_vectors`]: the compiled-in GloVe vectors and frequency ranks;
+//!   `best_cosines`: the small cosine products of the meaning features.
 //! - [`hashing`]: words and n-grams as 64-bit hashes.
 //!
 //! Use: `let prepared = PreparedPrompt::new(&prompt);` once per prompt, then
 //! `extract(&prepared, essay)` per essay, or an [`Extractor`] to reuse buffers
 //! in a loop. Every value is finite for every input.
 
+mod best_cosines;
 pub mod catalogue;
 pub mod concepts;
 mod essay;
@@ -197,7 +199,13 @@ impl Extractor {
         essay::essay_features(&self.tokens, prompt, &mut self.essay, out);
         relation::relation_features(&self.tokens, prompt, &mut self.relation, out);
         if self.selection.meaning {
-            paraphrase::paraphrase_features(&self.tokens, prompt, &mut self.paraphrase, out);
+            paraphrase::paraphrase_features(
+                &self.tokens,
+                prompt,
+                self.relation.keywords_in_essay(),
+                &mut self.paraphrase,
+                out,
+            );
         } else {
             for f in paraphrase::FEATURES {
                 out[f as usize] = 0.0;

@@ -6,16 +6,16 @@
 //! essay: the prompt's tokens, stems, n-gram sets, TF-IDF vectors, spelling
 //! exceptions and its p_ and q_ feature values are all here.
 
-use ndarray::Array2;
 use serde::{Deserialize, Serialize};
 
+use super::best_cosines::{Lanes, all_cosines};
 use super::catalogue::Feature;
 use super::essay::{SurfaceSummary, TypeIndex, surface_summary};
 use super::hashing::{HashMap64, HashSet64, NgramHashes};
 use super::question::analyse_question;
 use super::text::{Tokeniser, Tokens};
 use super::tfidf::TfidfIndex;
-use super::word_vectors::{self, MeanVector};
+use super::word_vectors::{self, DIMS, MeanVector};
 
 /// A prompt: the source text a student read, its title and the question.
 /// An empty string means "unknown"; features that need it then take
@@ -81,14 +81,27 @@ pub struct PreparedPrompt {
     pub(crate) title_stems: HashSet64,
     /// The text's meaning: its content words' IDF-weighted mean vector.
     pub(crate) text_meaning: MeanVector,
-    /// The meaning of each sentence of the text, scaled to unit length: one
-    /// row per sentence (`word_vectors::DIMS` columns).
-    pub(crate) sentence_meanings: Array2<f32>,
+    /// `text_meaning`'s dot product with itself.
+    pub(crate) text_meaning_squared_norm: f32,
+    /// The question's meaning, weighted as the text's.
+    pub(crate) question_meaning: MeanVector,
+    /// The meaning of each sentence of the text, scaled to unit length, in
+    /// the layout of the cosine kernel.
+    pub(crate) sentence_meanings: Lanes,
     /// For each of `keywords`, the unit vector of its first word in the text
-    /// that has one (a zero row if none has).
-    pub(crate) keyword_vectors: Array2<f32>,
-    /// For each of `keywords`, whether its row of `keyword_vectors` is a vector.
+    /// that has one (a zero vector if none has), in the layout of the cosine
+    /// kernel.
+    pub(crate) keyword_vectors: Lanes,
+    /// For each of `keywords`, whether its vector in `keyword_vectors` is one.
     pub(crate) keyword_has_vector: Vec<bool>,
+    /// The text's distinct content words with a vector, by
+    /// `word_vectors::rank_key` of their rank → their row of
+    /// `text_word_keyword_cosines`. An essay's words are mostly the
+    /// source's, so most of their cosines with the keywords are looked up.
+    pub(crate) text_word_rows: HashMap64<u32>,
+    /// Per row, the word's cosine with each keyword vector (a slot per lane
+    /// of `keyword_vectors`), summed as the essay's own words' are.
+    pub(crate) text_word_keyword_cosines: Vec<f32>,
 }
 
 fn content_stem_set(tokens: &Tokens) -> HashSet64 {
@@ -150,13 +163,42 @@ impl PreparedPrompt {
                     .map_or(0, |w| w.rank)
             })
             .collect();
-        let mut keyword_vectors = Array2::zeros((keywords.len(), word_vectors::DIMS));
-        for (mut row, &rank) in keyword_vectors.rows_mut().into_iter().zip(&keyword_ranks) {
-            word_vectors::write_unit_vector(
-                rank,
-                row.as_slice_mut().expect("a standard-layout row"),
-            );
-        }
+        let keyword_rows: Vec<[f32; DIMS]> = keyword_ranks
+            .iter()
+            .map(|&rank| {
+                let mut row = [0.0; DIMS];
+                word_vectors::write_unit_vector(rank, &mut row);
+                row
+            })
+            .collect();
+        let keyword_vectors = Lanes::from_rows(&keyword_rows);
+        let mut text_ranks: Vec<u32> = text
+            .words
+            .iter()
+            .filter(|w| w.is_content() && word_vectors::has_vector(w.rank))
+            .map(|w| w.rank)
+            .collect();
+        text_ranks.sort_unstable();
+        text_ranks.dedup();
+        let text_word_rows: HashMap64<u32> = text_ranks
+            .iter()
+            .enumerate()
+            .map(|(i, &rank)| (word_vectors::rank_key(rank), i as u32))
+            .collect();
+        let text_word_vectors: Vec<[f32; DIMS]> = text_ranks
+            .iter()
+            .map(|&rank| {
+                let mut row = [0.0; DIMS];
+                word_vectors::write_unit_vector(rank, &mut row);
+                row
+            })
+            .collect();
+        let mut text_word_keyword_cosines = Vec::new();
+        all_cosines(
+            &text_word_vectors,
+            &keyword_vectors,
+            &mut text_word_keyword_cosines,
+        );
         let keyword_has_vector = keyword_ranks
             .iter()
             .map(|&r| word_vectors::has_vector(r))
@@ -165,19 +207,28 @@ impl PreparedPrompt {
         for w in text.words.iter().filter(|w| w.is_content()) {
             text_meaning.add_word(w.rank);
         }
-        let sentences = &text.stats.sentences;
-        let mut sentence_meanings = Array2::zeros((sentences.len(), word_vectors::DIMS));
-        for (mut row, &(a, b)) in sentence_meanings.rows_mut().into_iter().zip(sentences) {
-            let mut meaning = MeanVector::default();
-            for w in text.words[a as usize..b as usize]
-                .iter()
-                .filter(|w| w.is_content())
-            {
-                meaning.add_word(w.rank);
-            }
-            meaning.normalise();
-            row.assign(&ndarray::ArrayView1::from(meaning.components()));
+        let mut question_meaning = MeanVector::default();
+        for w in question.words.iter().filter(|w| w.is_content()) {
+            question_meaning.add_word(w.rank);
         }
+        let text_meaning_squared_norm = text_meaning.dot(&text_meaning);
+        let sentence_rows: Vec<[f32; DIMS]> = text
+            .stats
+            .sentences
+            .iter()
+            .map(|&(a, b)| {
+                let mut meaning = MeanVector::default();
+                for w in text.words[a as usize..b as usize]
+                    .iter()
+                    .filter(|w| w.is_content())
+                {
+                    meaning.add_word(w.rank);
+                }
+                meaning.normalise();
+                *meaning.components()
+            })
+            .collect();
+        let sentence_meanings = Lanes::from_rows(&sentence_rows);
         let question_stems = content_stem_set(&question);
         let title_stems = content_stem_set(&title);
 
@@ -232,9 +283,13 @@ impl PreparedPrompt {
             question_stems,
             title_stems,
             text_meaning,
+            text_meaning_squared_norm,
+            question_meaning,
             sentence_meanings,
             keyword_vectors,
             keyword_has_vector,
+            text_word_rows,
+            text_word_keyword_cosines,
         }
     }
 
@@ -268,9 +323,11 @@ impl PreparedPrompt {
             + self.keywords.capacity() * size_of::<u64>()
             + set(&self.question_stems)
             + set(&self.title_stems)
-            + self.sentence_meanings.len() * size_of::<f32>()
-            + self.keyword_vectors.len() * size_of::<f32>()
+            + self.sentence_meanings.heap_bytes()
+            + self.keyword_vectors.heap_bytes()
             + self.keyword_has_vector.capacity()
+            + self.text_word_rows.capacity() * (size_of::<u64>() + size_of::<u32>() + 1)
+            + self.text_word_keyword_cosines.capacity() * size_of::<f32>()
     }
 
     /// The prompt this was prepared from.

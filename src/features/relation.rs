@@ -9,7 +9,7 @@
 use super::catalogue::Feature;
 use super::essay::ratio;
 use super::hashing::{HashMap64, HashSet64, NgramHashes, reset_map, reset_set};
-use super::prompt::PreparedPrompt;
+use super::prompt::{KEYWORD_COUNT, PreparedPrompt};
 use super::text::{Tokens, flag};
 use super::tfidf::TfidfScratch;
 
@@ -37,6 +37,22 @@ pub(crate) struct RelationScratch {
     tfidf: TfidfScratch,
     /// Prompt sentences already used as some essay sentence's best match.
     used: Vec<bool>,
+    /// Bit k: the prompt's keyword k is among the essay's content stems.
+    keywords_in_essay: KeywordSet,
+}
+
+/// Which of a prompt's keywords (at most [`KEYWORD_COUNT`]) an essay
+/// uses, as bits.
+pub(crate) type KeywordSet = u32;
+
+const _: () = assert!(KEYWORD_COUNT <= KeywordSet::BITS as usize);
+
+impl RelationScratch {
+    /// Which of the prompt's keywords the last essay uses as they are (its
+    /// content stems), as [`relation_features`] found them.
+    pub(crate) fn keywords_in_essay(&self) -> KeywordSet {
+        self.keywords_in_essay
+    }
 }
 
 /// The number of distinct hashes in `grams` and how many of them `reference`
@@ -95,11 +111,13 @@ pub(crate) fn relation_features(
         Feature::RContentRecall,
         ratio(content_shared, prompt.content_stems.len() as f64),
     );
-    let keyword_hits = prompt
+    scratch.keywords_in_essay = prompt
         .keywords
         .iter()
-        .filter(|k| essay_content.contains(k))
-        .count() as f64;
+        .enumerate()
+        .filter(|(_, k)| essay_content.contains(k))
+        .fold(0, |set, (i, _)| set | 1 << i);
+    let keyword_hits = f64::from(scratch.keywords_in_essay.count_ones());
     set(
         Feature::RKeywordRecall,
         ratio(keyword_hits, prompt.keywords.len() as f64),

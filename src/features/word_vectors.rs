@@ -31,11 +31,22 @@ const VECTORS: &[u8] = include_bytes!("../../assets/wordvectors/vectors.i8");
 struct Table {
     /// Lower-cased word hash → 1-based frequency rank.
     ranks: HashMap64<u32>,
-    /// 1 / Euclidean length of each row (row `rank - 1`).
-    inverse_norms: Vec<f32>,
+    /// What each row (`rank - 1`) is scaled by, computed once.
+    scales: Vec<RowScale>,
     /// The mean of every listed word's unit vector: the direction all words
     /// share. Removed from mean vectors (see [`MeanVector::add_word`]).
     common: [f32; DIMS],
+}
+
+/// The scale factors of one row of the asset.
+#[derive(Debug, Clone, Copy)]
+struct RowScale {
+    /// 1 / the row's Euclidean length: scales it to a unit vector.
+    inverse_norm: f32,
+    /// The word's IDF estimate ([`idf_from_rank`]).
+    idf: f32,
+    /// `idf · inverse_norm`: the unit vector's weight in a mean vector.
+    weighted_inverse_norm: f32,
 }
 
 static TABLE: LazyLock<Table> = LazyLock::new(|| {
@@ -44,26 +55,33 @@ static TABLE: LazyLock<Table> = LazyLock::new(|| {
     for (i, word) in WORDS.lines().enumerate() {
         ranks.entry(hash_str(word)).or_insert(i as u32 + 1);
     }
-    let inverse_norms = VECTORS
+    let scales: Vec<RowScale> = VECTORS
         .chunks_exact(DIMS)
-        .map(|row| {
+        .enumerate()
+        .map(|(i, row)| {
             let squares: i32 = row.iter().map(|&b| i32::from(b as i8).pow(2)).sum();
-            if squares > 0 {
+            let inverse_norm = if squares > 0 {
                 1.0 / (squares as f32).sqrt()
             } else {
                 0.0
+            };
+            let idf = idf_from_rank(i as u32 + 1);
+            RowScale {
+                inverse_norm,
+                idf,
+                weighted_inverse_norm: idf * inverse_norm,
             }
         })
         .collect();
     let mut common = [0.0f32; DIMS];
-    for (row, &inverse_norm) in VECTORS.chunks_exact(DIMS).zip(&inverse_norms) {
+    for (row, scale) in VECTORS.chunks_exact(DIMS).zip(&scales) {
         for (c, &b) in common.iter_mut().zip(row) {
-            *c += f32::from(b as i8) * inverse_norm / LISTED_WORDS as f32;
+            *c += f32::from(b as i8) * scale.inverse_norm / LISTED_WORDS as f32;
         }
     }
     Table {
         ranks,
-        inverse_norms,
+        scales,
         common,
     }
 });
@@ -83,16 +101,34 @@ pub fn idf_from_rank(rank: u32) -> f32 {
     (1.0 + rank as f32).ln()
 }
 
-/// The vector of the word with frequency rank `rank`, scaled to unit length,
-/// added `weight` times to `sum`. Does nothing for rank 0 (no vector).
-fn add_scaled(sum: &mut [f32; DIMS], rank: u32, weight: f32) {
-    if rank == 0 || rank > LISTED_WORDS {
+/// The stored row of the word with frequency rank `rank` (1..=LISTED_WORDS).
+#[inline(always)]
+fn row_bytes(rank: u32) -> &'static [u8; DIMS] {
+    let row = (rank - 1) as usize;
+    VECTORS[row * DIMS..(row + 1) * DIMS]
+        .try_into()
+        .expect("rows of DIMS bytes")
+}
+
+/// Adds the word with frequency rank `rank` to the sum of a
+/// [`MeanVector`]: its unit vector weighted by its IDF, less the common
+/// direction as much. Does nothing for a word without a vector. Always
+/// inlined, with a loop of independent lanes, so that it is compiled (and
+/// vectorised) for the instruction set of its caller; each lane does the
+/// same operations whatever that is (no fused multiply-add), so the sum is
+/// the same to the last bit.
+#[inline(always)]
+pub(crate) fn add_word_to(sum: &mut [f32; DIMS], rank: u32) {
+    if !has_vector(rank) {
         return;
     }
-    let row = (rank - 1) as usize;
-    let scale = weight * TABLE.inverse_norms[row];
-    let bytes = &VECTORS[row * DIMS..(row + 1) * DIMS];
-    for ((s, &b), &c) in sum.iter_mut().zip(bytes).zip(&TABLE.common) {
+    let table = &*TABLE;
+    let RowScale {
+        idf: weight,
+        weighted_inverse_norm: scale,
+        ..
+    } = table.scales[(rank - 1) as usize];
+    for ((s, &b), &c) in sum.iter_mut().zip(row_bytes(rank)).zip(&table.common) {
         *s += scale * f32::from(b as i8) - weight * c;
     }
 }
@@ -103,30 +139,35 @@ pub fn word_cosine(a: u32, b: u32) -> f32 {
     if !has_vector(a) || !has_vector(b) {
         return 0.0;
     }
-    let (a, b) = ((a - 1) as usize, (b - 1) as usize);
-    let row_a = &VECTORS[a * DIMS..(a + 1) * DIMS];
-    let row_b = &VECTORS[b * DIMS..(b + 1) * DIMS];
-    let dot: i32 = row_a
+    let dot: i32 = row_bytes(a)
         .iter()
-        .zip(row_b)
+        .zip(row_bytes(b))
         .map(|(&x, &y)| i32::from(x as i8) * i32::from(y as i8))
         .sum();
-    dot as f32 * TABLE.inverse_norms[a] * TABLE.inverse_norms[b]
+    let scales = &TABLE.scales;
+    dot as f32 * scales[(a - 1) as usize].inverse_norm * scales[(b - 1) as usize].inverse_norm
 }
 
 /// Writes the unit vector of the word with frequency rank `rank` into
-/// `out` (`DIMS` values), or zeros when it has none. Its dot product with
-/// another word's unit vector is [`word_cosine`] of the two.
-pub fn write_unit_vector(rank: u32, out: &mut [f32]) {
+/// `out`, or zeros when it has none. Its dot product with another word's
+/// unit vector is [`word_cosine`] of the two. Always inlined, like
+/// [`add_word_to`].
+#[inline(always)]
+pub fn write_unit_vector(rank: u32, out: &mut [f32; DIMS]) {
     if !has_vector(rank) {
         out.fill(0.0);
         return;
     }
-    let row = (rank - 1) as usize;
-    let scale = TABLE.inverse_norms[row];
-    for (o, &b) in out.iter_mut().zip(&VECTORS[row * DIMS..(row + 1) * DIMS]) {
+    let scale = TABLE.scales[(rank - 1) as usize].inverse_norm;
+    for (o, &b) in out.iter_mut().zip(row_bytes(rank)) {
         *o = scale * f32::from(b as i8);
     }
+}
+
+/// A frequency rank as a well-mixed 64-bit key, for the hash maps of
+/// `hashing` (which take their keys as already-mixed hashes).
+pub(crate) fn rank_key(rank: u32) -> u64 {
+    u64::from(rank).wrapping_mul(0x9E37_79B9_7F4A_7C15)
 }
 
 /// Does the word of this rank have a vector?
@@ -167,7 +208,7 @@ impl MeanVector {
     /// without a vector are skipped.
     pub fn add_word(&mut self, rank: u32) {
         if has_vector(rank) {
-            add_scaled(&mut self.sum, rank, idf_from_rank(rank));
+            add_word_to(&mut self.sum, rank);
             self.words += 1;
         }
     }

@@ -84,24 +84,62 @@ impl<F: Float> Dense<F> {
         general_mat_mul(F::one(), &x, &self.weight, F::one(), &mut z);
     }
 
-    /// Z = X·W + b for a few rows given as row-major slices (`x` holds
-    /// `rows × inputs` values, `z` receives `rows × units`). For one to a
+    /// Z = X·W + b for a few rows given as row-major slices (`z` receives
+    /// `rows × units` values, from the first `rows × inputs` of `x`). For one to a
     /// dozen rows this beats a general matrix product, which first packs its
-    /// operands. Units in whole groups of 4 are summed in input order
-    /// ([`Dense::add_weight_rows`]); the last few units (an output layer of
-    /// one or two) are dot products in four interleaved partial sums, which
-    /// keeps the adder busy where one running sum would wait on itself.
+    /// operands. Units in whole groups of 4 are summed in input order, as
+    /// [`Dense::add_weight_rows`] sums them, four rows at a time so that
+    /// each weight loaded serves four rows; the last few units (an output
+    /// layer of one or two) are dot products in four interleaved partial
+    /// sums, which keeps the adder busy where one running sum would wait on
+    /// itself.
     #[inline(always)]
     pub(crate) fn forward_rows(&self, x: &[F], z: &mut [F]) {
         let (inputs, units) = (self.inputs(), self.units());
         let grouped = units - units % 4;
         let weight = self.weight.as_slice().expect("weights are contiguous");
         let bias = self.bias.as_slice().expect("biases are contiguous");
-        for (x_row, z_row) in x.chunks_exact(inputs).zip(z.chunks_exact_mut(units)) {
-            z_row.copy_from_slice(bias);
-            if grouped > 0 {
-                self.add_weight_rows(&mut z_row[..grouped], x_row.iter().copied().enumerate());
+        let rows = z.len() / units;
+        assert!(x.len() >= rows * inputs, "an input row per output row");
+        for r in 0..rows {
+            z[r * units..(r + 1) * units].copy_from_slice(bias);
+        }
+        if grouped > 0 {
+            let mut r = 0;
+            while r + 4 <= rows {
+                add_rows::<F, 4>(
+                    &x[r * inputs..(r + 4) * inputs],
+                    &mut z[r * units..(r + 4) * units],
+                    weight,
+                    inputs,
+                    units,
+                    grouped,
+                );
+                r += 4;
             }
+            while r < rows {
+                add_rows::<F, 1>(
+                    &x[r * inputs..(r + 1) * inputs],
+                    &mut z[r * units..(r + 1) * units],
+                    weight,
+                    inputs,
+                    units,
+                    grouped,
+                );
+                r += 1;
+            }
+        }
+        let (x, z) = (&x[..rows * inputs], &mut z[..rows * units]);
+        if grouped == 0 {
+            // Only narrow units: a layer of one to three, the output layer.
+            match units {
+                1 => return narrow_rows::<F, 1>(x, z, weight, inputs),
+                2 => return narrow_rows::<F, 2>(x, z, weight, inputs),
+                3 => return narrow_rows::<F, 3>(x, z, weight, inputs),
+                _ => {}
+            }
+        }
+        for (x_row, z_row) in x.chunks_exact(inputs).zip(z.chunks_exact_mut(units)) {
             for (u, out) in z_row.iter_mut().enumerate().skip(grouped) {
                 let mut partial = [F::zero(); 4];
                 let mut quads = x_row.chunks_exact(4);
@@ -166,6 +204,99 @@ impl<F: Float> Dense<F> {
         if let Some(mut dx) = dx {
             general_mat_mul(F::one(), &dz, &self.weight.t(), F::zero(), &mut dx);
         }
+    }
+}
+
+/// The narrow units' sums of [`Dense::forward_rows`] for a layer of only
+/// `N` units (`N` < 4): per unit, four partial sums over the quads of
+/// inputs, a tail over the last few, then `z + ((p0 + p1) + (p2 + p3)) +
+/// tail`, the same operations in the same order. The partial sums of all
+/// `N` units sit side by side, as the weights of four consecutive inputs
+/// do, so one vector operation advances them all.
+#[inline(always)]
+fn narrow_rows<F: Float, const N: usize>(x: &[F], z: &mut [F], weight: &[F], inputs: usize) {
+    assert_eq!(weight.len(), inputs * N, "a layer of N units");
+    for (x_row, z_row) in x.chunks_exact(inputs).zip(z.chunks_exact_mut(N)) {
+        // partial[l][u]: input 4q + l's terms of unit u.
+        let mut partial = [[F::zero(); N]; 4];
+        let mut quads = x_row.chunks_exact(4);
+        for (quad, w) in (&mut quads).zip(weight.chunks_exact(4 * N)) {
+            for l in 0..4 {
+                for u in 0..N {
+                    partial[l][u] = partial[l][u] + quad[l] * w[l * N + u];
+                }
+            }
+        }
+        let done = inputs - quads.remainder().len();
+        let mut tail = [F::zero(); N];
+        for (&v, w) in quads
+            .remainder()
+            .iter()
+            .zip(weight[done * N..].chunks_exact(N))
+        {
+            for u in 0..N {
+                tail[u] = tail[u] + v * w[u];
+            }
+        }
+        for (u, out) in z_row.iter_mut().enumerate() {
+            *out = *out
+                + (((partial[0][u] + partial[1][u]) + (partial[2][u] + partial[3][u])) + tail[u]);
+        }
+    }
+}
+
+/// For `R` rows (`x`: `R × inputs`, `z`: `R × units`, row-major), adds
+/// Σ_k x[r, k]·W[k, u] in input order to the first `grouped` units of each
+/// row of `z`: 16, then 4 units at a time (`grouped` is a multiple of 4).
+#[inline(always)]
+fn add_rows<F: Float, const R: usize>(
+    x: &[F],
+    z: &mut [F],
+    weight: &[F],
+    inputs: usize,
+    units: usize,
+    grouped: usize,
+) {
+    let mut start = 0;
+    while start + 16 <= grouped {
+        add_rows_chunk::<F, 16, R>(x, z, weight, inputs, units, start);
+        start += 16;
+    }
+    while start + 4 <= grouped {
+        add_rows_chunk::<F, 4, R>(x, z, weight, inputs, units, start);
+        start += 4;
+    }
+}
+
+/// `z[r, start..start + W] += Σ_k x[r, k]·W[k, start..start + W]` for the
+/// `R` rows, k in order: the sums [`add_chunk`] makes, with each weight
+/// chunk loaded once for all the rows.
+#[inline(always)]
+fn add_rows_chunk<F: Float, const W: usize, const R: usize>(
+    x: &[F],
+    z: &mut [F],
+    weight: &[F],
+    inputs: usize,
+    units: usize,
+    start: usize,
+) {
+    assert!(start + W <= units && x.len() == R * inputs && z.len() == R * units);
+    let mut acc = [[F::zero(); W]; R];
+    for (r, acc) in acc.iter_mut().enumerate() {
+        acc.copy_from_slice(&z[r * units + start..][..W]);
+    }
+    let rows: [&[F]; R] = std::array::from_fn(|r| &x[r * inputs..(r + 1) * inputs]);
+    for (k, w_row) in weight.chunks_exact(units).take(inputs).enumerate() {
+        let w: &[F; W] = w_row[start..start + W].try_into().expect("W values");
+        for (acc, row) in acc.iter_mut().zip(&rows) {
+            let v = row[k];
+            for l in 0..W {
+                acc[l] = acc[l] + v * w[l];
+            }
+        }
+    }
+    for (r, acc) in acc.iter().enumerate() {
+        z[r * units + start..][..W].copy_from_slice(acc);
     }
 }
 

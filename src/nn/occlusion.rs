@@ -63,11 +63,14 @@ impl<F: Float> Network<F> {
             }
         }
         scratch.input.clear();
-        scratch.input.extend(x.iter().copied());
+        match x.as_slice() {
+            Some(row) => scratch.input.extend_from_slice(row),
+            None => scratch.input.extend(x.iter().copied()),
+        }
         self.occlusion_rows_fastest(groups, scratch);
-        let rows = groups.len() + 1;
+        let len = (groups.len() + 1) * self.n_outputs();
         Ok(
-            ArrayView2::from_shape((rows, self.n_outputs()), scratch.a.as_slice())
+            ArrayView2::from_shape((groups.len() + 1, self.n_outputs()), &scratch.a[..len])
                 .expect("the last layer has n_outputs units"),
         )
     }
@@ -102,21 +105,28 @@ impl<F: Float> Network<F> {
     }
 
     /// The work of [`Network::predict_occlusions`] on checked inputs: reads
-    /// the row from `scratch.input`, leaves the outputs in `scratch.a`.
+    /// the row from `scratch.input`, leaves the outputs at the start of
+    /// `scratch.a` (`(groups + 1) × n_outputs` values).
     /// Always inlined, together with the kernels it calls, so that it is
     /// compiled for the instruction set of its caller.
     #[inline(always)]
     fn occlusion_rows<G: AsRef<[usize]>>(&self, groups: &[G], scratch: &mut OcclusionScratch<F>) {
         let rows = groups.len() + 1;
-        let OcclusionScratch { input, z, a, next } = scratch;
+        let OcclusionScratch {
+            input,
+            z: z_buffer,
+            a: a_buffer,
+            next: next_buffer,
+        } = scratch;
         let (first, rest) = self
             .layers()
             .split_first()
             .expect("a network has an output layer");
         let dense = first.affine();
         let units = dense.units();
-        z.clear();
-        z.resize(rows * units, F::zero());
+        // Every value of a buffer's first `rows × units` is written before
+        // it is read, so the buffers only grow, never refilled with zeros.
+        let z = at_least(z_buffer, rows * units);
         let (base, copies) = z.split_at_mut(units);
         dense.forward_rows(input, base);
         for (group, copy) in groups.iter().zip(copies.chunks_exact_mut(units)) {
@@ -124,21 +134,25 @@ impl<F: Float> Network<F> {
             // Adding −v·w is subtracting v·w exactly.
             dense.add_weight_rows(copy, group.as_ref().iter().map(|&j| (j, -input[j])));
         }
-        a.clear();
-        a.resize(rows * first.units(), F::zero());
-        first.activate_for_inference(z, a, rows);
+        first.activate_for_inference(z, at_least(a_buffer, rows * first.units()), rows);
 
         for layer in rest {
-            let units = layer.affine().units();
-            z.clear();
-            z.resize(rows * units, F::zero());
-            layer.affine().forward_rows(a, z);
-            next.clear();
-            next.resize(rows * layer.units(), F::zero());
-            layer.activate_for_inference(z, next, rows);
-            std::mem::swap(a, next);
+            let affine = layer.affine();
+            let z = at_least(z_buffer, rows * affine.units());
+            affine.forward_rows(&a_buffer[..rows * affine.inputs()], z);
+            layer.activate_for_inference(z, at_least(next_buffer, rows * layer.units()), rows);
+            std::mem::swap(a_buffer, next_buffer);
         }
     }
+}
+
+/// The first `len` values of `buffer`, grown (with zeros) if it is shorter.
+#[inline(always)]
+fn at_least<F: Float>(buffer: &mut Vec<F>, len: usize) -> &mut [F] {
+    if buffer.len() < len {
+        buffer.resize(len, F::zero());
+    }
+    &mut buffer[..len]
 }
 
 #[cfg(test)]
@@ -246,9 +260,10 @@ mod tests {
             .input
             .extend(random_matrix(1, 30, 11, 2.0).iter().map(|&v| v as f32));
         net.occlusion_rows(&groups, &mut scratch);
-        let baseline = scratch.a.clone();
+        let outputs = (groups.len() + 1) * 2;
+        let baseline = scratch.a[..outputs].to_vec();
         net.occlusion_rows_fastest(&groups, &mut scratch);
-        assert_eq!(scratch.a, baseline);
+        assert_eq!(scratch.a[..outputs], baseline);
     }
 
     #[test]
