@@ -319,3 +319,23 @@ mod tests {
         assert!(order.windows(2).all(|w| rank(w[0]) <= rank(w[1])));
     }
 }
+
+/// `a` then `b` as one list, for feature lists made of others (checked at
+/// compile time: `N` must be their total length).
+pub const fn joined<const A: usize, const B: usize, const N: usize>(
+    a: [Feature; A],
+    b: [Feature; B],
+) -> [Feature; N] {
+    assert!(A + B == N, "N must be the total length");
+    let mut out = [Feature::PWordCount; N];
+    let mut i = 0;
+    while i < A {
+        out[i] = a[i];
+        i += 1;
+    }
+    while i < N {
+        out[i] = b[i - A];
+        i += 1;
+    }
+    out
+}

@@ -14,7 +14,7 @@
 //! features; the e_ ones need only the essay.
 
 use super::best_cosines::{LANES, best_cosines};
-use super::catalogue::Feature;
+use super::catalogue::{Feature, joined};
 use super::essay::{RARE_RANK, ratio, spelt_rank};
 use super::prompt::{KEYWORD_COUNT, PreparedPrompt};
 use super::relation::KeywordSet;
@@ -43,22 +43,14 @@ pub(crate) struct ParaphraseScratch {
     word_best: Vec<f32>,
 }
 
-/// Every feature this module writes.
-pub(crate) const FEATURES: [Feature; 11] = [
+/// The features of the essay alone.
+const ESSAY_ALONE: [Feature; 3] = [
     Feature::ESentenceCoherence,
     Feature::ESentenceFocus,
     Feature::EWordMeaningSpread,
-    Feature::RMeaningCosinePrompt,
-    Feature::RMeaningQuestionCosine,
-    Feature::RMeaningSentenceCoverage,
-    Feature::RMeaningGrounding,
-    Feature::RMeaningKeywordRecall,
-    Feature::RParaphraseGap,
-    Feature::RNovelMeanLogWordRank,
-    Feature::RNovelRareWordShare,
 ];
 
-/// The features of [`FEATURES`] that need the prompt's text (0 without it).
+/// The features that need the prompt's text (0 without it).
 const AGAINST_THE_SOURCE: [Feature; 8] = [
     Feature::RMeaningCosinePrompt,
     Feature::RMeaningQuestionCosine,
@@ -69,6 +61,9 @@ const AGAINST_THE_SOURCE: [Feature; 8] = [
     Feature::RNovelMeanLogWordRank,
     Feature::RNovelRareWordShare,
 ];
+
+/// Every feature this module writes.
+pub(crate) const FEATURES: [Feature; 11] = joined(ESSAY_ALONE, AGAINST_THE_SOURCE);
 
 /// Writes this module's features into `out` (a whole feature vector), which
 /// must already hold the other r_ features: the gap starts from them.

@@ -163,14 +163,7 @@ impl PreparedPrompt {
                     .map_or(0, |w| w.rank)
             })
             .collect();
-        let keyword_rows: Vec<[f32; DIMS]> = keyword_ranks
-            .iter()
-            .map(|&rank| {
-                let mut row = [0.0; DIMS];
-                word_vectors::write_unit_vector(rank, &mut row);
-                row
-            })
-            .collect();
+        let keyword_rows = word_vectors::unit_vectors(&keyword_ranks);
         let keyword_vectors = Lanes::from_rows(&keyword_rows);
         let mut text_ranks: Vec<u32> = text
             .words
@@ -185,14 +178,7 @@ impl PreparedPrompt {
             .enumerate()
             .map(|(i, &rank)| (word_vectors::rank_key(rank), i as u32))
             .collect();
-        let text_word_vectors: Vec<[f32; DIMS]> = text_ranks
-            .iter()
-            .map(|&rank| {
-                let mut row = [0.0; DIMS];
-                word_vectors::write_unit_vector(rank, &mut row);
-                row
-            })
-            .collect();
+        let text_word_vectors = word_vectors::unit_vectors(&text_ranks);
         let mut text_word_keyword_cosines = Vec::new();
         all_cosines(
             &text_word_vectors,

@@ -95,22 +95,12 @@ impl<'de> Deserialize<'de> for FeatureSubset {
 /// 0.003–0.009 over three seeds), which the accuracy rule does not allow.
 /// Blended with trees they make every held-out prompt better, so a config
 /// with `trees` uses them. A config can always name them.
-pub const NOT_IN_DEFAULT: &[Feature] = &[
-    Feature::EMeanLogWordRank,
-    Feature::ERareWordShare,
-    Feature::RMeaningCosinePrompt,
-    Feature::RMeaningSentenceCoverage,
-    Feature::RMeaningGrounding,
-    Feature::RMeaningKeywordRecall,
-    Feature::RParaphraseGap,
-    Feature::RNovelMeanLogWordRank,
-    Feature::RNovelRareWordShare,
-    Feature::ESentenceCoherence,
-    Feature::ESentenceFocus,
-    Feature::EWordMeaningSpread,
-    Feature::RMeaningQuestionCosine,
-];
+pub const NOT_IN_DEFAULT: &[Feature] = &NOT_IN_DEFAULT_LIST;
 
+const NOT_IN_DEFAULT_LIST: [Feature; 13] = features::catalogue::joined(
+    [Feature::EMeanLogWordRank, Feature::ERareWordShare],
+    features::WORD_VECTOR_FEATURES,
+);
 /// The catalogue indices of the `"default"` features of `groups`.
 fn default_indices(groups: &[FeatureGroup]) -> Vec<usize> {
     features::catalogue()
