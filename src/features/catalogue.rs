@@ -160,6 +160,9 @@ catalogue! {
     ELongSentenceShare "e_long_sentence_share" Essay "Share of sentences longer than 35 words.";
     EMeanLogWordRank "e_mean_log_word_rank" Essay "Mean ln(frequency rank) of the correctly spelt content words (GloVe frequency order; unlisted dictionary words rank 40,001).";
     ERareWordShare "e_rare_word_share" Essay "Share of the correctly spelt content words that are not among the 10,000 most frequent words.";
+    ESentenceCoherence "e_sentence_coherence" Essay "Mean word-vector cosine of each sentence's meaning to the next one's (pairs with a sentence that has no known content word left out).";
+    ESentenceFocus "e_sentence_focus" Essay "Mean word-vector cosine of each sentence's meaning to the whole essay's.";
+    EWordMeaningSpread "e_word_meaning_spread" Essay "1 minus the length of the mean unit vector of the distinct content words: how far apart in meaning the essay's words range.";
 
     // ---- r_: the essay against the prompt ----
     RUnigramPrecision "r_unigram_precision" Relation "Share of the essay's distinct word stems that occur in the prompt text.";
@@ -209,6 +212,7 @@ catalogue! {
     RMeaningKeywordRecall "r_meaning_keyword_recall" Relation "Mean over the prompt's 20 top keywords of the best word-vector cosine to an essay content word (1 if used).";
     RParaphraseGap "r_paraphrase_gap" Relation "r_meaning_keyword_recall minus r_keyword_recall: the source's key ideas expressed in other words.";
     RNovelMeanLogWordRank "r_novel_mean_log_word_rank" Relation "Mean ln(frequency rank) of the correctly spelt content words whose stem is not in the prompt text.";
+    RMeaningQuestionCosine "r_meaning_question_cosine" Relation "Word-vector cosine of the essay's meaning to the question's (IDF-weighted mean vectors): does it write about what was asked.";
     RNovelRareWordShare "r_novel_rare_word_share" Relation "Share of content words that are rare (beyond the 10,000 most frequent), correctly spelt and not in the prompt text.";
 }
 
@@ -314,4 +318,24 @@ mod tests {
         };
         assert!(order.windows(2).all(|w| rank(w[0]) <= rank(w[1])));
     }
+}
+
+/// `a` then `b` as one list, for feature lists made of others (checked at
+/// compile time: `N` must be their total length).
+pub const fn joined<const A: usize, const B: usize, const N: usize>(
+    a: [Feature; A],
+    b: [Feature; B],
+) -> [Feature; N] {
+    assert!(A + B == N, "N must be the total length");
+    let mut out = [Feature::PWordCount; N];
+    let mut i = 0;
+    while i < A {
+        out[i] = a[i];
+        i += 1;
+    }
+    while i < N {
+        out[i] = b[i - A];
+        i += 1;
+    }
+    out
 }

@@ -35,7 +35,8 @@ pub enum Concept {
     Quoting,
     /// Word choice: length, variety, common words.
     Vocabulary,
-    /// Sentence length and variety, and the words that join ideas.
+    /// Sentence length and variety, the words that join ideas, and how
+    /// each sentence keeps to the one before and to the whole.
     SentenceStructure,
     /// Readability formulas and the gap to the source's level.
     Readability,
@@ -169,6 +170,7 @@ impl Concept {
             | RTfidfCosineTop3Sentences
             | RSentenceGrounding
             | RMeaningCosinePrompt
+            | RMeaningQuestionCosine
             | RMeaningGrounding => Concept::Relevance,
 
             RQuotesFromPrompt | RQuotedFromPromptShare | EQuoteMarksPerWord => Concept::Quoting,
@@ -188,6 +190,7 @@ impl Concept {
             | RWordLengthRatio
             | EMeanLogWordRank
             | ERareWordShare
+            | EWordMeaningSpread
             | RNovelMeanLogWordRank
             | RNovelRareWordShare => Concept::Vocabulary,
 
@@ -196,7 +199,9 @@ impl Concept {
             | ESdSentenceLength
             | ELongSentenceShare
             | ECommasPerSentence
-            | EConnectivesPerSentence => Concept::SentenceStructure,
+            | EConnectivesPerSentence
+            | ESentenceCoherence
+            | ESentenceFocus => Concept::SentenceStructure,
 
             EFleschReadingEase | EFleschKincaidGrade | EColemanLiau | EAri | ESmog
             | EGunningFog | RGradeLevelGap => Concept::Readability,

@@ -45,6 +45,10 @@ pub use catalogue::{Feature, FeatureDef, FeatureGroup, catalogue, feature_count,
 pub use concepts::Concept;
 pub use prompt::{PreparedPrompt, Prompt};
 
+/// The features computed from word vectors (the costliest family per
+/// essay, which an [`Extractor`] computes only when asked to).
+pub const WORD_VECTOR_FEATURES: [Feature; 11] = paraphrase::FEATURES;
+
 use essay::EssayScratch;
 use paraphrase::ParaphraseScratch;
 use prompt::PROMPT_FEATURES;

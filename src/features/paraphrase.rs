@@ -1,7 +1,8 @@
-//! The r_ features that look past a word's exact form: meaning by word
-//! vectors (similarity to the source, coverage of its sentences, its key
-//! ideas said in other words), and how rare the essay's own words are beyond
-//! the source's vocabulary.
+//! The features that look past a word's exact form, by word vectors: how
+//! the essay's sentences hang together in meaning (e_, the essay alone), and
+//! its meaning against the source and the question (r_: similarity,
+//! coverage of the source's sentences, its key ideas said in other words),
+//! with how rare the essay's own words are beyond the source's vocabulary.
 //!
 //! (Overlap recounted after correcting misspellings of source words was
 //! measured too and did not help; docs/experiments.md, section 7.)
@@ -9,10 +10,11 @@
 //! Word vectors are used only through derived numbers (cosines and their
 //! means), never as raw inputs: a hundred raw dimensions would let a model
 //! learn the topic of the few training prompts. When the prompt text is
-//! unknown every feature here is 0, like the other text-based r_ features.
+//! unknown every r_ feature here is 0, like the other text-based r_
+//! features; the e_ ones need only the essay.
 
 use super::best_cosines::{LANES, best_cosines};
-use super::catalogue::Feature;
+use super::catalogue::{Feature, joined};
 use super::essay::{RARE_RANK, ratio, spelt_rank};
 use super::prompt::{KEYWORD_COUNT, PreparedPrompt};
 use super::relation::KeywordSet;
@@ -24,6 +26,8 @@ use super::word_vectors::{self, DIMS};
 pub(crate) struct ParaphraseScratch {
     /// The summed meaning of each essay sentence, then scaled to unit length.
     sentence_rows: Vec<[f32; DIMS]>,
+    /// The essay's summed meaning (the sum of its sentences' before scaling).
+    essay: Vec<f32>,
     /// Each sentence's best cosine with a prompt sentence.
     sentence_best: Vec<f32>,
     /// Each prompt sentence's best cosine with an essay sentence (a slot
@@ -31,17 +35,25 @@ pub(crate) struct ParaphraseScratch {
     prompt_sentence_best: Vec<f32>,
     /// Distinct frequency ranks of the essay's content words with a vector.
     content_ranks: Vec<u32>,
-    /// Those of `content_ranks` that are not words of the source text.
-    other_ranks: Vec<u32>,
-    /// The unit vector of each of `other_ranks`.
+    /// The unit vector of each of `content_ranks`.
     word_rows: Vec<[f32; DIMS]>,
+    /// Those of `word_rows` whose words are not words of the source text.
+    other_rows: Vec<[f32; DIMS]>,
     /// Each word's best cosine with a keyword (not used).
     word_best: Vec<f32>,
 }
 
-/// Every feature this module writes.
-pub(crate) const FEATURES: [Feature; 7] = [
+/// The features of the essay alone.
+const ESSAY_ALONE: [Feature; 3] = [
+    Feature::ESentenceCoherence,
+    Feature::ESentenceFocus,
+    Feature::EWordMeaningSpread,
+];
+
+/// The features that need the prompt's text (0 without it).
+const AGAINST_THE_SOURCE: [Feature; 8] = [
     Feature::RMeaningCosinePrompt,
+    Feature::RMeaningQuestionCosine,
     Feature::RMeaningSentenceCoverage,
     Feature::RMeaningGrounding,
     Feature::RMeaningKeywordRecall,
@@ -49,6 +61,9 @@ pub(crate) const FEATURES: [Feature; 7] = [
     Feature::RNovelMeanLogWordRank,
     Feature::RNovelRareWordShare,
 ];
+
+/// Every feature this module writes.
+pub(crate) const FEATURES: [Feature; 11] = joined(ESSAY_ALONE, AGAINST_THE_SOURCE);
 
 /// Writes this module's features into `out` (a whole feature vector), which
 /// must already hold the other r_ features: the gap starts from them.
@@ -61,58 +76,59 @@ pub(crate) fn paraphrase_features(
     scratch: &mut ParaphraseScratch,
     out: &mut [f32],
 ) {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: `every_feature_avx2` requires only that the CPU has AVX2,
+        // which the line above checked.
+        unsafe { every_feature_avx2(tokens, prompt, keywords_in_essay, scratch, out) };
+        return;
+    }
+    every_feature(tokens, prompt, keywords_in_essay, scratch, out);
+}
+
+/// [`every_feature`] compiled for AVX2 (the word vectors' bytes widened and
+/// scaled eight at a time). It does the same operations in the same order
+/// as the build without it, so both give the same numbers.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn every_feature_avx2(
+    tokens: &Tokens,
+    prompt: &PreparedPrompt,
+    keywords_in_essay: KeywordSet,
+    scratch: &mut ParaphraseScratch,
+    out: &mut [f32],
+) {
+    every_feature(tokens, prompt, keywords_in_essay, scratch, out);
+}
+
+/// The essay's own meanings and their e_ features, then, if the prompt has a
+/// text, the r_ ones; always inlined, so that it is compiled for the
+/// instruction set of its caller.
+#[inline(always)]
+fn every_feature(
+    tokens: &Tokens,
+    prompt: &PreparedPrompt,
+    keywords_in_essay: KeywordSet,
+    scratch: &mut ParaphraseScratch,
+    out: &mut [f32],
+) {
+    essay_meanings(tokens, scratch);
+    cohesion_features(scratch, out);
     if !prompt.has_text() {
-        for f in FEATURES {
+        for f in AGAINST_THE_SOURCE {
             out[f as usize] = 0.0;
         }
         return;
     }
-    meaning_features_fastest(tokens, prompt, keywords_in_essay, scratch, out);
+    meaning_features(tokens, prompt, keywords_in_essay, scratch, out);
     rarity_features(tokens, prompt, out);
 }
 
-/// [`meaning_features`] compiled for AVX2 when the CPU has it (the word
-/// vectors' bytes widened and scaled eight at a time), else as built. Both
-/// do the same operations in the same order, so they give the same numbers.
-fn meaning_features_fastest(
-    tokens: &Tokens,
-    prompt: &PreparedPrompt,
-    keywords_in_essay: KeywordSet,
-    scratch: &mut ParaphraseScratch,
-    out: &mut [f32],
-) {
-    #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx2") {
-        // SAFETY: `meaning_features_avx2` requires only that the CPU has
-        // AVX2, which the line above checked.
-        unsafe { meaning_features_avx2(tokens, prompt, keywords_in_essay, scratch, out) };
-        return;
-    }
-    meaning_features(tokens, prompt, keywords_in_essay, scratch, out);
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-fn meaning_features_avx2(
-    tokens: &Tokens,
-    prompt: &PreparedPrompt,
-    keywords_in_essay: KeywordSet,
-    scratch: &mut ParaphraseScratch,
-    out: &mut [f32],
-) {
-    meaning_features(tokens, prompt, keywords_in_essay, scratch, out);
-}
-
-/// The meaning features; always inlined, so that it is compiled for the
-/// instruction set of its caller.
+/// The meanings of the essay alone, into `scratch`: one unit row per
+/// sentence, their sum, and one unit row per distinct content word with a
+/// vector.
 #[inline(always)]
-fn meaning_features(
-    tokens: &Tokens,
-    prompt: &PreparedPrompt,
-    keywords_in_essay: KeywordSet,
-    scratch: &mut ParaphraseScratch,
-    out: &mut [f32],
-) {
+fn essay_meanings(tokens: &Tokens, scratch: &mut ParaphraseScratch) {
     let words = &tokens.words;
     let sentences = &tokens.stats.sentences;
     scratch.content_ranks.clear();
@@ -137,7 +153,86 @@ fn meaning_features(
         }
     }
     normalise_rows(&mut scratch.sentence_rows);
-    let whole = f64::from(cosine_with_prompt(&essay, prompt));
+    scratch.essay.clear();
+    scratch.essay.extend_from_slice(&essay);
+
+    scratch.content_ranks.sort_unstable();
+    scratch.content_ranks.dedup();
+    let word_rows = &mut scratch.word_rows;
+    word_rows.clear();
+    word_rows.resize(scratch.content_ranks.len(), [0.0; DIMS]);
+    for (&rank, row) in scratch.content_ranks.iter().zip(word_rows.iter_mut()) {
+        word_vectors::write_unit_vector(rank, row);
+    }
+}
+
+/// The e_ features of meaning: how each sentence follows on from the one
+/// before, how it keeps to the whole essay, and how far the essay's words
+/// range in meaning. Needs [`essay_meanings`] first.
+#[inline(always)]
+fn cohesion_features(scratch: &ParaphraseScratch, out: &mut [f32]) {
+    // A sentence with no content word that has a vector has a zero row; it
+    // has no meaning to compare, so it takes part in no mean.
+    let has_meaning = |row: &[f32; DIMS]| row.iter().any(|&x| x != 0.0);
+    let rows = &scratch.sentence_rows;
+    let mut coherence = 0.0f64;
+    let mut pairs = 0usize;
+    for pair in rows.windows(2) {
+        if has_meaning(&pair[0]) && has_meaning(&pair[1]) {
+            coherence += f64::from(dot(&pair[0], &pair[1]));
+            pairs += 1;
+        }
+    }
+
+    let essay_norm = dot(&scratch.essay, &scratch.essay).sqrt();
+    let mut focus = 0.0f64;
+    let mut with_meaning = 0usize;
+    if essay_norm > 0.0 {
+        for row in rows.iter().filter(|row| has_meaning(row)) {
+            focus += f64::from(dot(row, &scratch.essay) / essay_norm);
+            with_meaning += 1;
+        }
+    }
+
+    let distinct = scratch.word_rows.len();
+    let mut sum = [0.0f32; DIMS];
+    for row in &scratch.word_rows {
+        for (s, x) in sum.iter_mut().zip(row) {
+            *s += x;
+        }
+    }
+    let spread = if distinct > 0 {
+        1.0 - f64::from(dot(&sum, &sum).sqrt()) / distinct as f64
+    } else {
+        0.0
+    };
+
+    out[Feature::ESentenceCoherence as usize] = ratio(coherence, pairs as f64) as f32;
+    out[Feature::ESentenceFocus as usize] = ratio(focus, with_meaning as f64) as f32;
+    out[Feature::EWordMeaningSpread as usize] = spread as f32;
+}
+
+#[inline(always)]
+fn dot(a: &[f32], b: &[f32]) -> f32 {
+    a.iter().zip(b).map(|(x, y)| x * y).sum()
+}
+
+/// The meaning features; always inlined, so that it is compiled for the
+/// instruction set of its caller.
+#[inline(always)]
+fn meaning_features(
+    tokens: &Tokens,
+    prompt: &PreparedPrompt,
+    keywords_in_essay: KeywordSet,
+    scratch: &mut ParaphraseScratch,
+    out: &mut [f32],
+) {
+    let sentences = &tokens.stats.sentences;
+    let essay: &[f32; DIMS] = scratch.essay[..]
+        .try_into()
+        .expect("essay_meanings wrote DIMS values");
+    let whole = f64::from(cosine_with_prompt(essay, prompt));
+    let question = f64::from(cosine_with(essay, &prompt.question_meaning));
 
     // Sentence by sentence: each essay sentence's best prompt sentence,
     // and each prompt sentence's best essay sentence.
@@ -169,8 +264,6 @@ fn meaning_features(
     // The prompt's keywords: used as they are (1), or the nearest distinct
     // essay content word by meaning (computed only for the keywords the
     // essay lacks).
-    scratch.content_ranks.sort_unstable();
-    scratch.content_ranks.dedup();
     let lacking = |k: usize| keywords_in_essay & (1 << k) == 0 && prompt.keyword_has_vector[k];
     let keywords = prompt.keywords.len();
     let mut nearest = [0.0f32; KEYWORD_COUNT.next_multiple_of(LANES)];
@@ -180,28 +273,22 @@ fn meaning_features(
         let nearest = &mut nearest[..width];
         // Words of the source: their cosines were computed with the prompt.
         let known = &prompt.text_word_keyword_cosines;
-        scratch.other_ranks.clear();
-        for &rank in &scratch.content_ranks {
+        scratch.other_rows.clear();
+        for (&rank, row) in scratch.content_ranks.iter().zip(&scratch.word_rows) {
             match prompt.text_word_rows.get(&word_vectors::rank_key(rank)) {
-                Some(&row) => {
-                    let cosines = &known[row as usize * width..][..width];
+                Some(&at) => {
+                    let cosines = &known[at as usize * width..][..width];
                     for (best, &c) in nearest.iter_mut().zip(cosines) {
                         *best = best.max(c);
                     }
                 }
-                None => scratch.other_ranks.push(rank),
+                None => scratch.other_rows.push(*row),
             }
         }
-        let word_rows = &mut scratch.word_rows;
-        word_rows.clear();
-        word_rows.resize(scratch.other_ranks.len(), [0.0; DIMS]);
-        for (&rank, row) in scratch.other_ranks.iter().zip(word_rows.iter_mut()) {
-            word_vectors::write_unit_vector(rank, row);
-        }
         scratch.word_best.clear();
-        scratch.word_best.resize(word_rows.len(), 0.0);
+        scratch.word_best.resize(scratch.other_rows.len(), 0.0);
         best_cosines(
-            word_rows,
+            &scratch.other_rows,
             lanes,
             |b| (b * LANES..((b + 1) * LANES).min(keywords)).any(lacking),
             &mut scratch.word_best,
@@ -223,6 +310,7 @@ fn meaning_features(
 
     let mut set = |f: Feature, v: f64| out[f as usize] = v as f32;
     set(Feature::RMeaningCosinePrompt, whole);
+    set(Feature::RMeaningQuestionCosine, question);
     set(
         Feature::RMeaningSentenceCoverage,
         ratio(coverage, prompt_sentences as f64),
@@ -289,6 +377,19 @@ fn cosine_with_prompt(essay: &[f32; DIMS], prompt: &PreparedPrompt) -> f32 {
         shared += e * p;
     }
     let theirs = prompt.text_meaning_squared_norm;
+    if own > 0.0 && theirs > 0.0 {
+        (shared / (own * theirs).sqrt()).clamp(-1.0, 1.0)
+    } else {
+        0.0
+    }
+}
+
+/// The cosine of the essay's summed meaning with `other`'s, as
+/// [`word_vectors::MeanVector::cosine`] computes it.
+#[inline(always)]
+fn cosine_with(essay: &[f32; DIMS], other: &word_vectors::MeanVector) -> f32 {
+    let other = other.components();
+    let (own, theirs, shared) = (dot(essay, essay), dot(other, other), dot(essay, other));
     if own > 0.0 && theirs > 0.0 {
         (shared / (own * theirs).sqrt()).clamp(-1.0, 1.0)
     } else {
@@ -381,14 +482,66 @@ mod tests {
     }
 
     #[test]
-    fn without_a_prompt_text_every_feature_here_is_zero() {
+    fn sentences_that_keep_to_one_topic_cohere_more_than_a_jumble() {
+        let focused = features(
+            "The factory sold rotten meat. The meat was ground into sausages. \
+             Inspectors were paid to ignore the spoiled meat.",
+        );
+        let jumble = features(
+            "The factory sold rotten meat. Pharaohs built pyramids along the Nile. \
+             Our team won the football championship.",
+        );
+        let v = |f: &crate::features::FeatureVector, x: Feature| f.value(x);
+        assert!(
+            v(&focused, Feature::ESentenceCoherence)
+                > v(&jumble, Feature::ESentenceCoherence) + 0.1
+        );
+        assert!(v(&focused, Feature::ESentenceFocus) > v(&jumble, Feature::ESentenceFocus) + 0.05);
+        // Words close in meaning range less far than unrelated ones.
+        let near = features("Beef, pork, mutton and sausages.");
+        let far = features("Beef, pyramids, football and violins.");
+        let spread = |f: &crate::features::FeatureVector| f.value(Feature::EWordMeaningSpread);
+        assert!(
+            spread(&near) + 0.05 < spread(&far),
+            "{} {}",
+            spread(&near),
+            spread(&far)
+        );
+        // One sentence has no neighbour to cohere with.
+        assert_eq!(
+            v(
+                &features("The factory sold rotten meat."),
+                Feature::ESentenceCoherence
+            ),
+            0.0
+        );
+    }
+
+    #[test]
+    fn an_essay_about_what_was_asked_is_closer_to_the_question() {
+        let on_question = features("The owners fooled the public by hiding the spoiled meat.");
+        let beside_it = features("Workers ground sausages in the factory all day long.");
+        assert!(
+            on_question.value(Feature::RMeaningQuestionCosine)
+                > beside_it.value(Feature::RMeaningQuestionCosine)
+        );
+    }
+
+    #[test]
+    fn without_a_prompt_text_the_source_features_are_zero_and_the_essays_own_remain() {
+        let essay = "The factory hid the meat. The rotten meat became sausages.";
         let prompt = PreparedPrompt::new(&Prompt {
             title: "The Cannery".into(),
             ..Prompt::default()
         });
-        let v = Extractor::new().extract(&prompt, "The factory hid the meat.");
-        for f in FEATURES {
-            assert_eq!(v.value(f), 0.0, "{f:?}");
+        let without = Extractor::new().extract(&prompt, essay);
+        let with = features(essay);
+        for f in AGAINST_THE_SOURCE {
+            assert_eq!(without.value(f), 0.0, "{f:?}");
+        }
+        for f in FEATURES.iter().filter(|f| !AGAINST_THE_SOURCE.contains(f)) {
+            assert_ne!(without.value(*f), 0.0, "{f:?}");
+            assert_eq!(without.value(*f), with.value(*f), "{f:?}");
         }
     }
 }

@@ -83,6 +83,8 @@ pub struct PreparedPrompt {
     pub(crate) text_meaning: MeanVector,
     /// `text_meaning`'s dot product with itself.
     pub(crate) text_meaning_squared_norm: f32,
+    /// The question's meaning, weighted as the text's.
+    pub(crate) question_meaning: MeanVector,
     /// The meaning of each sentence of the text, scaled to unit length, in
     /// the layout of the cosine kernel.
     pub(crate) sentence_meanings: Lanes,
@@ -161,14 +163,7 @@ impl PreparedPrompt {
                     .map_or(0, |w| w.rank)
             })
             .collect();
-        let keyword_rows: Vec<[f32; DIMS]> = keyword_ranks
-            .iter()
-            .map(|&rank| {
-                let mut row = [0.0; DIMS];
-                word_vectors::write_unit_vector(rank, &mut row);
-                row
-            })
-            .collect();
+        let keyword_rows = word_vectors::unit_vectors(&keyword_ranks);
         let keyword_vectors = Lanes::from_rows(&keyword_rows);
         let mut text_ranks: Vec<u32> = text
             .words
@@ -183,14 +178,7 @@ impl PreparedPrompt {
             .enumerate()
             .map(|(i, &rank)| (word_vectors::rank_key(rank), i as u32))
             .collect();
-        let text_word_vectors: Vec<[f32; DIMS]> = text_ranks
-            .iter()
-            .map(|&rank| {
-                let mut row = [0.0; DIMS];
-                word_vectors::write_unit_vector(rank, &mut row);
-                row
-            })
-            .collect();
+        let text_word_vectors = word_vectors::unit_vectors(&text_ranks);
         let mut text_word_keyword_cosines = Vec::new();
         all_cosines(
             &text_word_vectors,
@@ -204,6 +192,10 @@ impl PreparedPrompt {
         let mut text_meaning = MeanVector::default();
         for w in text.words.iter().filter(|w| w.is_content()) {
             text_meaning.add_word(w.rank);
+        }
+        let mut question_meaning = MeanVector::default();
+        for w in question.words.iter().filter(|w| w.is_content()) {
+            question_meaning.add_word(w.rank);
         }
         let text_meaning_squared_norm = text_meaning.dot(&text_meaning);
         let sentence_rows: Vec<[f32; DIMS]> = text
@@ -278,6 +270,7 @@ impl PreparedPrompt {
             title_stems,
             text_meaning,
             text_meaning_squared_norm,
+            question_meaning,
             sentence_meanings,
             keyword_vectors,
             keyword_has_vector,

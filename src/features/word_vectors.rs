@@ -168,6 +168,18 @@ pub fn word_cosine(a: u32, b: u32) -> f32 {
     dot as f32 * a.inverse_norm * b.inverse_norm
 }
 
+/// The unit vector of each word of `ranks` ([`write_unit_vector`]), in order.
+pub fn unit_vectors(ranks: &[u32]) -> Vec<[f32; DIMS]> {
+    ranks
+        .iter()
+        .map(|&rank| {
+            let mut row = [0.0; DIMS];
+            write_unit_vector(rank, &mut row);
+            row
+        })
+        .collect()
+}
+
 /// Writes the unit vector of the word with frequency rank `rank` into
 /// `out`, or zeros when it has none. Its dot product with another word's
 /// unit vector is [`word_cosine`] of the two. Always inlined, like

@@ -123,7 +123,23 @@ pub fn train(
         featured.select(&rows, idx),
         y.clone(),
     )?);
-    let mut members = train_members(&scaled, config, on_progress)?;
+    // The inner folds' networks (a blend's, for its weights) train in the
+    // same run as the final ones, which run last. Their reports keep their
+    // fold (`fold_<k>/` in a job's curves); the final networks report as
+    // the one fold of a plain training run, so their curves keep the plain
+    // names (`train_loss`) with or without a blend. `done`/`total` still
+    // count the whole run.
+    let inner_count = inner.len();
+    let mut report = |p: &Progress| {
+        let mut p = *p;
+        if p.fold > inner_count {
+            (p.fold, p.folds) = (1, 1);
+        } else {
+            p.folds = inner_count;
+        }
+        on_progress(&p)
+    };
+    let mut members = train_members(&scaled, config, &mut report)?;
     let members_all = members.pop().expect("the last run is on every row");
     let data = scaled.pop().expect("the last run is on every row");
     let summaries: Vec<MemberSummary> = members_all

@@ -540,8 +540,18 @@ async fn register_shifted_version(app: &TestApp) -> String {
         .await
         .unwrap();
     let mut model: Value = serde_json::from_slice(&artifact).unwrap();
+    // With trees (a blend), both parts move content by 0.5, so the blend
+    // does too.
     let mean = model["target_scaler"]["mean"][0].as_f64().unwrap();
     model["target_scaler"]["mean"][0] = json!(mean + 0.5);
+    let first_booster = model
+        .get_mut("trees")
+        .and_then(|trees| trees.get_mut("boosters"))
+        .and_then(|boosters| boosters.get_mut(0));
+    if let Some(booster) = first_booster {
+        let base = booster["base_score"].as_f64().unwrap();
+        booster["base_score"] = json!(base + 0.5);
+    }
     let record = register_model(
         &app.db,
         &NewModel {
