@@ -11,6 +11,7 @@
 use forust_ml::{GradientBooster, Matrix, objective::ObjectiveType};
 use ndarray::{Array2, ArrayView2};
 
+use crate::grader::row_sampling;
 use crate::training::TrainingError;
 
 use super::baselines::model_error;
@@ -188,6 +189,7 @@ impl GbdtRegressor {
                 .set_l2(config.l2)
                 .set_min_leaf_weight(config.min_leaf_weight)
                 .set_subsample(config.subsample)
+                .set_sample_method(row_sampling(config.subsample))
                 .set_colsample_bytree(config.colsample_bytree)
                 .set_nbins(config.nbins)
                 .set_seed(config.seed.wrapping_add(t as u64))

@@ -37,3 +37,4 @@ pub use ensemble::{NETWORK, NetworkEnsemble};
 pub use explain::{ConceptEffect, FeatureValue};
 pub use grade::{ByTarget, Explain, Grade, Warning};
 pub use train::{MemberSummary, TrainOutcome, TrainingSummary, train};
+pub(crate) use trees::row_sampling;

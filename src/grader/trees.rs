@@ -37,7 +37,7 @@
 //! change when the concept is at its mean, so the network's and the trees'
 //! shares of one concept would not add up to the blended score's change.)
 
-use forust_ml::{GradientBooster, Matrix, objective::ObjectiveType};
+use forust_ml::{GradientBooster, Matrix, objective::ObjectiveType, sampler::SampleMethod};
 use ndarray::{ArrayView2, ArrayViewMut2};
 use serde::{Deserialize, Serialize};
 
@@ -752,6 +752,16 @@ fn flatten(booster: &GradientBooster) -> BoosterFile {
     file
 }
 
+/// How a booster samples its rows for each tree: at random when `subsample`
+/// is below 1. forust's default samples none, whatever `subsample` says.
+pub(crate) fn row_sampling(subsample: f32) -> SampleMethod {
+    if subsample < 1.0 {
+        SampleMethod::Random
+    } else {
+        SampleMethod::None
+    }
+}
+
 /// Fits one booster per column of `y` on the model inputs `x` (rows ×
 /// inputs, raw values), booster `t` seeded `seed + t`, and returns them
 /// flattened. Errors are the booster's own message.
@@ -782,6 +792,7 @@ pub(super) fn fit_boosters(
             .set_l2(config.l2)
             .set_min_leaf_weight(config.min_leaf_weight)
             .set_subsample(config.subsample)
+            .set_sample_method(row_sampling(config.subsample))
             .set_colsample_bytree(config.colsample_bytree)
             .set_nbins(config.nbins)
             .set_seed(seed.wrapping_add(t as u64))
@@ -834,6 +845,24 @@ mod tests {
     }
 
     #[test]
+    fn subsample_below_one_samples_rows_and_one_uses_them_all() {
+        let (x, y) = step_data();
+        let every_column = |subsample: f32| TreesConfig {
+            subsample,
+            colsample_bytree: 1.0,
+            ..config()
+        };
+        let fit =
+            |cfg: &TreesConfig, seed: u64| fit_boosters(x.view(), y.view(), cfg, seed).unwrap();
+        // With every row and every column there is nothing to draw: the seed
+        // cannot matter.
+        assert_eq!(fit(&every_column(1.0), 7), fit(&every_column(1.0), 8));
+        // Half the rows: the trees change, and so with the seed.
+        assert_ne!(fit(&every_column(0.5), 7), fit(&every_column(1.0), 7));
+        assert_ne!(fit(&every_column(0.5), 7), fit(&every_column(0.5), 8));
+    }
+
+    #[test]
     fn flattened_trees_predict_exactly_what_the_booster_predicts() {
         let (x, y) = step_data();
         let cfg = config();
@@ -854,6 +883,7 @@ mod tests {
                 .set_l2(cfg.l2)
                 .set_min_leaf_weight(cfg.min_leaf_weight)
                 .set_subsample(cfg.subsample)
+                .set_sample_method(row_sampling(cfg.subsample))
                 .set_colsample_bytree(cfg.colsample_bytree)
                 .set_nbins(cfg.nbins)
                 .set_seed(7 + t as u64)
