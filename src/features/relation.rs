@@ -8,7 +8,7 @@
 
 use super::catalogue::Feature;
 use super::essay::ratio;
-use super::hashing::{HashMap64, HashSet64, NgramHashes, reset_map, reset_set};
+use super::hashing::{DistinctSet, HashMap64, HashSet64, NgramHashes, reset_map};
 use super::prompt::{KEYWORD_COUNT, PreparedPrompt};
 use super::text::{Tokens, flag};
 use super::tfidf::TfidfScratch;
@@ -29,7 +29,7 @@ const RUN_SEARCH_STEPS_PER_WORD: usize = 64;
 pub(crate) struct RelationScratch {
     stems: Vec<u64>,
     grams: NgramHashes,
-    set: HashSet64,
+    set: DistinctSet,
     covered4: Vec<bool>,
     covered8: Vec<bool>,
     term_counts: HashMap64<u32>,
@@ -58,8 +58,8 @@ impl RelationScratch {
 /// The number of distinct hashes in `grams` and how many of them `reference`
 /// holds. Counts while inserting: iterating a reused set would cost time in
 /// proportion to its capacity rather than to this essay.
-fn overlap(grams: &[u64], reference: &HashSet64, set: &mut HashSet64) -> (usize, usize) {
-    reset_set(set);
+fn overlap(grams: &[u64], reference: &HashSet64, set: &mut DistinctSet) -> (usize, usize) {
+    set.reset(grams.len());
     let mut shared = 0;
     for &g in grams {
         if set.insert(g) && reference.contains(&g) {
@@ -83,7 +83,7 @@ pub(crate) fn relation_features(
     let mut set = |f: Feature, v: f64| out[f as usize] = v as f32;
 
     // Question and title overlap need no prompt text.
-    reset_set(&mut scratch.set);
+    scratch.set.reset(words.len());
     let mut content_shared = 0usize;
     for w in words.iter().filter(|w| w.is_content()) {
         if scratch.set.insert(w.stem) && prompt.content_stems.contains(&w.stem) {
@@ -93,7 +93,7 @@ pub(crate) fn relation_features(
     let essay_content = &scratch.set;
     let share_in_essay = |stems: &HashSet64| {
         ratio(
-            stems.iter().filter(|s| essay_content.contains(s)).count() as f64,
+            stems.iter().filter(|&&s| essay_content.contains(s)).count() as f64,
             stems.len() as f64,
         )
     };
@@ -115,7 +115,7 @@ pub(crate) fn relation_features(
         .keywords
         .iter()
         .enumerate()
-        .filter(|(_, k)| essay_content.contains(k))
+        .filter(|&(_, &k)| essay_content.contains(k))
         .fold(0, |set, (i, _)| set | 1 << i);
     let keyword_hits = f64::from(scratch.keywords_in_essay.count_ones());
     set(
