@@ -45,9 +45,11 @@ pub use catalogue::{Feature, FeatureDef, FeatureGroup, catalogue, feature_count,
 pub use concepts::Concept;
 pub use prompt::{PreparedPrompt, Prompt};
 
-/// The features computed from word vectors (the costliest family per
-/// essay, which an [`Extractor`] computes only when asked to).
-pub const WORD_VECTOR_FEATURES: [Feature; 11] = paraphrase::FEATURES;
+/// The word-vector features that compare the essay with the source sentence
+/// by sentence or keyword by keyword: the family's two costliest parts,
+/// which an [`Extractor`] skips for a model that uses none of them.
+pub const MEANING_BY_SENTENCE_AND_KEYWORD: [Feature; 4] =
+    catalogue::joined(paraphrase::BY_SENTENCE, paraphrase::BY_KEYWORD);
 
 use essay::EssayScratch;
 use paraphrase::ParaphraseScratch;
@@ -116,11 +118,14 @@ impl FeatureVector {
 
 /// Which features an [`Extractor`] computes. Everything by default; a
 /// model that uses none of the word-vector meaning and rarity features (the
-/// `paraphrase` family, the costliest per essay) can skip them, and they are
-/// then 0 in the vector.
+/// `paraphrase` family, the costliest per essay) can skip them, and one
+/// that uses some can skip the family's two costliest parts when it uses
+/// none of their features (`paraphrase::BY_SENTENCE`, `paraphrase::BY_KEYWORD`).
+/// Skipped features are 0 in the vector; the others are the same either way.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Selection {
-    meaning: bool,
+    /// The word-vector family's parts to compute, or `None` to skip it.
+    meaning: Option<paraphrase::Parts>,
 }
 
 impl Default for Selection {
@@ -132,16 +137,20 @@ impl Default for Selection {
 impl Selection {
     /// Every feature.
     pub fn all() -> Self {
-        Self { meaning: true }
+        Self {
+            meaning: Some(paraphrase::Parts::ALL),
+        }
     }
 
     /// What a model whose inputs are the catalogue positions `indices`
-    /// needs: the word-vector family only if it uses one of its features.
+    /// needs: the word-vector family only if it uses one of its features,
+    /// and of it only the parts whose features it uses.
     pub fn for_features(indices: &[usize]) -> Self {
+        let uses_family = paraphrase::FEATURES
+            .iter()
+            .any(|&f| indices.contains(&(f as usize)));
         Self {
-            meaning: paraphrase::FEATURES
-                .iter()
-                .any(|&f| indices.contains(&(f as usize))),
+            meaning: uses_family.then(|| paraphrase::Parts::for_features(indices)),
         }
     }
 }
@@ -202,11 +211,12 @@ impl Extractor {
         out[..PROMPT_FEATURES].copy_from_slice(&prompt.prompt_values);
         essay::essay_features(&self.tokens, prompt, &mut self.essay, out);
         relation::relation_features(&self.tokens, prompt, &mut self.relation, out);
-        if self.selection.meaning {
+        if let Some(parts) = self.selection.meaning {
             paraphrase::paraphrase_features(
                 &self.tokens,
                 prompt,
                 self.relation.keywords_in_essay(),
+                parts,
                 &mut self.paraphrase,
                 out,
             );

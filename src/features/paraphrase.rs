@@ -65,6 +65,46 @@ const AGAINST_THE_SOURCE: [Feature; 8] = [
 /// Every feature this module writes.
 pub(crate) const FEATURES: [Feature; 11] = joined(ESSAY_ALONE, AGAINST_THE_SOURCE);
 
+/// The features that compare the essay's sentences with the source's, one
+/// cosine per pair of sentences.
+pub(crate) const BY_SENTENCE: [Feature; 2] = [
+    Feature::RMeaningSentenceCoverage,
+    Feature::RMeaningGrounding,
+];
+
+/// The features that look for the source's keywords by meaning: a cosine
+/// per keyword the essay lacks and essay word not in the source.
+pub(crate) const BY_KEYWORD: [Feature; 2] =
+    [Feature::RMeaningKeywordRecall, Feature::RParaphraseGap];
+
+/// Which of this module's two costliest parts to compute, [`BY_SENTENCE`]
+/// and [`BY_KEYWORD`]: the cosine kernels, with the prompt's sentence and
+/// keyword vectors to read. A part that is not asked for leaves its
+/// features at 0; the others are the same either way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Parts {
+    pub(crate) by_sentence: bool,
+    pub(crate) by_keyword: bool,
+}
+
+impl Parts {
+    /// Both parts.
+    pub(crate) const ALL: Parts = Parts {
+        by_sentence: true,
+        by_keyword: true,
+    };
+
+    /// The parts a model whose inputs are the catalogue positions
+    /// `indices` uses.
+    pub(crate) fn for_features(indices: &[usize]) -> Parts {
+        let uses = |features: &[Feature]| features.iter().any(|&f| indices.contains(&(f as usize)));
+        Parts {
+            by_sentence: uses(&BY_SENTENCE),
+            by_keyword: uses(&BY_KEYWORD),
+        }
+    }
+}
+
 /// Writes this module's features into `out` (a whole feature vector), which
 /// must already hold the other r_ features: the gap starts from them.
 /// `keywords_in_essay` says which of the prompt's keywords the essay's
@@ -73,6 +113,7 @@ pub(crate) fn paraphrase_features(
     tokens: &Tokens,
     prompt: &PreparedPrompt,
     keywords_in_essay: KeywordSet,
+    parts: Parts,
     scratch: &mut ParaphraseScratch,
     out: &mut [f32],
 ) {
@@ -80,10 +121,10 @@ pub(crate) fn paraphrase_features(
     if std::arch::is_x86_feature_detected!("avx2") {
         // SAFETY: `every_feature_avx2` requires only that the CPU has AVX2,
         // which the line above checked.
-        unsafe { every_feature_avx2(tokens, prompt, keywords_in_essay, scratch, out) };
+        unsafe { every_feature_avx2(tokens, prompt, keywords_in_essay, parts, scratch, out) };
         return;
     }
-    every_feature(tokens, prompt, keywords_in_essay, scratch, out);
+    every_feature(tokens, prompt, keywords_in_essay, parts, scratch, out);
 }
 
 /// [`every_feature`] compiled for AVX2 (the word vectors' bytes widened and
@@ -95,10 +136,11 @@ fn every_feature_avx2(
     tokens: &Tokens,
     prompt: &PreparedPrompt,
     keywords_in_essay: KeywordSet,
+    parts: Parts,
     scratch: &mut ParaphraseScratch,
     out: &mut [f32],
 ) {
-    every_feature(tokens, prompt, keywords_in_essay, scratch, out);
+    every_feature(tokens, prompt, keywords_in_essay, parts, scratch, out);
 }
 
 /// The essay's own meanings and their e_ features, then, if the prompt has a
@@ -109,6 +151,7 @@ fn every_feature(
     tokens: &Tokens,
     prompt: &PreparedPrompt,
     keywords_in_essay: KeywordSet,
+    parts: Parts,
     scratch: &mut ParaphraseScratch,
     out: &mut [f32],
 ) {
@@ -120,7 +163,7 @@ fn every_feature(
         }
         return;
     }
-    meaning_features(tokens, prompt, keywords_in_essay, scratch, out);
+    meaning_features(tokens, prompt, keywords_in_essay, parts, scratch, out);
     rarity_features(tokens, prompt, out);
 }
 
@@ -224,6 +267,7 @@ fn meaning_features(
     tokens: &Tokens,
     prompt: &PreparedPrompt,
     keywords_in_essay: KeywordSet,
+    parts: Parts,
     scratch: &mut ParaphraseScratch,
     out: &mut [f32],
 ) {
@@ -239,7 +283,7 @@ fn meaning_features(
     let prompt_sentences = prompt.sentence_meanings.len();
     let mut grounding = 0.0f64;
     let mut coverage = 0.0f64;
-    if !sentences.is_empty() && prompt_sentences > 0 {
+    if parts.by_sentence && !sentences.is_empty() && prompt_sentences > 0 {
         let sentence_best = &mut scratch.sentence_best;
         sentence_best.clear();
         sentence_best.resize(sentences.len(), 0.0);
@@ -267,7 +311,7 @@ fn meaning_features(
     let lacking = |k: usize| keywords_in_essay & (1 << k) == 0 && prompt.keyword_has_vector[k];
     let keywords = prompt.keywords.len();
     let mut nearest = [0.0f32; KEYWORD_COUNT.next_multiple_of(LANES)];
-    if !scratch.content_ranks.is_empty() && (0..keywords).any(lacking) {
+    if parts.by_keyword && !scratch.content_ranks.is_empty() && (0..keywords).any(lacking) {
         let lanes = &prompt.keyword_vectors;
         let width = lanes.blocks() * LANES;
         let nearest = &mut nearest[..width];
@@ -319,11 +363,17 @@ fn meaning_features(
         Feature::RMeaningGrounding,
         ratio(grounding, sentences.len() as f64),
     );
-    set(Feature::RMeaningKeywordRecall, keyword_recall);
-    set(
-        Feature::RParaphraseGap,
-        keyword_recall - exact_keyword_recall,
-    );
+    if parts.by_keyword {
+        set(Feature::RMeaningKeywordRecall, keyword_recall);
+        set(
+            Feature::RParaphraseGap,
+            keyword_recall - exact_keyword_recall,
+        );
+    } else {
+        for f in BY_KEYWORD {
+            set(f, 0.0);
+        }
+    }
 }
 
 /// Scales each row to unit length, as [`word_vectors::MeanVector::normalise`]

@@ -325,8 +325,11 @@ fn a_selection_without_the_word_vector_family_leaves_only_it_at_zero() {
     let every = Extractor::new().extract(&prompt, essay);
     let without_meaning =
         Extractor::with_selection(Selection::for_features(&[0, 1])).extract(&prompt, essay);
-    let with_meaning = Selection::for_features(&[Feature::RMeaningCosinePrompt as usize]);
-    assert_eq!(with_meaning, Selection::all());
+    let family_indices: Vec<usize> = super::paraphrase::FEATURES
+        .iter()
+        .map(|&f| f as usize)
+        .collect();
+    assert_eq!(Selection::for_features(&family_indices), Selection::all());
     let mut differ = Vec::new();
     for (i, def) in catalogue().iter().enumerate() {
         if every.values()[i] != without_meaning.values()[i] {
@@ -341,6 +344,33 @@ fn a_selection_without_the_word_vector_family_leaves_only_it_at_zero() {
         .map(|f| f.name())
         .collect();
     assert!(differ.iter().all(|n| family.contains(n)), "{differ:?}");
+
+    // A model that uses the family but none of the sentence-by-sentence or
+    // keyword-by-meaning features skips those parts: only their four
+    // features are 0, every other value is the full extraction's.
+    let parts = super::paraphrase::BY_SENTENCE
+        .iter()
+        .chain(&super::paraphrase::BY_KEYWORD)
+        .map(|&f| f as usize)
+        .collect::<Vec<_>>();
+    let others: Vec<usize> = (0..catalogue().len())
+        .filter(|i| !parts.contains(i))
+        .collect();
+    let without_parts =
+        Extractor::with_selection(Selection::for_features(&others)).extract(&prompt, essay);
+    assert_ne!(Selection::for_features(&others), Selection::all());
+    for (i, def) in catalogue().iter().enumerate() {
+        let expected = if parts.contains(&i) {
+            0.0
+        } else {
+            every.values()[i]
+        };
+        assert_eq!(without_parts.values()[i], expected, "{}", def.name);
+    }
+    assert!(
+        parts.iter().all(|&i| every.values()[i] != 0.0),
+        "the fixture exercises every skipped feature"
+    );
 }
 
 /// Found by fuzzing (tests/fuzz, features): the TF-IDF cosines summed the
