@@ -19,13 +19,7 @@
 //! branch that depends on the essay: two cache lines and no mispredicted
 //! jumps per tree, where a walk over the stored arrays touched three or four
 //! lines and guessed each direction. Eight trees are walked side by side, so
-//! that their loads overlap. Trees of depth 1 to 3 are walked in AVX2
-//! registers where the CPU has them (else as built): eight walks'
-//! positions in one vector, their splits and the values they read gathered
-//! per level, the leaves gathered at the end and added one by one in tree
-//! order, so that every sum is the scalar walk's to the last bit. An
-//! explanation finds the directions of eight such trees' splits that way
-//! at once. A NaN value takes the scalar walk.
+//! that their loads overlap.
 //!
 //! Trees read the model's features as they are (no scaling: a split does not
 //! care), straight from the catalogue vector grading extracts, so training
@@ -169,10 +163,6 @@ struct Booster {
     /// Per tree of one line of splits (depth 1 to 3), the masks an
     /// explanation walks with; empty for deeper trees.
     masks: Vec<TreeMasks>,
-    /// The highest catalogue index a split (padding included) reads: the
-    /// AVX2 walk gathers values without bounds checks, so it runs only on a
-    /// catalogue vector longer than this.
-    max_feature: usize,
 }
 
 /// Bit i of each mask stands for split i of a tree of depth 1 to 3.
@@ -236,7 +226,6 @@ impl Booster {
             splits: vec![SplitLine::default(); trees * split_lines],
             leaves: vec![LeafLine::default(); trees * leaf_lines],
             masks: Vec::new(),
-            max_feature: 0,
         };
         for (t, &root) in b.roots.iter().enumerate() {
             // (stored node, heap position) pairs still to place.
@@ -280,13 +269,6 @@ impl Booster {
                 pending.push((b.right[node] as usize, 2 * pos + 2));
             }
         }
-        booster.max_feature = booster
-            .splits
-            .iter()
-            .flat_map(|line| &line.0)
-            .map(|s| usize::from(s.feature))
-            .max()
-            .unwrap_or(0);
         if split_lines == 1 {
             booster.masks = booster
                 .splits
@@ -408,8 +390,8 @@ impl Booster {
         if self.split_lines == 1 {
             // Trees of depth 1 to 3: a tree's splits are one line.
             match (nan, groups) {
-                (false, 0) => self.predict_small_fastest(values, out),
-                (false, _) => self.occlusions_small_fastest(values, groups, out),
+                (false, 0) => self.predict_small::<false>(values, out),
+                (false, _) => self.occlusions_small::<false>(values, groups, out),
                 (true, 0) => self.predict_small::<true>(values, out),
                 (true, _) => self.occlusions_small::<true>(values, groups, out),
             }
@@ -446,99 +428,11 @@ impl Booster {
             first += SIDE_BY_SIDE;
         }
         for (k, line) in trees.remainder().iter().enumerate() {
-            total += self.walk_small::<NAN>(first + k, line, values);
-        }
-        out[0] = total;
-    }
-
-    /// The output of tree `t` (depth 1 to 3) whose splits are `line`,
-    /// walked alone.
-    #[inline(always)]
-    fn walk_small<const NAN: bool>(&self, t: usize, line: &SplitLine, values: &[f32]) -> f64 {
-        let mut i = 0;
-        for _ in 0..self.height {
-            i = 2 * i + 1 + usize::from(Self::goes_right::<NAN>(&line.0[i & 7], values));
-        }
-        self.leaves[t].0[(i + 1 - (1usize << self.height)) & 7]
-    }
-
-    /// [`Self::predict_small`] for values without NaN, in AVX2 registers
-    /// when the CPU has them (and `values` holds every feature a split
-    /// reads, which the gathers do not check), else as built.
-    #[inline(always)]
-    fn predict_small_fastest(&self, values: &[f32], out: &mut [f64]) {
-        #[cfg(target_arch = "x86_64")]
-        if std::arch::is_x86_feature_detected!("avx2") && self.max_feature < values.len() {
-            // SAFETY: the CPU has AVX2, every split reads a value below
-            // `max_feature + 1 <= values.len()`, and trees of depth 1 to 3
-            // (the caller's `split_lines == 1`) keep every walk inside its
-            // tree's line of splits and of leaves.
-            unsafe { self.predict_small_avx2(values, out) };
-            return;
-        }
-        self.predict_small::<false>(values, out);
-    }
-
-    /// [`Self::predict_small`] without NaN, eight trees per step in AVX2
-    /// registers: the eight walks' positions in one vector; per level, the
-    /// eight splits' thresholds and features gathered from their lines, the
-    /// features' values gathered from `values`, one comparison, the next
-    /// positions; at the end the eight leaves gathered. The leaves are
-    /// added to the total one by one in tree order, as the scalar walk adds
-    /// them, so the sum is the same to the last bit. A value `v` goes right
-    /// when `!(v < threshold)`, the comparison `_CMP_NLT_UQ`.
-    ///
-    /// # Safety
-    /// The CPU must have AVX2, every split's feature must be below
-    /// `values.len()`, and the trees must be of depth 1 to 3
-    /// (`split_lines == 1`, so also `leaf_lines == 1`).
-    #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2")]
-    unsafe fn predict_small_avx2(&self, values: &[f32], out: &mut [f64]) {
-        use std::arch::x86_64::*;
-        const _: () = assert!(SIDE_BY_SIDE == 8 && size_of::<Split>() == 8);
-        const _: () = assert!(size_of::<SplitLine>() == 64 && size_of::<LeafLine>() == 64);
-        // Per lane, where its tree's line of leaves starts, in f64s from
-        // the step's first.
-        let leaf_line_f64s = _mm256_setr_epi32(0, 8, 16, 24, 32, 40, 48, 56);
-        let one = _mm256_set1_epi32(1);
-        let first_leaf = _mm256_set1_epi32((1 << self.height) - 1);
-        let mut total = self.base_score;
-        let mut leaves = [0.0f64; SIDE_BY_SIDE];
-        let mut trees = self.splits.chunks_exact(SIDE_BY_SIDE);
-        let mut first = 0;
-        for lines in &mut trees {
-            let split_words = lines.as_ptr().cast::<i32>();
-            let mut at = _mm256_setzero_si256();
+            let mut i = 0;
             for _ in 0..self.height {
-                let twice = _mm256_add_epi32(at, at);
-                let word = _mm256_add_epi32(split_line_words(), twice);
-                // SAFETY: `at` < 7 in every lane, a split of its own tree's
-                // line; every feature is below `values.len()` (the
-                // caller's promise).
-                let (threshold, value) = unsafe { gather_splits(split_words, word, values) };
-                // All ones (−1) in the lanes that go right.
-                let right = _mm256_castps_si256(_mm256_cmp_ps::<_CMP_NLT_UQ>(value, threshold));
-                at = _mm256_sub_epi32(_mm256_add_epi32(twice, one), right);
+                i = 2 * i + 1 + usize::from(Self::goes_right::<NAN>(&line.0[i & 7], values));
             }
-            let leaf = _mm256_add_epi32(_mm256_sub_epi32(at, first_leaf), leaf_line_f64s);
-            // SAFETY: each lane's leaf is below 8 (a walk of at most three
-            // levels), so it lies in its own tree's line of leaves; lines
-            // `first..first + 8` exist as the splits' do.
-            unsafe {
-                let leaf_f64s = self.leaves.as_ptr().add(first).cast::<f64>();
-                let low = _mm256_i32gather_pd::<8>(leaf_f64s, _mm256_castsi256_si128(leaf));
-                let high = _mm256_i32gather_pd::<8>(leaf_f64s, _mm256_extracti128_si256::<1>(leaf));
-                _mm256_storeu_pd(leaves.as_mut_ptr(), low);
-                _mm256_storeu_pd(leaves.as_mut_ptr().add(4), high);
-            }
-            for value in leaves {
-                total += value;
-            }
-            first += SIDE_BY_SIDE;
-        }
-        for (k, line) in trees.remainder().iter().enumerate() {
-            total += self.walk_small::<false>(first + k, line, values);
+            total += self.leaves[first + k].0[(i - leaf_base) & 7];
         }
         out[0] = total;
     }
@@ -554,34 +448,6 @@ impl Booster {
     fn occlusions_small<const NAN: bool>(&self, values: &[f32], groups: usize, out: &mut [f64]) {
         let mut total = self.base_score;
         out[1..=groups].fill(0.0);
-        let splits = (1usize << self.height) - 1;
-        for ((line, masks), leaves) in self.splits.iter().zip(&self.masks).zip(&self.leaves) {
-            let mut right = 0u32;
-            for (i, s) in line.0.iter().enumerate().take(splits) {
-                right |= u32::from(Self::goes_right::<NAN>(s, values)) << i;
-            }
-            self.explain_small_tree(line, masks, leaves, right, &mut total, out);
-        }
-        out[0] = total;
-        for o in &mut out[1..=groups] {
-            *o += total;
-        }
-    }
-
-    /// Adds the output of a tree of depth 1 to 3 (`line`, `masks`,
-    /// `leaves`) whose splits send the essay right where `right` has a bit
-    /// to `total`, and the change of each group that would end the walk in
-    /// another leaf to `out[1 + g]`.
-    #[inline(always)]
-    fn explain_small_tree(
-        &self,
-        line: &SplitLine,
-        masks: &TreeMasks,
-        leaves: &LeafLine,
-        right: u32,
-        total: &mut f64,
-        out: &mut [f64],
-    ) {
         let leaf_base = (1usize << self.height) - 1;
         let walk = |directions: u32| {
             let mut i = 0;
@@ -590,100 +456,36 @@ impl Booster {
             }
             i - leaf_base
         };
-        let leaf = walk(right);
-        let value = leaves.0[leaf & 7];
-        *total += value;
-        // The splits on the essay's path where the mean goes elsewhere.
-        let mut path = 0u32;
-        let mut i = 0;
-        for _ in 0..self.height {
-            path |= 1 << (i & 7);
-            i = 2 * i + 1 + ((right >> (i & 7)) & 1) as usize;
-        }
-        let mean_right = u32::from(masks.mean_right);
-        let mut diverging = path & (right ^ mean_right);
-        while diverging != 0 {
-            let split = diverging.trailing_zeros() as usize & 7;
-            let on_group = u32::from(masks.same_group[split.min(6)]);
-            // The group's other diverging splits give the same walk; a
-            // padding split (on no group) leads to one leaf either way.
-            diverging &= !on_group & (diverging - 1);
-            if on_group == 0 {
-                continue;
-            }
-            let other = walk((right & !on_group) | (mean_right & on_group));
-            let g = line.0[split].group;
-            out[1 + g as usize] += leaves.0[other & 7] - value;
-        }
-    }
-
-    /// [`Self::occlusions_small`] for values without NaN, with the splits'
-    /// directions found in AVX2 registers when the CPU has them (and
-    /// `values` holds every feature a split reads), else as built.
-    #[inline(always)]
-    fn occlusions_small_fastest(&self, values: &[f32], groups: usize, out: &mut [f64]) {
-        #[cfg(target_arch = "x86_64")]
-        if std::arch::is_x86_feature_detected!("avx2") && self.max_feature < values.len() {
-            // SAFETY: as for `predict_small_avx2`.
-            unsafe { self.occlusions_small_avx2(values, groups, out) };
-            return;
-        }
-        self.occlusions_small::<false>(values, groups, out);
-    }
-
-    /// [`Self::occlusions_small`] without NaN, the directions of eight
-    /// trees' splits at a time in AVX2 registers: per split position, the
-    /// eight trees' thresholds, features and values gathered and compared,
-    /// the results or-ed into each tree's bits. The trees are then
-    /// explained one by one in order, as the scalar code does, so every sum
-    /// is the same to the last bit.
-    ///
-    /// # Safety
-    /// As for [`Self::predict_small_avx2`].
-    #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2")]
-    unsafe fn occlusions_small_avx2(&self, values: &[f32], groups: usize, out: &mut [f64]) {
-        use std::arch::x86_64::*;
-        let mut total = self.base_score;
-        out[1..=groups].fill(0.0);
-        let splits = (1usize << self.height) - 1;
-        let mut rights = [0u32; SIDE_BY_SIDE];
-        let mut lines = self.splits.chunks_exact(SIDE_BY_SIDE);
-        let mut masks = self.masks.chunks_exact(SIDE_BY_SIDE);
-        let mut leaves = self.leaves.chunks_exact(SIDE_BY_SIDE);
-        for ((lines, masks), leaves) in (&mut lines).zip(&mut masks).zip(&mut leaves) {
-            let split_words = lines.as_ptr().cast::<i32>();
-            let mut word = split_line_words();
-            let mut bit = _mm256_set1_epi32(1);
-            let mut right = _mm256_setzero_si256();
-            for _ in 0..splits {
-                // SAFETY: split `i` < 7 of each of these eight lines.
-                let (threshold, value) = unsafe { gather_splits(split_words, word, values) };
-                let goes_right =
-                    _mm256_castps_si256(_mm256_cmp_ps::<_CMP_NLT_UQ>(value, threshold));
-                right = _mm256_or_si256(right, _mm256_and_si256(goes_right, bit));
-                bit = _mm256_add_epi32(bit, bit);
-                word = _mm256_add_epi32(word, _mm256_set1_epi32(2));
-            }
-            // SAFETY: `rights` holds eight u32, 32 bytes.
-            unsafe { _mm256_storeu_si256(rights.as_mut_ptr().cast(), right) };
-            for k in 0..SIDE_BY_SIDE {
-                self.explain_small_tree(
-                    &lines[k], &masks[k], &leaves[k], rights[k], &mut total, out,
-                );
-            }
-        }
-        for ((line, masks), leaves) in lines
-            .remainder()
-            .iter()
-            .zip(masks.remainder())
-            .zip(leaves.remainder())
-        {
+        for ((line, masks), leaves) in self.splits.iter().zip(&self.masks).zip(&self.leaves) {
             let mut right = 0u32;
-            for (i, s) in line.0.iter().enumerate().take(splits) {
-                right |= u32::from(Self::goes_right::<false>(s, values)) << i;
+            for (i, s) in line.0.iter().enumerate().take(leaf_base) {
+                right |= u32::from(Self::goes_right::<NAN>(s, values)) << i;
             }
-            self.explain_small_tree(line, masks, leaves, right, &mut total, out);
+            let leaf = walk(right);
+            let value = leaves.0[leaf & 7];
+            total += value;
+            // The splits on the essay's path where the mean goes elsewhere.
+            let mut path = 0u32;
+            let mut i = 0;
+            for _ in 0..self.height {
+                path |= 1 << (i & 7);
+                i = 2 * i + 1 + ((right >> (i & 7)) & 1) as usize;
+            }
+            let mean_right = u32::from(masks.mean_right);
+            let mut diverging = path & (right ^ mean_right);
+            while diverging != 0 {
+                let split = diverging.trailing_zeros() as usize & 7;
+                let on_group = u32::from(masks.same_group[split.min(6)]);
+                // The group's other diverging splits give the same walk; a
+                // padding split (on no group) leads to one leaf either way.
+                diverging &= !on_group & (diverging - 1);
+                if on_group == 0 {
+                    continue;
+                }
+                let other = walk((right & !on_group) | (mean_right & on_group));
+                let g = line.0[split].group;
+                out[1 + g as usize] += leaves.0[other & 7] - value;
+            }
         }
         out[0] = total;
         for o in &mut out[1..=groups] {
@@ -750,44 +552,6 @@ impl Booster {
                 }
             }
         }
-    }
-}
-
-/// Per lane of an AVX2 step over eight trees, where its tree's line of
-/// splits starts, in 4-byte words from the first tree's (a split is two
-/// words: its threshold, then its feature, group and flags).
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-fn split_line_words() -> std::arch::x86_64::__m256i {
-    std::arch::x86_64::_mm256_setr_epi32(0, 16, 32, 48, 64, 80, 96, 112)
-}
-
-/// The thresholds of eight splits, lane `k`'s at word `word[k]` from
-/// `split_words` (the first of eight consecutive lines of splits), and the
-/// values in `values` of the features they split on.
-///
-/// # Safety
-/// The CPU must have AVX2, each `word[k]` must be the threshold word of a
-/// split of those eight lines, and each split's feature below
-/// `values.len()`.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-unsafe fn gather_splits(
-    split_words: *const i32,
-    word: std::arch::x86_64::__m256i,
-    values: &[f32],
-) -> (std::arch::x86_64::__m256, std::arch::x86_64::__m256) {
-    use std::arch::x86_64::*;
-    // SAFETY: the caller's promises; the feature is the low 16 bits of the
-    // word after the threshold.
-    unsafe {
-        let threshold = _mm256_i32gather_ps::<4>(split_words.cast::<f32>(), word);
-        let packed = _mm256_i32gather_epi32::<4>(split_words.add(1), word);
-        let feature = _mm256_and_si256(packed, _mm256_set1_epi32(0xFFFF));
-        (
-            threshold,
-            _mm256_i32gather_ps::<4>(values.as_ptr(), feature),
-        )
     }
 }
 
@@ -1462,217 +1226,5 @@ mod tests {
             msg.contains("a leaf's output must be a finite number"),
             "{msg}"
         );
-    }
-
-    /// A small xorshift generator: the random trees and values below are
-    /// the same on every run.
-    struct Draws(u64);
-
-    impl Draws {
-        fn next(&mut self) -> u64 {
-            self.0 ^= self.0 << 13;
-            self.0 ^= self.0 >> 7;
-            self.0 ^= self.0 << 17;
-            self.0
-        }
-
-        /// Uniform in [0, n).
-        fn below(&mut self, n: usize) -> usize {
-            (self.next() % n as u64) as usize
-        }
-
-        /// Uniform in [lo, hi).
-        fn between(&mut self, lo: f64, hi: f64) -> f64 {
-            lo + (hi - lo) * (self.next() >> 11) as f64 / (1u64 << 53) as f64
-        }
-    }
-
-    /// Appends to `b` a random tree at most `depth` levels deep over
-    /// `inputs` inputs, whose nodes may stop early as leaves (so the
-    /// layout pads them); returns its root.
-    fn random_tree(b: &mut BoosterFile, draws: &mut Draws, depth: usize, inputs: usize) -> u32 {
-        let node = b.left.len();
-        b.feature.push(0);
-        b.threshold.push(0.0);
-        b.left.push(0);
-        b.right.push(0);
-        b.missing.push(0);
-        b.value.push(0.0);
-        if depth == 0 || draws.below(4) == 0 {
-            b.value[node] = draws.between(-1.0, 1.0);
-            return node as u32;
-        }
-        b.feature[node] = draws.below(inputs) as u32;
-        b.threshold[node] = draws.between(-1.0, 1.0);
-        let left = random_tree(b, draws, depth - 1, inputs);
-        let right = random_tree(b, draws, depth - 1, inputs);
-        b.left[node] = left;
-        b.right[node] = right;
-        b.missing[node] = if draws.below(2) == 0 { left } else { right };
-        node as u32
-    }
-
-    /// A booster of `trees` random trees of depth up to `depth` over
-    /// `inputs` inputs; the first tree splits at its root, so the booster
-    /// is at least one level deep.
-    fn random_booster(draws: &mut Draws, trees: usize, depth: usize, inputs: usize) -> BoosterFile {
-        let mut b = BoosterFile {
-            base_score: draws.between(-2.0, 2.0),
-            roots: Vec::new(),
-            feature: Vec::new(),
-            threshold: Vec::new(),
-            left: Vec::new(),
-            right: Vec::new(),
-            missing: Vec::new(),
-            value: Vec::new(),
-        };
-        while b.roots.len() < trees {
-            let root = random_tree(&mut b, draws, depth, inputs);
-            if b.roots.is_empty() && b.left[root as usize] == 0 {
-                continue;
-            }
-            b.roots.push(root);
-        }
-        b
-    }
-
-    /// Every booster's total for `values` (no NaN), and its explanation
-    /// over `groups` concept groups, by the scalar code, by the dispatch
-    /// grading uses and, where the CPU has AVX2, by the AVX2 code: all
-    /// three the same to the bit.
-    fn assert_the_avx2_walks_give_what_the_scalar_ones_do(
-        trees: &Trees,
-        values: &[f32],
-        groups: usize,
-    ) {
-        let bits = |out: &[f64]| {
-            out[..=groups]
-                .iter()
-                .map(|v| v.to_bits())
-                .collect::<Vec<_>>()
-        };
-        for (t, b) in trees.boosters.iter().enumerate() {
-            assert_eq!(b.split_lines, 1, "booster {t}: trees of depth 1 to 3");
-            let (mut scalar, mut graded) = ([0.0], [0.0]);
-            b.predict_small::<false>(values, &mut scalar);
-            b.predict_occlusions(values, 0, &mut graded);
-            assert_eq!(graded[0].to_bits(), scalar[0].to_bits(), "{values:?}");
-            let mut scalar_rows = [0.0; MAX_GROUPS + 1];
-            let mut graded_rows = [0.0; MAX_GROUPS + 1];
-            b.occlusions_small::<false>(values, groups, &mut scalar_rows);
-            b.predict_occlusions(values, groups, &mut graded_rows);
-            assert_eq!(bits(&graded_rows), bits(&scalar_rows), "{values:?}");
-            assert_eq!(scalar_rows[0].to_bits(), scalar[0].to_bits());
-            #[cfg(target_arch = "x86_64")]
-            if std::arch::is_x86_feature_detected!("avx2") {
-                // SAFETY: the CPU has AVX2, the trees are of depth 1 to 3
-                // (asserted above) and read only features below
-                // `values.len()` (asserted here).
-                assert!(b.max_feature < values.len());
-                let mut avx2 = [0.0];
-                unsafe { b.predict_small_avx2(values, &mut avx2) };
-                assert_eq!(avx2[0].to_bits(), scalar[0].to_bits(), "{values:?}");
-                let mut avx2_rows = [0.0; MAX_GROUPS + 1];
-                unsafe { b.occlusions_small_avx2(values, groups, &mut avx2_rows) };
-                assert_eq!(bits(&avx2_rows), bits(&scalar_rows), "{values:?}");
-            }
-        }
-    }
-
-    #[test]
-    fn the_avx2_walks_give_the_scalar_sums_to_the_bit_on_random_trees_and_values() {
-        let mut draws = Draws(0x9e37_79b9_7f4a_7c15);
-        // Six inputs spread over a catalogue of twelve, in another order.
-        let feature_idx = [11, 0, 7, 3, 9, 5];
-        let group_of = [0, 1, 2, 0, 1, 2];
-        let means = [0.1f32, -0.3, 0.0, 0.7, -0.9, 0.25];
-        // Fewer trees than one step, exactly one, one more, many.
-        for trees in [1, 7, 8, 9, 17, 100] {
-            for depth in 1..=3 {
-                let file = random_booster(&mut draws, trees, depth, feature_idx.len());
-                let thresholds: Vec<f32> = (0..file.left.len())
-                    .filter(|&i| file.left[i] != 0)
-                    .map(|i| f32_threshold(file.threshold[i]))
-                    .collect();
-                let loaded = TreesFile {
-                    network_weight: vec![0.5],
-                    boosters: vec![file],
-                };
-                let loaded = Trees::load(&loaded, 1, &feature_idx, &group_of, &means).unwrap();
-                for _ in 0..200 {
-                    // Values on, just below and just above the thresholds,
-                    // infinities, zeros of both signs and plain draws.
-                    let values: Vec<f32> = (0..12)
-                        .map(|_| match draws.below(6) {
-                            0 | 1 => {
-                                let t = thresholds[draws.below(thresholds.len())];
-                                [t.next_down(), t, t.next_up()][draws.below(3)]
-                            }
-                            2 => [f32::INFINITY, f32::NEG_INFINITY][draws.below(2)],
-                            3 => [0.0, -0.0][draws.below(2)],
-                            _ => draws.between(-1.5, 1.5) as f32,
-                        })
-                        .collect();
-                    assert_the_avx2_walks_give_what_the_scalar_ones_do(&loaded, &values, 3);
-                }
-            }
-        }
-    }
-
-    #[test]
-    fn the_avx2_walks_give_the_scalar_sums_to_the_bit_on_fitted_and_uneven_trees() {
-        let (x, y) = step_data();
-        // Thirty fitted trees a booster: three steps of eight and six alone.
-        for max_depth in 1..=3 {
-            let config = TreesConfig {
-                max_depth,
-                ..config()
-            };
-            let files = fit_boosters(x.view(), y.view(), &config, 5).unwrap();
-            let trees = loaded(files, vec![0.0; 2]).unwrap();
-            assert_eq!(trees.boosters[0].height as usize, max_depth);
-            for row in x.rows() {
-                assert_the_avx2_walks_give_what_the_scalar_ones_do(&trees, &[row[0], row[1]], 2);
-            }
-        }
-        // The uneven tree (padding splits) and the single leaf, nine times
-        // each with their thresholds moved: two steps of eight and two
-        // trees alone.
-        let one = uneven_booster();
-        let mut many = BoosterFile {
-            roots: Vec::new(),
-            feature: Vec::new(),
-            threshold: Vec::new(),
-            left: Vec::new(),
-            right: Vec::new(),
-            missing: Vec::new(),
-            value: Vec::new(),
-            ..one.clone()
-        };
-        for copy in 0..9u32 {
-            let offset = many.left.len() as u32;
-            let moved = |children: &[u32]| -> Vec<u32> {
-                let moved = |&c: &u32| if c == 0 { 0 } else { c + offset };
-                children.iter().map(moved).collect()
-            };
-            many.roots.extend(one.roots.iter().map(|r| r + offset));
-            many.feature.extend(&one.feature);
-            let shift = 0.1 * f64::from(copy);
-            many.threshold
-                .extend(one.threshold.iter().map(|t| t + shift));
-            many.left.extend(moved(&one.left));
-            many.right.extend(moved(&one.right));
-            many.missing.extend(moved(&one.missing));
-            many.value
-                .extend(one.value.iter().map(|v| v * f64::from(copy + 1)));
-        }
-        let trees = loaded(vec![many.clone(), many], vec![0.0; 2]).unwrap();
-        assert_eq!(trees.boosters[0].trees, 18);
-        for i in 0..30 {
-            for j in 0..12 {
-                let row = [-1.0 + 0.1 * i as f32, 0.5 * j as f32];
-                assert_the_avx2_walks_give_what_the_scalar_ones_do(&trees, &row, 2);
-            }
-        }
     }
 }
