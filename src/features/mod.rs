@@ -212,14 +212,13 @@ impl Extractor {
         essay::essay_features(&self.tokens, prompt, &mut self.essay, out);
         relation::relation_features(&self.tokens, prompt, &mut self.relation, out);
         if let Some(parts) = self.selection.meaning {
-            paraphrase::paraphrase_features(
-                &self.tokens,
+            let inputs = paraphrase::Inputs {
+                tokens: &self.tokens,
                 prompt,
-                self.relation.keywords_in_essay(),
+                keywords_in_essay: self.relation.keywords_in_essay(),
                 parts,
-                &mut self.paraphrase,
-                out,
-            );
+            };
+            paraphrase::paraphrase_features(inputs, &mut self.paraphrase, out);
         } else {
             for f in paraphrase::FEATURES {
                 out[f as usize] = 0.0;

@@ -105,15 +105,22 @@ impl Parts {
     }
 }
 
+/// What this module's features read besides its scratch buffers.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Inputs<'a> {
+    pub(crate) tokens: &'a Tokens,
+    pub(crate) prompt: &'a PreparedPrompt,
+    /// Which of the prompt's keywords the essay's content stems hold (found
+    /// by the relation features).
+    pub(crate) keywords_in_essay: KeywordSet,
+    /// The costly parts to compute.
+    pub(crate) parts: Parts,
+}
+
 /// Writes this module's features into `out` (a whole feature vector), which
 /// must already hold the other r_ features: the gap starts from them.
-/// `keywords_in_essay` says which of the prompt's keywords the essay's
-/// content stems hold (found by the relation features).
 pub(crate) fn paraphrase_features(
-    tokens: &Tokens,
-    prompt: &PreparedPrompt,
-    keywords_in_essay: KeywordSet,
-    parts: Parts,
+    inputs: Inputs,
     scratch: &mut ParaphraseScratch,
     out: &mut [f32],
 ) {
@@ -121,10 +128,10 @@ pub(crate) fn paraphrase_features(
     if std::arch::is_x86_feature_detected!("avx2") {
         // SAFETY: `every_feature_avx2` requires only that the CPU has AVX2,
         // which the line above checked.
-        unsafe { every_feature_avx2(tokens, prompt, keywords_in_essay, parts, scratch, out) };
+        unsafe { every_feature_avx2(inputs, scratch, out) };
         return;
     }
-    every_feature(tokens, prompt, keywords_in_essay, parts, scratch, out);
+    every_feature(inputs, scratch, out);
 }
 
 /// [`every_feature`] compiled for AVX2 (the word vectors' bytes widened and
@@ -132,39 +139,25 @@ pub(crate) fn paraphrase_features(
 /// as the build without it, so both give the same numbers.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-fn every_feature_avx2(
-    tokens: &Tokens,
-    prompt: &PreparedPrompt,
-    keywords_in_essay: KeywordSet,
-    parts: Parts,
-    scratch: &mut ParaphraseScratch,
-    out: &mut [f32],
-) {
-    every_feature(tokens, prompt, keywords_in_essay, parts, scratch, out);
+fn every_feature_avx2(inputs: Inputs, scratch: &mut ParaphraseScratch, out: &mut [f32]) {
+    every_feature(inputs, scratch, out);
 }
 
 /// The essay's own meanings and their e_ features, then, if the prompt has a
 /// text, the r_ ones; always inlined, so that it is compiled for the
 /// instruction set of its caller.
 #[inline(always)]
-fn every_feature(
-    tokens: &Tokens,
-    prompt: &PreparedPrompt,
-    keywords_in_essay: KeywordSet,
-    parts: Parts,
-    scratch: &mut ParaphraseScratch,
-    out: &mut [f32],
-) {
-    essay_meanings(tokens, scratch);
+fn every_feature(inputs: Inputs, scratch: &mut ParaphraseScratch, out: &mut [f32]) {
+    essay_meanings(inputs.tokens, scratch);
     cohesion_features(scratch, out);
-    if !prompt.has_text() {
+    if !inputs.prompt.has_text() {
         for f in AGAINST_THE_SOURCE {
             out[f as usize] = 0.0;
         }
         return;
     }
-    meaning_features(tokens, prompt, keywords_in_essay, parts, scratch, out);
-    rarity_features(tokens, prompt, out);
+    meaning_features(inputs, scratch, out);
+    rarity_features(inputs.tokens, inputs.prompt, out);
 }
 
 /// The meanings of the essay alone, into `scratch`: one unit row per
@@ -260,33 +253,55 @@ fn dot(a: &[f32], b: &[f32]) -> f32 {
     a.iter().zip(b).map(|(x, y)| x * y).sum()
 }
 
-/// The meaning features; always inlined, so that it is compiled for the
-/// instruction set of its caller.
+/// The meaning features, each part only if asked for (0 otherwise); always
+/// inlined, so that it is compiled for the instruction set of its caller.
 #[inline(always)]
-fn meaning_features(
-    tokens: &Tokens,
-    prompt: &PreparedPrompt,
-    keywords_in_essay: KeywordSet,
-    parts: Parts,
-    scratch: &mut ParaphraseScratch,
-    out: &mut [f32],
-) {
-    let sentences = &tokens.stats.sentences;
+fn meaning_features(inputs: Inputs, scratch: &mut ParaphraseScratch, out: &mut [f32]) {
+    let Inputs { prompt, parts, .. } = inputs;
     let essay: &[f32; DIMS] = scratch.essay[..]
         .try_into()
         .expect("essay_meanings wrote DIMS values");
     let whole = f64::from(cosine_with_prompt(essay, prompt));
     let question = f64::from(cosine_with(essay, &prompt.question_meaning));
+    let (coverage, grounding) = if parts.by_sentence {
+        sentences_against_the_source(inputs.tokens.stats.sentences.len(), prompt, scratch)
+    } else {
+        (0.0, 0.0)
+    };
+    let exact_keyword_recall = f64::from(out[Feature::RKeywordRecall as usize]);
+    let (keyword_recall, gap) = if parts.by_keyword {
+        let recall = keyword_recall_by_meaning(prompt, inputs.keywords_in_essay, scratch);
+        (recall, recall - exact_keyword_recall)
+    } else {
+        (0.0, 0.0)
+    };
 
-    // Sentence by sentence: each essay sentence's best prompt sentence,
-    // and each prompt sentence's best essay sentence.
+    let mut set = |f: Feature, v: f64| out[f as usize] = v as f32;
+    set(Feature::RMeaningCosinePrompt, whole);
+    set(Feature::RMeaningQuestionCosine, question);
+    set(Feature::RMeaningSentenceCoverage, coverage);
+    set(Feature::RMeaningGrounding, grounding);
+    set(Feature::RMeaningKeywordRecall, keyword_recall);
+    set(Feature::RParaphraseGap, gap);
+}
+
+/// Sentence by sentence: the mean over the prompt's sentences of each one's
+/// best cosine with an essay sentence (coverage), and the mean over the
+/// `sentences` essay sentences of each one's best with a prompt sentence
+/// (grounding). Needs [`essay_meanings`] first.
+#[inline(always)]
+fn sentences_against_the_source(
+    sentences: usize,
+    prompt: &PreparedPrompt,
+    scratch: &mut ParaphraseScratch,
+) -> (f64, f64) {
     let prompt_sentences = prompt.sentence_meanings.len();
     let mut grounding = 0.0f64;
     let mut coverage = 0.0f64;
-    if parts.by_sentence && !sentences.is_empty() && prompt_sentences > 0 {
+    if sentences > 0 && prompt_sentences > 0 {
         let sentence_best = &mut scratch.sentence_best;
         sentence_best.clear();
-        sentence_best.resize(sentences.len(), 0.0);
+        sentence_best.resize(sentences, 0.0);
         let prompt_best = &mut scratch.prompt_sentence_best;
         prompt_best.clear();
         prompt_best.resize(prompt.sentence_meanings.blocks() * LANES, 0.0);
@@ -304,14 +319,25 @@ fn meaning_features(
             coverage += f64::from(best);
         }
     }
+    (
+        ratio(coverage, prompt_sentences as f64),
+        ratio(grounding, sentences as f64),
+    )
+}
 
-    // The prompt's keywords: used as they are (1), or the nearest distinct
-    // essay content word by meaning (computed only for the keywords the
-    // essay lacks).
+/// The prompt's keywords: each one used as it is counts 1, each one the
+/// essay lacks the cosine of its nearest distinct essay content word by
+/// meaning; the mean over the keywords. Needs [`essay_meanings`] first.
+#[inline(always)]
+fn keyword_recall_by_meaning(
+    prompt: &PreparedPrompt,
+    keywords_in_essay: KeywordSet,
+    scratch: &mut ParaphraseScratch,
+) -> f64 {
     let lacking = |k: usize| keywords_in_essay & (1 << k) == 0 && prompt.keyword_has_vector[k];
     let keywords = prompt.keywords.len();
     let mut nearest = [0.0f32; KEYWORD_COUNT.next_multiple_of(LANES)];
-    if parts.by_keyword && !scratch.content_ranks.is_empty() && (0..keywords).any(lacking) {
+    if !scratch.content_ranks.is_empty() && (0..keywords).any(lacking) {
         let lanes = &prompt.keyword_vectors;
         let width = lanes.blocks() * LANES;
         let nearest = &mut nearest[..width];
@@ -349,31 +375,7 @@ fn meaning_features(
             0.0
         };
     }
-    let keyword_recall = ratio(keyword_credit, keywords as f64);
-    let exact_keyword_recall = f64::from(out[Feature::RKeywordRecall as usize]);
-
-    let mut set = |f: Feature, v: f64| out[f as usize] = v as f32;
-    set(Feature::RMeaningCosinePrompt, whole);
-    set(Feature::RMeaningQuestionCosine, question);
-    set(
-        Feature::RMeaningSentenceCoverage,
-        ratio(coverage, prompt_sentences as f64),
-    );
-    set(
-        Feature::RMeaningGrounding,
-        ratio(grounding, sentences.len() as f64),
-    );
-    if parts.by_keyword {
-        set(Feature::RMeaningKeywordRecall, keyword_recall);
-        set(
-            Feature::RParaphraseGap,
-            keyword_recall - exact_keyword_recall,
-        );
-    } else {
-        for f in BY_KEYWORD {
-            set(f, 0.0);
-        }
-    }
+    ratio(keyword_credit, keywords as f64)
 }
 
 /// Scales each row to unit length, as [`word_vectors::MeanVector::normalise`]

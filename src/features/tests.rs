@@ -348,11 +348,10 @@ fn a_selection_without_the_word_vector_family_leaves_only_it_at_zero() {
     // A model that uses the family but none of the sentence-by-sentence or
     // keyword-by-meaning features skips those parts: only their four
     // features are 0, every other value is the full extraction's.
-    let parts = super::paraphrase::BY_SENTENCE
+    let parts: Vec<usize> = crate::features::MEANING_BY_SENTENCE_AND_KEYWORD
         .iter()
-        .chain(&super::paraphrase::BY_KEYWORD)
         .map(|&f| f as usize)
-        .collect::<Vec<_>>();
+        .collect();
     let others: Vec<usize> = (0..catalogue().len())
         .filter(|i| !parts.contains(i))
         .collect();
