@@ -67,6 +67,9 @@ describe("running the grader from /admin", { timeout: LONG * 4 }, () => {
       // A job: a bad epoch count is refused beside the field; then a small real one.
       await page.click(".tabs a[data-tab=jobs]");
       await page.locator("#job-form").waitFor();
+      // The form is there before the train options arrive and fill it with
+      // the default config; edits made before that would be overwritten.
+      await page.waitForFunction(() => document.querySelector("#job-ensemble").value !== "", null, { timeout: SHORT });
       await page.selectOption("#job-kind", "train");
       while ((await page.locator(".layer-row").count()) > 1) await page.locator(".layer-row .remove").last().click();
       await page.fill("#layer-0-units", "8");
